@@ -2,4 +2,7 @@
 //! files, on the user's own device.
 
 pub mod gguf;
+pub mod model;
 pub mod quant;
+pub mod reference;
+pub mod sampling;

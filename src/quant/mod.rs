@@ -6,6 +6,11 @@
 
 use std::fmt;
 
+mod float;
+mod kquants;
+mod kquants_low;
+mod legacy;
+
 /// A ggml tensor element type, as stored in GGUF tensor infos (`ggml_type` ids).
 ///
 /// All types llama.cpp can write are known here so that any GGUF file can be *parsed*
@@ -125,4 +130,111 @@ impl fmt::Display for GgmlType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+impl GgmlType {
+    /// Whether [`dequantize`] and [`quantize`] support this type.
+    pub fn can_dequantize(self) -> bool {
+        kernels(self).is_some()
+    }
+}
+
+/// Why a (de)quantization request was refused. Nothing here panics on bad input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuantError {
+    #[error("{0} tensors cannot be dequantized or quantized by this runtime")]
+    Unsupported(GgmlType),
+    #[error("{n} elements is not a whole number of {ty} blocks ({block_size} elements each)")]
+    NotWholeBlocks {
+        ty: GgmlType,
+        n: usize,
+        block_size: usize,
+    },
+    #[error("{n} {ty} elements take {expected} bytes, but {actual} bytes were given")]
+    ByteLength {
+        ty: GgmlType,
+        n: usize,
+        expected: u64,
+        actual: usize,
+    },
+    #[error("{n} {ty} elements are more bytes than this machine can address")]
+    TooLarge { ty: GgmlType, n: usize },
+}
+
+type Dequantize = fn(&[u8], &mut [f32]);
+type Quantize = fn(&[f32], &mut [u8]);
+
+/// The row (de)quantizers of a supported type. Both take whole blocks and lengths that
+/// already agree, so they can index without checks failing.
+fn kernels(ty: GgmlType) -> Option<(Dequantize, Quantize)> {
+    use GgmlType as T;
+    let k: (Dequantize, Quantize) = match ty {
+        T::F32 => (float::dequantize_f32, float::quantize_f32),
+        T::F16 => (float::dequantize_f16, float::quantize_f16),
+        T::BF16 => (float::dequantize_bf16, float::quantize_bf16),
+        T::Q4_0 => (legacy::dequantize_q4_0, legacy::quantize_q4_0),
+        T::Q4_1 => (legacy::dequantize_q4_1, legacy::quantize_q4_1),
+        T::Q5_0 => (legacy::dequantize_q5_0, legacy::quantize_q5_0),
+        T::Q5_1 => (legacy::dequantize_q5_1, legacy::quantize_q5_1),
+        T::Q8_0 => (legacy::dequantize_q8_0, legacy::quantize_q8_0),
+        T::Q2_K => (kquants_low::dequantize_q2_k, kquants_low::quantize_q2_k),
+        T::Q3_K => (kquants_low::dequantize_q3_k, kquants_low::quantize_q3_k),
+        T::Q4_K => (kquants::dequantize_q4_k, kquants::quantize_q4_k),
+        T::Q5_K => (kquants::dequantize_q5_k, kquants::quantize_q5_k),
+        T::Q6_K => (kquants::dequantize_q6_k, kquants::quantize_q6_k),
+        T::Q8_K => (kquants_low::dequantize_q8_k, kquants_low::quantize_q8_k),
+        _ => return None,
+    };
+    Some(k)
+}
+
+/// Checks that `ty` is supported and `n` elements are whole blocks; returns the byte count.
+fn checked_size(ty: GgmlType, n: usize) -> Result<(usize, (Dequantize, Quantize)), QuantError> {
+    let k = kernels(ty).ok_or(QuantError::Unsupported(ty))?;
+    let block_size = ty.block_size();
+    if n % block_size != 0 {
+        return Err(QuantError::NotWholeBlocks { ty, n, block_size });
+    }
+    let bytes = (n / block_size).checked_mul(ty.type_size()).ok_or(QuantError::TooLarge { ty, n })?;
+    Ok((bytes, k))
+}
+
+/// The dequantizer for `n` elements of `ty` in `len` bytes, once those sizes agree.
+fn dequantizer(ty: GgmlType, n: usize, len: usize) -> Result<Dequantize, QuantError> {
+    let (expected, (dequantize, _)) = checked_size(ty, n)?;
+    if len != expected {
+        return Err(QuantError::ByteLength { ty, n, expected: expected as u64, actual: len });
+    }
+    Ok(dequantize)
+}
+
+/// Dequantizes `out.len()` elements of type `ty` from `bytes`, which must be exactly
+/// `ty.bytes_for(out.len())` bytes (whole blocks, llama.cpp layout).
+///
+/// Allocates nothing, so it can be called once per matrix row.
+pub fn dequantize(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), QuantError> {
+    dequantizer(ty, out.len(), bytes.len())?(bytes, out);
+    Ok(())
+}
+
+/// [`dequantize`] into a new vector of `n` elements.
+pub fn dequantize_to_vec(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>, QuantError> {
+    // Sizes are checked first, so a bogus `n` is an error rather than a huge allocation.
+    let dequantize = dequantizer(ty, n, bytes.len())?;
+    let mut out = vec![0.0; n];
+    dequantize(bytes, &mut out);
+    Ok(out)
+}
+
+/// Quantizes `values` (a whole number of blocks) to `ty`'s llama.cpp block layout.
+///
+/// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q8_K follow llama.cpp's reference quantizers
+/// (`quantize_row_*_ref`) step for step; Q2_K..Q6_K use a simpler scale choice than
+/// llama.cpp's (valid blocks, error bounds in `kquants.rs`). Block scales are f16, so
+/// inputs should stay well inside f16 range (non-finite input gives garbage, not a panic).
+pub fn quantize(ty: GgmlType, values: &[f32]) -> Result<Vec<u8>, QuantError> {
+    let (bytes, (_, quantize)) = checked_size(ty, values.len())?;
+    let mut out = vec![0u8; bytes];
+    quantize(values, &mut out);
+    Ok(out)
 }

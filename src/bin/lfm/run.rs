@@ -1,0 +1,161 @@
+//! `lfm generate` and `lfm logits`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use lfm_webgpu::gguf::GgufFile;
+use lfm_webgpu::model::SharedBytes;
+use lfm_webgpu::reference::{Logits, ReferenceModel};
+use lfm_webgpu::sampling::{Sampler, SamplingParams};
+use lfm_webgpu::tokenizer::Tokenizer;
+use serde_json::json;
+
+use crate::{Backend, Format};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// GGUF model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Raw prompt text (BOS is added when the model asks for it; no chat template).
+    #[arg(long, required_unless_present = "tokens", conflicts_with = "tokens")]
+    prompt: Option<String>,
+    /// Prompt as comma-separated token ids, used as given.
+    #[arg(long, value_delimiter = ',')]
+    tokens: Option<Vec<u32>>,
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    #[arg(long, default_value_t = 0.0)]
+    min_p: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Keep generating past the end-of-sequence token.
+    #[arg(long)]
+    ignore_eos: bool,
+    #[arg(long, value_enum, default_value = "reference")]
+    backend: Backend,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(clap::Args)]
+pub struct LogitsArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// Comma-separated token ids.
+    #[arg(long, value_delimiter = ',', required = true)]
+    tokens: Vec<u32>,
+    /// How many of the largest logits to print per position.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    #[arg(long, value_enum, default_value = "reference")]
+    backend: Backend,
+}
+
+struct Loaded {
+    model: ReferenceModel,
+    tokenizer: Tokenizer,
+}
+
+fn load(path: &PathBuf, backend: Backend) -> Result<Loaded> {
+    let file = GgufFile::open(path)?;
+    let bytes = SharedBytes::new(file.shared_bytes());
+    let model = match backend {
+        Backend::Reference => ReferenceModel::new(&file.header, &bytes)?,
+    };
+    let tokenizer = Tokenizer::from_gguf(&file.header)?;
+    Ok(Loaded { model, tokenizer })
+}
+
+pub fn generate(a: &GenerateArgs) -> Result<()> {
+    let Loaded { model, tokenizer } = load(&a.model, a.backend)?;
+    let prompt: Vec<u32> = match (&a.tokens, &a.prompt) {
+        (Some(ids), _) => ids.clone(),
+        (None, Some(text)) => tokenizer.encode(text, true)?,
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let params = SamplingParams { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, min_p: a.min_p, seed: a.seed };
+    let mut sampler = Sampler::new(params);
+    let mut state = model.new_state();
+
+    let start = Instant::now();
+    let mut logits = model.forward(&mut state, &prompt, Logits::Last)?;
+    let prefill_s = start.elapsed().as_secs_f64();
+    let mut tokens = Vec::new();
+    let mut finish = "length";
+    let decode_start = Instant::now();
+    while tokens.len() < a.max_tokens {
+        let next = sampler.sample(&logits);
+        if !a.ignore_eos && Some(next) == tokenizer.eos_id() {
+            finish = "stop";
+            break;
+        }
+        tokens.push(next);
+        if tokens.len() == a.max_tokens {
+            break;
+        }
+        if state.pos >= model.config.context_length {
+            finish = "context";
+            break;
+        }
+        logits = model.forward(&mut state, &[next], Logits::Last)?;
+    }
+    let decode_s = decode_start.elapsed().as_secs_f64();
+    let text = tokenizer.decode(&tokens, false)?;
+    let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    match a.format {
+        Format::Json => println!(
+            "{}",
+            json!({
+                "prompt_tokens": prompt,
+                "tokens": tokens,
+                "text": text,
+                "finish_reason": finish,
+                "backend": format!("{:?}", a.backend).to_lowercase(),
+                "timings": {
+                    "prefill_tokens_per_s": rate(prompt.len(), prefill_s),
+                    "decode_tokens_per_s": rate(tokens.len().saturating_sub(1), decode_s),
+                }
+            })
+        ),
+        Format::Text => {
+            println!("{text}");
+            eprintln!(
+                "[{} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s, finish: {finish}]",
+                prompt.len(),
+                rate(prompt.len(), prefill_s),
+                tokens.len(),
+                rate(tokens.len().saturating_sub(1), decode_s)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn logits(a: &LogitsArgs) -> Result<()> {
+    let Loaded { model, .. } = load(&a.model, a.backend)?;
+    let mut state = model.new_state();
+    let all = model.forward(&mut state, &a.tokens, Logits::All)?;
+    let top: Vec<Vec<(u32, f32)>> = all.chunks(model.config.vocab_size).map(|row| top_logits(row, a.top)).collect();
+    println!("{}", json!({ "top": top }));
+    Ok(())
+}
+
+/// The k largest logits with their ids, largest first (ties: lower id first).
+fn top_logits(row: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut idx: Vec<u32> = (0..row.len() as u32).collect();
+    let k = k.min(row.len());
+    idx.select_nth_unstable_by(k.saturating_sub(1), |&a, &b| row[b as usize].total_cmp(&row[a as usize]).then(a.cmp(&b)));
+    idx.truncate(k);
+    idx.sort_by(|&a, &b| row[b as usize].total_cmp(&row[a as usize]).then(a.cmp(&b)));
+    idx.into_iter().map(|i| (i, row[i as usize])).collect()
+}

@@ -1,0 +1,108 @@
+//! The elementary operations of the forward pass, in plain f32 Rust.
+//!
+//! Each function here is the specification of the WGSL kernel of the same name. Activations
+//! are row-major `(T, n)` slices: T token positions of n values each.
+
+use crate::model::HostTensor;
+
+/// Gathers rows `ids` of the embedding table: (T, hidden).
+pub fn embed(table: &HostTensor, ids: &[u32]) -> Vec<f32> {
+    let h = table.cols();
+    let mut out = vec![0.0; ids.len() * h];
+    for (row, &id) in out.chunks_mut(h).zip(ids) {
+        table.dequantize_row(id as usize, row);
+    }
+    out
+}
+
+/// `x * rsqrt(mean(x^2) + eps) * w` for every row of `n` values (w is used as is, not 1 + w).
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
+    let n = w.len();
+    let mut out = vec![0.0; x.len()];
+    for (o, xr) in out.chunks_mut(n).zip(x.chunks(n)) {
+        let mean_sq = xr.iter().map(|v| v * v).sum::<f32>() / n as f32;
+        let scale = 1.0 / (mean_sq + eps).sqrt();
+        for ((o, &v), &wi) in o.iter_mut().zip(xr).zip(w) {
+            *o = v * scale * wi;
+        }
+    }
+    out
+}
+
+/// `y = x W^T` over rows `first_row .. first_row + n_rows` of the (possibly quantized) matrix
+/// `w`: x is (T, cols), y is (T, n_rows). Each weight row is dequantized once and reused for
+/// every position, which is also how the GPU matmul reads weights.
+pub fn matmul(w: &HostTensor, first_row: usize, n_rows: usize, x: &[f32]) -> Vec<f32> {
+    let cols = w.cols();
+    let t = x.len() / cols;
+    let mut row = vec![0.0; cols];
+    let mut y = vec![0.0; t * n_rows];
+    for r in 0..n_rows {
+        w.dequantize_row(first_row + r, &mut row);
+        for (ti, xr) in x.chunks(cols).enumerate() {
+            y[ti * n_rows + r] = dot(&row, xr);
+        }
+    }
+    y
+}
+
+/// `y = x W^T` over the whole matrix.
+pub fn linear(w: &HostTensor, x: &[f32]) -> Vec<f32> {
+    matmul(w, 0, w.rows(), x)
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// `silu(gate) * up`, elementwise.
+pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
+    gate.iter().zip(up).map(|(&g, &u)| silu(g) * u).collect()
+}
+
+/// `x += y`, elementwise.
+pub fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// RoPE, NEOX style, in place. x is (T, n_heads * head_dim); row t has position pos0 + t.
+/// In each head, element i pairs with i + head_dim/2 and turns by `pos * theta^(-2i/head_dim)`.
+/// Frequencies and angles are f32, as transformers computes them, so long contexts round alike.
+pub fn rope(x: &mut [f32], row_len: usize, pos0: usize, head_dim: usize, theta: f32) {
+    let half = head_dim / 2;
+    let inv_freq: Vec<f32> = (0..half).map(|i| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32)).collect();
+    for (t, row) in x.chunks_mut(row_len).enumerate() {
+        let pos = (pos0 + t) as f32;
+        for head in row.chunks_mut(head_dim) {
+            for (i, &f) in inv_freq.iter().enumerate() {
+                let (sin, cos) = (pos * f).sin_cos();
+                let (a, b) = (head[i], head[i + half]);
+                head[i] = a * cos - b * sin;
+                head[i + half] = b * cos + a * sin;
+            }
+        }
+    }
+}
+
+/// Softmax in place, max-subtracted.
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in x.iter_mut() {
+        *v /= sum;
+    }
+}
