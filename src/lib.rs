@@ -5,4 +5,6 @@ pub mod gguf;
 pub mod model;
 pub mod quant;
 pub mod reference;
+pub mod rng;
 pub mod sampling;
+pub mod tokenizer;

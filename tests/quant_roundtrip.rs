@@ -26,35 +26,13 @@ const SUPPORTED: [GgmlType; 14] = [
 
 // ---------------------------------------------------------------- test data
 
-/// splitmix64: tiny, seeded, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f32 {
-        ((self.next_u64() >> 40) as f32 + 1.0) / (1u64 << 24) as f32
-    }
-
-    /// Standard normal (Box-Muller).
-    fn gauss(&mut self) -> f32 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-}
+use lfm_webgpu::rng::Rng;
 
 /// `n` values in 32-element groups of different character, so that blocks and K-quant
 /// sub-blocks see: plain Gaussians, tiny and large scales, all zeros, all positive, all
 /// negative, and a single outlier.
 fn test_values(n: usize, seed: u64) -> Vec<f32> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut x: Vec<f32> = (0..n).map(|_| rng.gauss()).collect();
     for (g, group) in x.chunks_mut(32).enumerate() {
         match g % 9 {
@@ -219,7 +197,7 @@ fn kquant_round_trip_within_bounds() {
 /// (e.g. Q8_0 0.0053, Q6_K 0.0195, Q5_K 0.039, Q4_K 0.079, Q3_K 0.20, Q2_K 0.35).
 #[test]
 fn round_trip_rms_error_is_small() {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let x: Vec<f32> = (0..16 * 256).map(|_| rng.gauss()).collect();
     let rms = |v: &mut dyn Iterator<Item = f32>| {
         let (s, n) = v.fold((0f64, 0usize), |(s, n), e| (s + (e as f64).powi(2), n + 1));
@@ -296,7 +274,7 @@ fn float_types_round_trip_exactly() {
         }
     }
     // f32 bit patterns, NaN payloads included, pass through untouched.
-    let mut rng = Rng(4);
+    let mut rng = Rng::new(4);
     let x: Vec<f32> = (0..999)
         .map(|_| f32::from_bits(rng.next_u64() as u32))
         .collect();
@@ -766,7 +744,7 @@ fn wrong_sizes_are_errors() {
 /// panicking into blocks of the right size.
 #[test]
 fn garbage_never_panics() {
-    let mut rng = Rng(6);
+    let mut rng = Rng::new(6);
     for ty in SUPPORTED {
         let n = ty.block_size() * 4;
         let bytes: Vec<u8> = (0..ty.bytes_for(n as u64).unwrap())

@@ -24,6 +24,16 @@ impl From<GgufError> for Stop {
     }
 }
 
+impl Stop {
+    /// If the input ran out, also asks for `more` bytes known to be needed after that point.
+    pub fn need_also(self, more: u64) -> Stop {
+        match self {
+            Stop::NeedMore(n) => Stop::NeedMore(n.saturating_add(more)),
+            e => e,
+        }
+    }
+}
+
 pub(crate) type Read<T> = Result<T, Stop>;
 
 pub(crate) struct Cursor<'a> {
@@ -125,9 +135,18 @@ impl<'a> Cursor<'a> {
                         return Err(Stop::NeedMore(need));
                     }
                 }
+                // Strings and arrays: when the input runs out, ask for at least the smallest
+                // encoding of each remaining element too (a vocabulary is 10^5 strings; one
+                // round trip each would be far too many for a streaming caller).
+                let min_size = match elem {
+                    ValueType::String => 8,    // length
+                    ValueType::Array => 4 + 8, // element type, length
+                    scalar => scalar.scalar_size().unwrap_or(0) as u64,
+                };
                 let mut items = Vec::with_capacity(len.min(1 << 20) as usize);
-                for _ in 0..len {
-                    items.push(self.value_nested(elem, depth + 1)?);
+                for i in 0..len {
+                    let item = self.value_nested(elem, depth + 1).map_err(|s| s.need_also((len - i - 1) * min_size))?;
+                    items.push(item);
                 }
                 Value::Array(elem, items)
             }

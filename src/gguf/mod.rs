@@ -10,6 +10,7 @@ mod cursor;
 #[cfg(not(target_arch = "wasm32"))]
 mod file;
 mod value;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -18,6 +19,7 @@ use cursor::{Cursor, Stop};
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::GgufFile;
 pub use value::{Value, ValueType};
+pub use writer::GgufWriter;
 
 use crate::quant::GgmlType;
 
@@ -27,6 +29,10 @@ const DEFAULT_ALIGNMENT: u64 = 32;
 const MAX_TENSORS: u64 = 1 << 20;
 const MAX_METADATA: u64 = 1 << 20;
 const MAX_DIMS: u32 = 4;
+/// Smallest encodings (empty key or name), used to ask a streaming caller for a lower bound
+/// on everything still to come rather than for one item at a time.
+const MIN_KV_BYTES: u64 = 8 + 4 + 1; // key length, value type, u8 value
+const MIN_TENSOR_INFO_BYTES: u64 = 8 + 4 + 8 + 4 + 8; // name length, n_dims, one dim, type, offset
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum GgufError {
@@ -165,7 +171,11 @@ impl Gguf {
     /// An integer key as u64 (any integer encoding, negative values rejected).
     pub fn get_u64(&self, key: &str) -> Result<u64, GgufError> {
         let v = self.get(key)?;
-        v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| Self::wrong_type(key, "non-negative integer", v))
+        let n = match *v {
+            Value::U64(n) => Some(n), // all of u64, not only what fits an i64
+            _ => v.as_i64().and_then(|i| u64::try_from(i).ok()),
+        };
+        n.ok_or_else(|| Self::wrong_type(key, "non-negative integer", v))
     }
 
     pub fn get_usize(&self, key: &str) -> Result<usize, GgufError> {
@@ -212,10 +222,9 @@ fn parse(c: &mut Cursor) -> Result<Gguf, Stop> {
     let n_kv = c.count("metadata count", MAX_METADATA)?;
 
     let mut metadata = BTreeMap::new();
-    for _ in 0..n_kv {
-        let key = c.string()?;
-        let ty = c.value_type()?;
-        let value = c.value(ty)?;
+    for i in 0..n_kv {
+        let rest = (n_kv - i - 1) * MIN_KV_BYTES + n_tensors * MIN_TENSOR_INFO_BYTES;
+        let (key, value) = kv(c).map_err(|s| s.need_also(rest))?;
         if metadata.insert(key.clone(), value).is_some() {
             return Err(GgufError::DuplicateKey(key).into());
         }
@@ -229,8 +238,9 @@ fn parse(c: &mut Cursor) -> Result<Gguf, Stop> {
     };
 
     let mut tensors: Vec<TensorInfo> = Vec::with_capacity(n_tensors.min(4096) as usize);
-    for _ in 0..n_tensors {
-        tensors.push(tensor_info(c, alignment)?);
+    for i in 0..n_tensors {
+        let rest = (n_tensors - i - 1) * MIN_TENSOR_INFO_BYTES;
+        tensors.push(tensor_info(c, alignment).map_err(|s| s.need_also(rest))?);
     }
     let mut names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
     names.sort_unstable();
@@ -239,6 +249,12 @@ fn parse(c: &mut Cursor) -> Result<Gguf, Stop> {
     }
     let data_offset = (c.pos as u64).next_multiple_of(alignment);
     Ok(Gguf { version, metadata, tensors, alignment, data_offset })
+}
+
+fn kv(c: &mut Cursor) -> Result<(String, Value), Stop> {
+    let key = c.string()?;
+    let ty = c.value_type()?;
+    Ok((key, c.value(ty)?))
 }
 
 fn tensor_info(c: &mut Cursor, alignment: u64) -> Result<TensorInfo, Stop> {

@@ -107,4 +107,5 @@ pub fn greedy(m: &ReferenceModel, prompt: &[u32], n: usize) -> Vec<u32> {
 }
 
 /// Seeded test inputs use the library's own portable generator.
-pub use lfm_webgpu::sampling::Rng;
+#[allow(unused_imports)]
+pub use lfm_webgpu::rng::Rng;
