@@ -1,0 +1,205 @@
+//! Model files the tests write themselves (F32, BF16, broken variants of the fixtures), and the
+//! quantized fixture tensors checked against the exact weights of the F16 files.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use common::{assert_close, gguf_path, Golden};
+use lfm_webgpu::gguf::{Gguf, GgufError, GgufFile, GgufWriter, TensorInfo, Value};
+use lfm_webgpu::model::{ModelError, SharedBytes};
+use lfm_webgpu::quant::{dequantize_to_vec, quantize, GgmlType};
+use lfm_webgpu::reference::{Logits, ReferenceModel};
+
+/// A tensor as the rewriter sees it: name, ne dims, type, encoded bytes.
+type Tensor = (String, Vec<u64>, GgmlType, Vec<u8>);
+
+fn tensors_of(file: &GgufFile) -> Vec<Tensor> {
+    let g = &file.header;
+    g.tensors
+        .iter()
+        .map(|t| {
+            let r = g.tensor_range(t);
+            (t.name.clone(), t.dims.clone(), t.ty, file.bytes()[r.start as usize..r.end as usize].to_vec())
+        })
+        .collect()
+}
+
+fn values(t: &TensorInfo, bytes: &[u8]) -> Vec<f32> {
+    dequantize_to_vec(t.ty, bytes, t.n_elements() as usize).unwrap()
+}
+
+/// Writes a GGUF with the given metadata and tensors.
+fn write(metadata: &BTreeMap<String, Value>, tensors: Vec<Tensor>) -> Vec<u8> {
+    let mut w = GgufWriter::new(3);
+    for (k, v) in metadata.iter().filter(|(k, _)| *k != "general.alignment") {
+        w = w.metadata(k.clone(), v.clone());
+    }
+    for (name, dims, ty, data) in tensors {
+        w = w.tensor(name, &dims, ty, data).unwrap();
+    }
+    w.to_bytes()
+}
+
+fn load(bytes: Vec<u8>) -> Result<ReferenceModel, ModelError> {
+    let g = Gguf::from_bytes(&bytes)?;
+    ReferenceModel::new(&g, &SharedBytes::new(Arc::new(bytes)))
+}
+
+/// Every float tensor of the F16 fixture re-encoded as `ty`.
+fn reencode(model: &str, ty: GgmlType) -> (GgufFile, Vec<u8>) {
+    let file = GgufFile::open(gguf_path(model, "f16")).unwrap();
+    let tensors = file
+        .header
+        .tensors
+        .iter()
+        .zip(tensors_of(&file))
+        .map(|(info, (name, dims, _, bytes))| (name, dims, ty, quantize(ty, &values(info, &bytes)).unwrap()))
+        .collect();
+    let bytes = write(&file.header.metadata, tensors);
+    (file, bytes)
+}
+
+#[test]
+fn f32_file_written_by_the_test_matches_hf() {
+    for model in ["tiny-moe", "tiny-dense"] {
+        let (f16_file, bytes) = reencode(model, GgmlType::F32);
+        let f32_model = load(bytes).unwrap();
+        let f16_model = common::open(model, "f16").1;
+        let g = Golden::load(model);
+        let prompt = g.ids("prompt_ids");
+        let got = f32_model.forward(&mut f32_model.new_state(), &prompt, Logits::All).unwrap();
+        assert_close(&format!("{model} F32 file vs HF"), &got, &g.f32("hf.logits").1, 1e-3);
+        // The F16 weights are exactly representable in F32: same values, same arithmetic.
+        let same = f16_model.forward(&mut f16_model.new_state(), &prompt, Logits::All).unwrap();
+        assert_eq!(got, same, "{model}: F32 and F16 files hold the same weights");
+        drop(f16_file);
+    }
+}
+
+#[test]
+fn bf16_file_written_by_the_test_reads_the_bf16_values() {
+    let (f16_file, bytes) = reencode("tiny-moe", GgmlType::BF16);
+    let g = Gguf::from_bytes(&bytes).unwrap();
+    // Every BF16 tensor holds the f16 weights rounded to bf16 (rounding done by the `half` crate).
+    let mut rounded = Vec::new();
+    for ((info, (name, dims, _, src)), t) in f16_file.header.tensors.iter().zip(tensors_of(&f16_file)).zip(&g.tensors) {
+        assert_eq!(t.ty, GgmlType::BF16);
+        let r = g.tensor_range(t);
+        let got = dequantize_to_vec(GgmlType::BF16, &bytes[r.start as usize..r.end as usize], t.n_elements() as usize).unwrap();
+        let want: Vec<f32> = values(info, &src).iter().map(|&v| half::bf16::from_f32(v).to_f32()).collect();
+        assert_eq!(got, want, "{name}");
+        rounded.push((name, dims, GgmlType::F32, quantize(GgmlType::F32, &want).unwrap()));
+    }
+    // The BF16 model computes exactly what an F32 model of the same rounded values computes.
+    let bf16_model = load(bytes).unwrap();
+    let f32_model = load(write(&f16_file.header.metadata, rounded)).unwrap();
+    let prompt = Golden::load("tiny-moe").ids("prompt_ids");
+    let a = bf16_model.forward(&mut bf16_model.new_state(), &prompt, Logits::Last).unwrap();
+    let b = f32_model.forward(&mut f32_model.new_state(), &prompt, Logits::Last).unwrap();
+    assert_eq!(a, b);
+    assert!(a.iter().all(|v| v.is_finite()));
+}
+
+/// Q8_0 and Q4_0 tensors of llama-quantize's files against the exact weights in the F16 file,
+/// within the rounding bound of each format's quantizer, using the block's own stored scale d:
+/// Q8_0 rounds x/d to the nearest integer (|err| <= d/2, plus the f16 rounding of d times 127);
+/// Q4_0 may clip the top level (|err| <= |d|, plus 8 times the f16 rounding of d).
+#[test]
+fn quantized_fixture_tensors_are_within_bounds_of_the_exact_weights() {
+    for (model, variant) in [("tiny-moe", "q8_0"), ("tiny-moe", "q4_0"), ("tiny-dense", "q8_0")] {
+        let exact = GgufFile::open(gguf_path(model, "f16")).unwrap();
+        let quant = GgufFile::open(gguf_path(model, variant)).unwrap();
+        let mut checked = 0;
+        for t in &quant.header.tensors {
+            let bound: fn(f32) -> f32 = match t.ty {
+                GgmlType::Q8_0 => |d| d * (0.5 + 127.0 / 2048.0) + 1e-7,
+                GgmlType::Q4_0 => |d| d * (1.0 + 8.0 / 2048.0) + 1e-7,
+                _ => continue,
+            };
+            let e = exact.header.tensor(&t.name).unwrap();
+            let want = values(e, &exact.bytes()[exact.header.tensor_range(e).start as usize..exact.header.tensor_range(e).end as usize]);
+            let r = quant.header.tensor_range(t);
+            let raw = &quant.bytes()[r.start as usize..r.end as usize];
+            let got = values(t, raw);
+            for (b, (block, (g, w))) in raw.chunks(t.ty.type_size()).zip(got.chunks(32).zip(want.chunks(32))).enumerate() {
+                let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32().abs();
+                for (i, (x, y)) in g.iter().zip(w).enumerate() {
+                    assert!((x - y).abs() <= bound(d), "{model} {variant} {} block {b} element {i}: {x} vs exact {y} (d = {d})", t.name);
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 5, "{model} {variant}: only {checked} quantized tensors checked");
+    }
+}
+
+fn fixture() -> (BTreeMap<String, Value>, Vec<Tensor>) {
+    let file = GgufFile::open(gguf_path("tiny-moe", "q8_0")).unwrap();
+    (file.header.metadata.clone(), tensors_of(&file))
+}
+
+#[test]
+fn wrong_arch_is_a_typed_error() {
+    let (mut meta, tensors) = fixture();
+    meta.insert("general.architecture".into(), Value::String("llama".into()));
+    let err = load(write(&meta, tensors)).err().unwrap();
+    assert!(matches!(&err, ModelError::UnsupportedArch(a) if a == "llama"), "{err}");
+    assert!(err.to_string().contains("llama"));
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let (meta, mut tensors) = fixture();
+    tensors.retain(|t| t.0 != "blk.4.attn_q.weight");
+    let err = load(write(&meta, tensors)).err().unwrap();
+    assert!(matches!(&err, ModelError::Gguf(GgufError::MissingTensor(n)) if n == "blk.4.attn_q.weight"), "{err}");
+}
+
+#[test]
+fn wrong_shape_is_named() {
+    let (meta, mut tensors) = fixture();
+    let t = tensors.iter_mut().find(|t| t.0 == "blk.0.ffn_up.weight").unwrap();
+    t.1 = vec![t.1[0] * 2, t.1[1] / 2]; // same bytes, wrong shape
+    let err = load(write(&meta, tensors)).err().unwrap();
+    assert!(matches!(&err, ModelError::WrongShape { tensor, .. } if tensor == "blk.0.ffn_up.weight"), "{err}");
+}
+
+#[test]
+fn unsupported_tensor_type_is_named() {
+    let (meta, mut tensors) = fixture();
+    let t = tensors.iter_mut().find(|t| t.0 == "blk.3.shortconv.out_proj.weight").unwrap();
+    // IQ4_NL has Q4_0's block size and byte size, so the file stays well-formed.
+    t.2 = GgmlType::IQ4_NL;
+    t.3.truncate(t.3.len() / 34 * 18);
+    let err = load(write(&meta, tensors)).err().unwrap();
+    assert!(matches!(&err, ModelError::UnsupportedType { tensor, ty: GgmlType::IQ4_NL } if tensor == "blk.3.shortconv.out_proj.weight"), "{err}");
+}
+
+#[test]
+fn missing_or_inconsistent_metadata_is_named() {
+    let (mut meta, tensors) = fixture();
+    meta.remove("lfm2moe.expert_count");
+    let err = load(write(&meta, tensors.clone())).err().unwrap();
+    assert!(matches!(&err, ModelError::Gguf(GgufError::MissingKey(k)) if k == "lfm2moe.expert_count"), "{err}");
+
+    let (mut meta, _) = fixture();
+    meta.insert("lfm2moe.attention.head_count_kv".into(), Value::Array(lfm_webgpu::gguf::ValueType::I32, vec![Value::I32(0); 5]));
+    let err = load(write(&meta, tensors.clone())).err().unwrap();
+    assert!(matches!(&err, ModelError::BadConfig(m) if m.contains("head_count_kv")), "{err}");
+
+    let (mut meta, _) = fixture();
+    meta.insert("lfm2moe.embedding_length".into(), Value::String("64".into()));
+    let err = load(write(&meta, tensors)).err().unwrap();
+    assert!(matches!(&err, ModelError::Gguf(GgufError::WrongType { key, .. }) if key == "lfm2moe.embedding_length"), "{err}");
+}
+
+#[test]
+fn truncated_tensor_data_is_an_error_not_a_panic() {
+    let bytes = std::fs::read(gguf_path("tiny-moe", "q4_0")).unwrap();
+    for cut in [bytes.len() - 1, bytes.len() / 2, 4096] {
+        let err = load(bytes[..cut].to_vec()).err().unwrap();
+        assert!(matches!(err, ModelError::Gguf(GgufError::TensorOutOfFile { .. } | GgufError::Truncated { .. })), "{err}");
+    }
+}
