@@ -94,6 +94,76 @@ pub fn rope(x: &mut [f32], row_len: usize, pos0: usize, head_dim: usize, theta: 
     }
 }
 
+/// The short convolution of a conv block, after `in_proj`: `bcx` is (T, 3H) holding B | C | x
+/// per position; `kernel` is (H, L) with tap L-1 on the current token; `tail` (L-1, H) holds
+/// the last L-1 values of `B*x` before these positions, oldest first, and is updated.
+/// Returns `C * conv(B*x)`: (T, H).
+pub fn short_conv(bcx: &[f32], kernel: &[f32], tail: &mut [f32], hidden: usize) -> Vec<f32> {
+    let taps = kernel.len() / hidden;
+    // history = tail ++ B*x over the new positions: (L-1+T, H)
+    let mut history = tail.to_vec();
+    for row in bcx.chunks(3 * hidden) {
+        let (b, x) = (&row[..hidden], &row[2 * hidden..]);
+        history.extend(b.iter().zip(x).map(|(b, x)| b * x));
+    }
+    let t = bcx.len() / (3 * hidden);
+    let mut gated = vec![0.0; t * hidden];
+    for ti in 0..t {
+        let c_gate = &bcx[ti * 3 * hidden + hidden..][..hidden];
+        for ch in 0..hidden {
+            let y: f32 = (0..taps).map(|j| kernel[ch * taps + j] * history[(ti + j) * hidden + ch]).sum();
+            gated[ti * hidden + ch] = c_gate[ch] * y;
+        }
+    }
+    tail.copy_from_slice(&history[history.len() - tail.len()..]);
+    gated
+}
+
+/// Causal GQA attention of T new queries at positions pos0.. over a cache that already holds
+/// them: q is (T, n_heads * hd); k_cache, v_cache are (pos0 + T, n_kv_heads * hd). Query head
+/// h reads kv head h / (n_heads / n_kv_heads); scores are scaled by 1/sqrt(hd).
+/// Returns (T, n_heads * hd).
+pub fn attention(q: &[f32], k_cache: &[f32], v_cache: &[f32], pos0: usize, n_heads: usize, n_kv_heads: usize, hd: usize) -> Vec<f32> {
+    let (q_width, kv_width) = (n_heads * hd, n_kv_heads * hd);
+    let t = q.len() / q_width;
+    let group = n_heads / n_kv_heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut out = vec![0.0; t * q_width];
+    for ti in 0..t {
+        let n_ctx = pos0 + ti + 1; // causal: this position and everything before it
+        for h in 0..n_heads {
+            let kvh = h / group;
+            let qh = &q[ti * q_width + h * hd..][..hd];
+            let mut scores: Vec<f32> = (0..n_ctx).map(|p| dot(qh, &k_cache[p * kv_width + kvh * hd..][..hd]) * scale).collect();
+            softmax(&mut scores);
+            let oh = &mut out[ti * q_width + h * hd..][..hd];
+            for (p, &s) in scores.iter().enumerate() {
+                for (o, v) in oh.iter_mut().zip(&v_cache[p * kv_width + kvh * hd..][..hd]) {
+                    *o += s * v;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// MoE routing of T tokens: `logits` (T, E) -> (selected (T, k), weights (T, k)). The scores
+/// are sigmoid(logits); the k best of `score + bias` are chosen (bias only chooses; ties go to
+/// the lower expert), best first; weights are their scores over (their sum + 1e-6).
+pub fn moe_route(logits: &[f32], bias: &[f32], k: usize) -> (Vec<u32>, Vec<f32>) {
+    let (mut selected, mut weights) = (Vec::new(), Vec::new());
+    for row in logits.chunks(bias.len()) {
+        let scores: Vec<f32> = row.iter().map(|&l| sigmoid(l)).collect();
+        let biased: Vec<f32> = scores.iter().zip(bias).map(|(s, b)| s + b).collect();
+        let mut idx: Vec<usize> = (0..biased.len()).collect();
+        idx.sort_by(|&a, &b| biased[b].total_cmp(&biased[a]).then(a.cmp(&b)));
+        let sum: f32 = idx[..k].iter().map(|&e| scores[e]).sum();
+        selected.extend(idx[..k].iter().map(|&e| e as u32));
+        weights.extend(idx[..k].iter().map(|&e| scores[e] / (sum + 1e-6)));
+    }
+    (selected, weights)
+}
+
 /// Softmax in place, max-subtracted.
 pub fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
