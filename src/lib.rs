@@ -2,9 +2,12 @@
 //! files, on the user's own device.
 
 pub mod gguf;
+pub mod gpu;
 pub mod model;
 pub mod quant;
 pub mod reference;
 pub mod rng;
 pub mod sampling;
 pub mod tokenizer;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

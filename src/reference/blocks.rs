@@ -7,9 +7,9 @@ use crate::model::{Attn, Config, Conv, HostTensor, Mlp, Moe};
 
 /// Double-gated short causal convolution. `tail` holds the last L-1 values of `B*x` per
 /// channel, (L-1, hidden), oldest first; it is read as the sequence's past and updated.
-pub fn conv_block(c: &Conv<HostTensor>, u: &[f32], tail: &mut [f32], hidden: usize) -> Vec<f32> {
+pub fn conv_block(c: &Conv<HostTensor, Vec<f32>>, u: &[f32], tail: &mut [f32], hidden: usize) -> Vec<f32> {
     let bcx = linear(&c.in_proj, u); // (T, 3H): B | C | x
-    let gated = short_conv(&bcx, &c.kernel.to_f32(), tail, hidden);
+    let gated = short_conv(&bcx, &c.kernel, tail, hidden);
     linear(&c.out_proj, &gated)
 }
 
@@ -22,11 +22,11 @@ pub struct KvCache {
 
 /// GQA attention with per-head QK RMSNorm and NEOX RoPE over the cache; the new positions
 /// start at `pos0` and are appended to `kv`.
-pub fn attn_block(a: &Attn<HostTensor>, u: &[f32], kv: &mut KvCache, pos0: usize, cfg: &Config) -> Vec<f32> {
+pub fn attn_block(a: &Attn<HostTensor, Vec<f32>>, u: &[f32], kv: &mut KvCache, pos0: usize, cfg: &Config) -> Vec<f32> {
     let hd = cfg.head_dim;
     let (q_width, kv_width) = (cfg.n_heads * hd, a.n_kv_heads * hd);
-    let mut q = rms_norm(&linear(&a.q, u), &a.q_norm.to_f32(), cfg.norm_eps); // per head: rows of hd
-    let mut k = rms_norm(&linear(&a.k, u), &a.k_norm.to_f32(), cfg.norm_eps);
+    let mut q = rms_norm(&linear(&a.q, u), &a.q_norm, cfg.norm_eps); // per head: rows of hd
+    let mut k = rms_norm(&linear(&a.k, u), &a.k_norm, cfg.norm_eps);
     let v = linear(&a.v, u);
     rope(&mut q, q_width, pos0, hd, cfg.rope_theta);
     rope(&mut k, kv_width, pos0, hd, cfg.rope_theta);
@@ -43,12 +43,12 @@ pub fn mlp_block(m: &Mlp<HostTensor>, u: &[f32]) -> Vec<f32> {
 
 /// Mixture of experts: sigmoid router, top-k chosen by score + expert bias, weights the
 /// chosen sigmoid scores normalized to sum 1; only the chosen experts are evaluated.
-pub fn moe_block(m: &Moe<HostTensor>, u: &[f32], cfg: &Config, routing: Option<&mut Routing>) -> Vec<f32> {
+pub fn moe_block(m: &Moe<HostTensor, Vec<f32>>, u: &[f32], cfg: &Config, routing: Option<&mut Routing>) -> Vec<f32> {
     let moe = cfg.moe.as_ref().expect("MoE layer in a MoE config");
     let (h, fe, n_exp, k) = (cfg.hidden, moe.expert_ffn_dim, moe.n_experts, moe.n_experts_used);
     let t = u.len() / h;
     let logits = linear(&m.router, u); // (T, E)
-    let (selected, weights) = moe_route(&logits, &m.expert_bias.to_f32(), k); // (T, k) each
+    let (selected, weights) = moe_route(&logits, &m.expert_bias, k); // (T, k) each
 
     // Run each expert once over the tokens routed to it.
     let mut out = vec![0.0; t * h];

@@ -28,7 +28,7 @@ pub enum Logits {
 
 pub struct ReferenceModel {
     pub config: Config,
-    weights: Weights<HostTensor>,
+    weights: Weights<HostTensor, Vec<f32>>,
 }
 
 /// Per-layer recurrent state of one sequence.
@@ -51,7 +51,12 @@ impl ReferenceModel {
     /// Builds the model from a parsed header and the bytes of the whole file.
     pub fn new(gguf: &Gguf, file: &SharedBytes) -> Result<ReferenceModel, ModelError> {
         let config = Config::from_gguf(gguf)?;
-        let weights = Weights::load(&config, gguf, |info| HostTensor::from_file(gguf, file, info))?;
+        let weights = Weights::load(
+            &config,
+            gguf,
+            |info| HostTensor::from_file(gguf, file, info),
+            |info| Ok(HostTensor::from_file(gguf, file, info)?.to_f32()),
+        )?;
         Ok(ReferenceModel { config, weights })
     }
 
@@ -90,7 +95,7 @@ impl ReferenceModel {
             tr.hidden_states.push(x.clone());
         }
         for (i, (layer, ls)) in w.layers.iter().zip(&mut state.layers).enumerate() {
-            let u = rms_norm(&x, &layer.mixer_norm.to_f32(), c.norm_eps);
+            let u = rms_norm(&x, &layer.mixer_norm, c.norm_eps);
             let y = match (&layer.mixer, ls) {
                 (Mixer::Conv(conv), LayerState::Conv(tail)) => conv_block(conv, &u, tail, c.hidden),
                 (Mixer::Attn(attn), LayerState::Attn(kv)) => attn_block(attn, &u, kv, state.pos, c),
@@ -98,7 +103,7 @@ impl ReferenceModel {
             };
             add(&mut x, &y);
 
-            let u = rms_norm(&x, &layer.ffn_norm.to_f32(), c.norm_eps);
+            let u = rms_norm(&x, &layer.ffn_norm, c.norm_eps);
             let y = match &layer.ffn {
                 Ffn::Dense(mlp) => mlp_block(mlp, &u),
                 Ffn::Moe(moe) => {
@@ -122,7 +127,7 @@ impl ReferenceModel {
             Logits::Last => &x[x.len() - c.hidden..],
             Logits::All => &x[..],
         };
-        let h = rms_norm(rows, &w.output_norm.to_f32(), c.norm_eps);
+        let h = rms_norm(rows, &w.output_norm, c.norm_eps);
         if let Some(tr) = trace {
             tr.final_norm = h.clone();
         }

@@ -1,0 +1,19 @@
+// Q4_K / Q5_K: the 6-bit (scale, min) of sub-block `sb` (0..8) from the 12 `scales` bytes,
+// which sit in words 1..3 of the block starting at word `base` (llama.cpp's
+// `get_scale_min_k4`). Sub-blocks 0..4 keep them in the low 6 bits of bytes sb and sb + 4;
+// sub-blocks 4..8 keep the low 4 bits in the nibbles of byte sb + 4 and the top 2 bits in the
+// otherwise unused top bits of bytes sb - 4 (scale) and sb (min).
+
+fn kscale_byte(base: u32, k: u32) -> u32 {
+    return (w[base + 1u + (k >> 2u)] >> ((k & 3u) * 8u)) & 0xffu;
+}
+
+fn kscale_min(base: u32, sb: u32) -> vec2<f32> {
+    if (sb < 4u) {
+        return vec2<f32>(f32(kscale_byte(base, sb) & 63u), f32(kscale_byte(base, sb + 4u) & 63u));
+    }
+    let packed = kscale_byte(base, sb + 4u);
+    let sc = (packed & 0xfu) | ((kscale_byte(base, sb - 4u) >> 6u) << 4u);
+    let m = (packed >> 4u) | ((kscale_byte(base, sb) >> 6u) << 4u);
+    return vec2<f32>(f32(sc), f32(m));
+}

@@ -1,0 +1,21 @@
+// Quant helper interface (shared by every file in shaders/quant/; the including kernel
+// declares `w: array<u32>`, one GpuMatrix part, and a uniform `params` with `scale_base`):
+//   const QK: u32                               elements per block on the GPU
+//   fn dequant4(blk: u32, j: u32) -> vec4<f32>  elements 4j..4j+3 of part-local block `blk`
+// Values are computed with the same f32 operations, in the same order, as
+// `lfm_webgpu::quant::dequantize`, so they agree bit for bit.
+
+// Q5_1, as stored (24 bytes = 6 words): (d, m) f16 pair, qh, 4 words of qs.
+// value = q * d + m
+
+#include "common/bytes.wgsl"
+
+const QK: u32 = 32u;
+
+fn dequant4(blk: u32, j: u32) -> vec4<f32> {
+    let base = blk * 6u;
+    let dm = unpack2x16float(w[base]);
+    let lo = (w[base + 2u + (j & 3u)] >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
+    let hi = spread4(w[base + 1u] >> (4u * j));
+    return bytes_u(lo | (hi << 4u)) * dm.x + dm.y;
+}

@@ -1,0 +1,49 @@
+// out = x * rsqrt(mean(x^2) + eps) * w per row of n values: one workgroup per row, the sum
+// of squares reduced in workgroup memory. The weight is used as is (not 1 + w).
+
+struct Params {
+    n: u32,    // elements per row
+    eps: f32,
+    n_rows: u32, // T
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;          // (T, n)
+@group(0) @binding(2) var<storage, read> weight: array<f32>;     // (n)
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // (T, n)
+
+override wg_size: u32 = 64u; // a power of two, at most 256
+
+var<workgroup> partial: array<f32, wg_size>;
+
+@compute @workgroup_size(wg_size)
+fn rms_norm(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let row = wid.x + wid.y * nwg.x; // rows folded into y past 65535 workgroups
+    if (row >= params.n_rows) {
+        return; // uniform: depends on the workgroup only
+    }
+    let base = row * params.n;
+    var acc = 0.0;
+    for (var i = lid.x; i < params.n; i += wg_size) {
+        let v = x[base + i];
+        acc += v * v;
+    }
+    partial[lid.x] = acc;
+    workgroupBarrier();
+    for (var s = wg_size / 2u; s > 0u; s >>= 1u) {
+        if (lid.x < s) {
+            partial[lid.x] += partial[lid.x + s];
+        }
+        workgroupBarrier();
+    }
+    // Same expression as the reference: 1 / sqrt(mean + eps), then x * scale * w.
+    let scale = 1.0 / sqrt(partial[0] / f32(params.n) + params.eps);
+    for (var i = lid.x; i < params.n; i += wg_size) {
+        out[base + i] = x[base + i] * scale * weight[i];
+    }
+}

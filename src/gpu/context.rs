@@ -1,0 +1,174 @@
+//! The wgpu device, its limits, and the pipeline cache every kernel goes through.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::quant::GgmlType;
+
+use super::shader::ShaderSpec;
+
+/// Everything that can go wrong on the GPU path. Validation errors inside wgpu that are not
+/// caught here (native) surface through wgpu's uncaptured-error handler.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter found ({0}); natively, install a Vulkan driver (e.g. Mesa's lavapipe: mesa-vulkan-drivers)"
+    )]
+    NoAdapter(String),
+    #[error("the GPU device could not be created: {0}")]
+    RequestDevice(String),
+    #[error("reading a buffer back from the GPU failed: {0}")]
+    Readback(String),
+    #[error("{what} needs a {bytes}-byte buffer binding, over the device's limit of {limit} bytes")]
+    BindingTooLarge { what: String, bytes: u64, limit: u64 },
+    #[error("shader error: {0}")]
+    Shader(String),
+    #[error("{0} tensors are not supported on the GPU")]
+    Unsupported(GgmlType),
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+}
+
+/// A pipeline variant: the shader (with its quant helper) and its sorted override constants.
+/// Constants are keyed by their bits so the key is `Eq + Hash`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PipelineKey {
+    label: String,
+    entry: &'static str,
+    constants: Vec<(String, u64)>,
+}
+
+/// One device and queue, with the limits and features actually granted.
+///
+/// Shareable across threads natively (the cache is behind a `Mutex`); tests keep one in a
+/// `OnceLock` so each pipeline variant is compiled once per test binary.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter_info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+impl GpuContext {
+    /// Picks the default adapter (`WGPU_BACKEND`, `WGPU_POWER_PREF`, `WGPU_ADAPTER_NAME` are
+    /// honoured natively) and requests its real limits: the defaults would cap storage
+    /// bindings at 128 MiB and workgroup sizes at 256 even where the hardware allows more.
+    /// Optional features are requested where present; none is required, since Chromium's
+    /// fallback adapter has neither shader-f16 nor mappable subgroups.
+    pub async fn new() -> Result<GpuContext, GpuError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::from_env().unwrap_or(wgpu::PowerPreference::HighPerformance),
+            ..Default::default()
+        };
+        let adapter = instance.request_adapter(&options).await.map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & wanted;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("lfm-webgpu"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| GpuError::RequestDevice(e.to_string()))?;
+        Ok(GpuContext {
+            adapter_info: adapter.get_info(),
+            limits: device.limits(),
+            features: device.features(),
+            device,
+            queue,
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// [`GpuContext::new`], blocking (native only; the browser must await).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new_blocking() -> Result<GpuContext, GpuError> {
+        pollster::block_on(Self::new())
+    }
+
+    /// The largest storage buffer that can be bound whole: the smaller of the binding and
+    /// buffer limits, rounded down to whole words.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size) & !3
+    }
+
+    /// Fails with [`GpuError::BindingTooLarge`] when `bytes` cannot be one storage binding.
+    pub fn check_binding(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
+        let limit = self.max_binding_bytes();
+        if bytes > limit {
+            return Err(GpuError::BindingTooLarge { what: what.to_string(), bytes, limit });
+        }
+        Ok(())
+    }
+
+    /// The compute pipeline of `spec` with override `constants`, compiled on first use.
+    ///
+    /// Pipelines use the layout derived from the shader (bind group 0), so every declared
+    /// binding must be used by the entry point.
+    pub fn pipeline(&self, spec: &ShaderSpec, constants: &[(&str, f64)]) -> Result<wgpu::ComputePipeline, GpuError> {
+        let mut sorted: Vec<(String, u64)> = constants.iter().map(|(k, v)| (k.to_string(), v.to_bits())).collect();
+        sorted.sort();
+        let key = PipelineKey { label: spec.label(), entry: spec.entry(), constants: sorted };
+        if let Some(p) = self.pipelines.lock().expect("pipeline cache poisoned").get(&key) {
+            return Ok(p.clone());
+        }
+        let source = spec.source()?;
+        let scope = ErrorScope::push(&self.device);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&key.label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&key.label),
+            layout: None,
+            module: &module,
+            entry_point: Some(key.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                // Every kernel writes its workgroup memory before reading it.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        scope.check(&key.label)?;
+        self.pipelines.lock().expect("pipeline cache poisoned").insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// How many pipeline variants have been compiled so far.
+    pub fn pipeline_count(&self) -> usize {
+        self.pipelines.lock().expect("pipeline cache poisoned").len()
+    }
+}
+
+/// Natively, shader compilation errors are caught and returned as [`GpuError::Shader`]; in
+/// the browser the error scope could only be awaited, so errors go to the console instead.
+struct ErrorScope {
+    #[cfg(not(target_arch = "wasm32"))]
+    guard: wgpu::ErrorScopeGuard,
+}
+
+impl ErrorScope {
+    fn push(_device: &wgpu::Device) -> ErrorScope {
+        ErrorScope {
+            #[cfg(not(target_arch = "wasm32"))]
+            guard: _device.push_error_scope(wgpu::ErrorFilter::Validation),
+        }
+    }
+
+    fn check(self, _label: &str) -> Result<(), GpuError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(e) = pollster::block_on(self.guard.pop()) {
+            return Err(GpuError::Shader(format!("{_label}: {e}")));
+        }
+        Ok(())
+    }
+}

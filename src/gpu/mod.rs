@@ -1,0 +1,24 @@
+//! The GPU backend: wgpu device set-up, WGSL kernels (`shaders/`), and weight matrices kept
+//! in their quantized GGUF formats on the GPU. Runs natively (Vulkan/Metal/DX12) and in the
+//! browser (WebGPU); every kernel computes in f32 (Chromium's fallback adapter has no
+//! shader-f16), reading f16 data with `unpack2x16float`.
+//!
+//! - [`GpuContext`]: device, limits, pipeline cache, readback.
+//! - [`Ops`]: records the dispatches of one step into one command encoder.
+//! - [`GpuTensor`]: f32/u32 activations; [`GpuMatrix`]: quantized weights, split so no
+//!   binding exceeds the device limits ([`layout`] says how).
+//! - [`kernels`]: one host function per shader, tested against `crate::reference::ops`.
+
+mod context;
+pub mod kernels;
+pub mod layout;
+mod matrix;
+mod ops;
+mod readback;
+pub mod shader;
+mod tensor;
+
+pub use context::{GpuContext, GpuError};
+pub use matrix::{GpuMatrix, MatrixPart};
+pub use ops::Ops;
+pub use tensor::GpuTensor;

@@ -1,0 +1,102 @@
+//! The encoding model: kernels record dispatches into an [`Ops`], which wraps one command
+//! encoder (one per forward step) and submits it once. Kernels never submit or read back.
+
+use wgpu::util::DeviceExt;
+
+use super::context::{GpuContext, GpuError};
+use super::shader::ShaderSpec;
+
+/// One kernel launch, as a host function describes it.
+pub(crate) struct Dispatch<'a> {
+    pub spec: ShaderSpec,
+    /// Override constants (`wg_size`, ...): part of the pipeline key.
+    pub constants: &'a [(&'a str, f64)],
+    /// The kernel's `Params` struct, bound as the uniform at binding 0.
+    pub params: &'a [u8],
+    /// Storage buffers, bound whole at bindings 1, 2, ... in order.
+    pub storage: &'a [&'a wgpu::Buffer],
+    pub workgroups: [u32; 3],
+}
+
+/// Records the dispatches of one step into a single command encoder.
+///
+/// All dispatches go into one compute pass, opened lazily; WebGPU orders the dispatches of a
+/// pass and makes each one's storage writes visible to the next, so no explicit barriers are
+/// needed. Buffer copies end the pass (copies cannot be recorded inside one).
+pub struct Ops<'c> {
+    ctx: &'c GpuContext,
+    // The pass must end (drop) before the encoder finishes; `forget_lifetime` lets both live
+    // in this struct, with `pass` always dropped first.
+    pass: Option<wgpu::ComputePass<'static>>,
+    encoder: wgpu::CommandEncoder,
+    dispatches: usize,
+}
+
+impl<'c> Ops<'c> {
+    pub fn new(ctx: &'c GpuContext) -> Ops<'c> {
+        let encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") });
+        Ops { ctx, pass: None, encoder, dispatches: 0 }
+    }
+
+    pub fn ctx(&self) -> &'c GpuContext {
+        self.ctx
+    }
+
+    /// Dispatches recorded so far.
+    pub fn dispatch_count(&self) -> usize {
+        self.dispatches
+    }
+
+    /// Records one kernel launch. Bind groups and the params uniform are made per call for
+    /// now (a later pool can cache them: weights and scratch buffers are stable per model).
+    pub(crate) fn dispatch(&mut self, d: Dispatch<'_>) -> Result<(), GpuError> {
+        let pipeline = self.ctx.pipeline(&d.spec, d.constants)?;
+        let device = &self.ctx.device;
+        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: d.params,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        for (i, buffer) in d.storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: buffer.as_entire_binding() });
+        }
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let encoder = &mut self.encoder;
+        let pass = self.pass.get_or_insert_with(|| {
+            encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes: None })
+                .forget_lifetime()
+        });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        let [x, y, z] = d.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+        self.dispatches += 1;
+        Ok(())
+    }
+
+    /// Records a copy of `bytes` bytes between buffers (ends the current compute pass).
+    pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
+        self.pass = None;
+        self.encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
+    }
+
+    /// Finishes the encoder and submits it.
+    pub fn submit(mut self) -> wgpu::SubmissionIndex {
+        self.pass = None;
+        self.ctx.queue.submit([self.encoder.finish()])
+    }
+
+    /// Workgroup counts for `n` workgroups along x, folded into y when x would exceed the
+    /// per-dimension limit (65535 on WebGPU). Kernels recover the index as `x + y * nx`.
+    pub(crate) fn grid(&self, n: u32, z: u32) -> [u32; 3] {
+        let max = self.ctx.limits.max_compute_workgroups_per_dimension.max(1);
+        let x = n.clamp(1, max);
+        [x, n.div_ceil(x).max(1), z]
+    }
+}

@@ -1,0 +1,311 @@
+//! Every GPU kernel against its reference op (`lfm_webgpu::reference::ops`), on seeded random
+//! inputs of awkward sizes (not multiples of the workgroup size), plus the pure parts of the
+//! GPU layer (shader preprocessing and naga validation, matrix split plans, repacking).
+//!
+//! The GPU tests run on whatever adapter wgpu picks; in CI that is Mesa's lavapipe. Without
+//! any adapter they fail (say so loudly rather than pass without testing anything).
+
+use std::sync::{Arc, OnceLock};
+
+use lfm_webgpu::gpu::kernels::{self, RopeTable};
+use lfm_webgpu::gpu::layout::{self, GpuFormat};
+use lfm_webgpu::gpu::shader::{self, ShaderSpec, GPU_TYPES};
+use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::model::{HostTensor, SharedBytes};
+use lfm_webgpu::quant::{self, GgmlType};
+use lfm_webgpu::reference::ops as reference;
+use lfm_webgpu::sampling::Rng;
+
+// ---------------------------------------------------------------- helpers
+
+fn ctx() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let ctx = GpuContext::new_blocking().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+        eprintln!("GPU tests on {} ({:?})", ctx.adapter_info.name, ctx.adapter_info.backend);
+        ctx
+    })
+}
+
+/// `n` values uniform in [-scale, scale).
+fn random(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
+}
+
+/// A `(rows, cols)` host matrix of `ty` holding `values` quantized by the reference quantizer.
+fn host_matrix(ty: GgmlType, rows: usize, cols: usize, values: &[f32]) -> HostTensor {
+    let bytes = quant::quantize(ty, values).expect("quantizable");
+    HostTensor { name: "w".into(), ty, dims: vec![cols as u64, rows as u64], bytes: SharedBytes::new(Arc::new(bytes)) }
+}
+
+fn upload(t: &HostTensor) -> GpuMatrix {
+    GpuMatrix::from_host(ctx(), t, 1).expect("upload")
+}
+
+fn tensor(rows: usize, cols: usize, data: &[f32]) -> GpuTensor {
+    GpuTensor::from_f32(ctx(), "t", rows, cols, data).expect("tensor")
+}
+
+/// Submits `record`'s dispatches and reads `out` back.
+fn run(out: &GpuTensor, record: impl FnOnce(&mut Ops<'_>)) -> Vec<f32> {
+    let mut ops = Ops::new(ctx());
+    record(&mut ops);
+    ops.submit();
+    out.read_f32_blocking(ctx()).expect("readback")
+}
+
+/// Asserts `|got - want| <= tol(i, want)` everywhere, naming the first index that is off.
+fn assert_close(what: &str, got: &[f32], want: &[f32], tol: impl Fn(usize, f32) -> f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let t = tol(i, w);
+        assert!(
+            (g - w).abs() <= t || g == w,
+            "{what}: index {i}: gpu {g} vs reference {w} (diff {}, tolerance {t})",
+            (g - w).abs()
+        );
+    }
+}
+
+/// Awkward matrix widths: whole blocks, not a multiple of the workgroup size.
+fn cols_for(ty: GgmlType) -> usize {
+    match ty.block_size() {
+        256 => 256 * 3,
+        32 => 32 * 11,
+        _ => 4 * 37,
+    }
+}
+
+// ---------------------------------------------------------------- without a GPU
+
+#[test]
+fn every_shader_variant_validates_with_naga() {
+    for spec in ShaderSpec::all() {
+        let src = spec.source().unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+        // WebGPU's baseline only: unpack2x16float (a downlevel flag every WebGPU adapter has),
+        // but no shader-f16 and no subgroups, as on Chromium's fallback adapter.
+        let caps = naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+    }
+}
+
+#[test]
+fn includes_expand_once_and_unknown_includes_fail() {
+    let src = ShaderSpec::quant("matvec", GgmlType::Q4_0).source().unwrap();
+    assert_eq!(src.matches("fn bytes_u(").count(), 1, "bytes.wgsl included once");
+    assert!(src.contains("fn dequant4(") && src.contains("fn matvec(") && !src.contains("#include"));
+    let err = shader::expand_includes("#include \"common/nope.wgsl\"\n").unwrap_err();
+    assert!(err.to_string().contains("unknown include \"common/nope.wgsl\""), "{err}");
+    assert!(shader::expand_includes("#include common/bytes.wgsl\n").is_err());
+    assert!(ShaderSpec::quant("matvec", GgmlType::Q2_K).source().is_err());
+}
+
+#[test]
+fn plans_split_by_whole_row_groups_within_the_limit() {
+    // Q4_0, 64 columns: 36 bytes per row. 100 rows in groups of 10 under a 1000-byte limit:
+    // 2 groups (720 bytes) fit, 3 (1080) do not.
+    let plan = layout::plan_parts(GgmlType::Q4_0, 100, 64, 10, 1000).unwrap();
+    assert_eq!(plan.len(), 5);
+    let mut next = 0;
+    for p in &plan {
+        assert_eq!(p.first_row, next);
+        assert!(p.bytes <= 1000 && p.bytes % 4 == 0 && p.rows % 10 == 0, "{p:?}");
+        next += p.rows;
+    }
+    assert_eq!(next, 100);
+    // Under the limit: one part. A group over the limit is an error naming the sizes.
+    assert_eq!(layout::plan_parts(GgmlType::Q6_K, 7, 256, 1, 1 << 20).unwrap().len(), 1);
+    let err = layout::plan_parts(GgmlType::Q8_0, 10, 320, 5, 1000).unwrap_err().to_string();
+    assert!(err.contains("1700") && err.contains("1000"), "{err}");
+    // The last, partial part: 7 rows of Q4_0/32 (18 bytes) at 2 rows per part -> 36, 36, 36, 18(+2).
+    let plan = layout::plan_parts(GgmlType::Q4_0, 7, 32, 1, 40).unwrap();
+    assert_eq!(plan.iter().map(|p| p.bytes).collect::<Vec<_>>(), vec![36, 36, 36, 20]);
+    assert!(layout::plan_parts(GgmlType::F32, 3, 6, 1, 1000).is_err(), "float rows need cols % 4 == 0");
+}
+
+#[test]
+fn repack_moves_split_scales_after_the_bodies() {
+    // Two Q4_0 blocks: [d0 | 16 qs] [d1 | 16 qs] -> [32 qs bytes][d0 d1].
+    let mut raw = vec![0u8; 36];
+    raw[0..2].copy_from_slice(&[0x11, 0x22]);
+    raw[18..20].copy_from_slice(&[0x33, 0x44]);
+    for i in 0..16 {
+        raw[2 + i] = i as u8;
+        raw[20 + i] = 100 + i as u8;
+    }
+    let out = layout::repack(GpuFormat::of(GgmlType::Q4_0).unwrap(), &raw);
+    assert_eq!(out.len(), 36);
+    assert_eq!(&out[0..16], &raw[2..18]);
+    assert_eq!(&out[16..32], &raw[20..36]);
+    assert_eq!(&out[32..36], &[0x11, 0x22, 0x33, 0x44]);
+    assert_eq!(layout::scale_base_words(GpuFormat::of(GgmlType::Q4_0).unwrap(), 2), 8);
+    // Q6_K keeps d at the end of the block (so one block only pads); aligned formats are
+    // copied as is.
+    let q6 = quant::quantize(GgmlType::Q6_K, &random(&mut Rng::new(1), 256, 1.0)).unwrap();
+    let out = layout::repack(GpuFormat::of(GgmlType::Q6_K).unwrap(), &q6);
+    assert_eq!((&out[..210], &out[210..]), (&q6[..], &[0u8, 0][..]));
+    let q4k = quant::quantize(GgmlType::Q4_K, &random(&mut Rng::new(2), 256, 1.0)).unwrap();
+    assert_eq!(layout::repack(GpuFormat::of(GgmlType::Q4_K).unwrap(), &q4k), q4k);
+}
+
+// ---------------------------------------------------------------- elementwise and norms
+
+#[test]
+fn rms_norm_matches_reference() {
+    let mut rng = Rng::new(10);
+    let (t, n) = (3, 1000);
+    let x = random(&mut rng, t * n, 2.0);
+    let w = random(&mut rng, n, 1.5);
+    let want = reference::rms_norm(&x, &w, 1e-5);
+    let (gx, gw, out) = (tensor(t, n, &x), tensor(1, n, &w), GpuTensor::zeros(ctx(), "out", t, n).unwrap());
+    let got = run(&out, |ops| kernels::rms_norm(ops, &gx, &gw, 1e-5, &out).unwrap());
+    assert_close("rms_norm", &got, &want, |_, w| 1e-5 * w.abs() + 1e-7);
+}
+
+#[test]
+fn add_matches_reference() {
+    let mut rng = Rng::new(11);
+    let n = 3 * 1001;
+    let (mut x, y) = (random(&mut rng, n, 3.0), random(&mut rng, n, 3.0));
+    let (gx, gy) = (tensor(3, 1001, &x), tensor(3, 1001, &y));
+    let got = run(&gx, |ops| kernels::add(ops, &gx, &gy).unwrap());
+    reference::add(&mut x, &y);
+    assert_close("add", &got, &x, |_, _| 0.0);
+}
+
+#[test]
+fn swiglu_matches_reference() {
+    let mut rng = Rng::new(12);
+    let (t, f) = (2, 777);
+    let (gate, up) = (random(&mut rng, t * f, 12.0), random(&mut rng, t * f, 3.0));
+    let want = reference::swiglu(&gate, &up);
+    let (gg, gu, out) = (tensor(t, f, &gate), tensor(t, f, &up), GpuTensor::zeros(ctx(), "out", t, f).unwrap());
+    let got = run(&out, |ops| kernels::swiglu(ops, &gg, &gu, &out).unwrap());
+    assert_close("swiglu", &got, &want, |_, w| 2e-6 * w.abs() + 1e-7);
+}
+
+#[test]
+fn rope_matches_reference_at_large_positions() {
+    let mut rng = Rng::new(13);
+    let (t, heads, head_dim, theta) = (5, 3, 64, 1_000_000.0);
+    let table = RopeTable::new(ctx(), head_dim, theta).unwrap();
+    for pos0 in [0, 37, 100_000, 131_000] {
+        let mut x = random(&mut rng, t * heads * head_dim, 1.0);
+        let gx = tensor(t, heads * head_dim, &x);
+        let got = run(&gx, |ops| kernels::rope(ops, &gx, &table, pos0).unwrap());
+        reference::rope(&mut x, heads * head_dim, pos0, head_dim, theta);
+        assert_close(&format!("rope at pos0 {pos0}"), &got, &x, |_, _| 2e-6);
+    }
+}
+
+// ---------------------------------------------------------------- quantized weights
+
+#[test]
+fn embed_dequantizes_every_type_bit_exactly() {
+    let mut rng = Rng::new(14);
+    for &ty in GPU_TYPES {
+        let (rows, cols) = (9, cols_for(ty));
+        let table = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+        let ids = [3u32, 0, 8, 3, 5];
+        let want = reference::embed(&table, &ids);
+        let (gt, gids) = (upload(&table), GpuTensor::from_u32(ctx(), "ids", ids.len(), 1, &ids).unwrap());
+        let out = GpuTensor::zeros(ctx(), "out", ids.len(), cols).unwrap();
+        let got = run(&out, |ops| kernels::embed(ops, &gt, &gids, &out).unwrap());
+        assert_close(&format!("embed {ty}"), &got, &want, |_, _| 0.0);
+    }
+}
+
+/// Tolerance of row `r` of `y = x W^T`: 1e-4 of the row's sum of |w * x|.
+fn matvec_tolerance(w: &HostTensor, first_row: usize, n_rows: usize, x: &[f32]) -> Vec<f32> {
+    let cols = w.cols();
+    let mut row = vec![0.0; cols];
+    let mut tol = Vec::new();
+    for xr in x.chunks(cols) {
+        for r in 0..n_rows {
+            w.dequantize_row(first_row + r, &mut row);
+            tol.push(1e-4 * row.iter().zip(xr).map(|(a, b)| (a * b).abs()).sum::<f32>() + 1e-6);
+        }
+    }
+    tol
+}
+
+type LinearFn =
+    fn(&mut Ops<'_>, &GpuMatrix, usize, usize, &GpuTensor, &GpuTensor) -> Result<(), lfm_webgpu::gpu::GpuError>;
+
+/// The decode and prefill kernels, with the token counts each is tested at.
+const LINEAR: [(&str, LinearFn, [usize; 2]); 2] =
+    [("matvec", kernels::matvec_rows, [1, 3]), ("matmul", kernels::matmul_rows, [1, 45])];
+
+#[test]
+fn matvec_and_matmul_match_reference_for_every_type() {
+    let mut rng = Rng::new(15);
+    for &ty in GPU_TYPES {
+        for (name, kernel, tokens) in LINEAR {
+            for t in tokens {
+                let (rows, cols) = (77, cols_for(ty));
+                let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+                let x = random(&mut rng, t * cols, 1.0);
+                let want = reference::matmul(&w, 0, rows, &x);
+                let tol = matvec_tolerance(&w, 0, rows, &x);
+                let (gw, gx, y) = (upload(&w), tensor(t, cols, &x), GpuTensor::zeros(ctx(), "y", t, rows).unwrap());
+                let got = run(&y, |ops| kernel(ops, &gw, 0, rows, &gx, &y).unwrap());
+                assert_close(&format!("{name} {ty} T={t}"), &got, &want, |i, _| tol[i]);
+            }
+        }
+    }
+}
+
+#[test]
+fn matrices_split_across_buffers_compute_the_same() {
+    let mut rng = Rng::new(16);
+    for ty in [GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::F16, GgmlType::Q4_K] {
+        // 5 experts of 13 rows; parts of at most ~2 experts, so buffers are cut between experts.
+        let (experts, per, cols) = (5, 13, cols_for(ty));
+        let rows = experts * per;
+        let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+        let limit = 2 * per as u64 * w.ty.bytes_for(cols as u64).unwrap() + 4;
+        let gw = GpuMatrix::with_limit(ctx(), "experts", ty, rows, cols, &w.bytes, per, limit).unwrap();
+        assert_eq!(gw.parts.len(), 3, "{ty}: parts");
+        assert!(gw.parts.iter().all(|p| p.first_row % per == 0 && p.buffer.size() <= limit));
+
+        let x = random(&mut rng, 2 * cols, 1.0);
+        let gx = tensor(2, cols, &x);
+        // The whole matrix, spanning every buffer.
+        let y = GpuTensor::zeros(ctx(), "y", 2, rows).unwrap();
+        let got = run(&y, |ops| kernels::matvec(ops, &gw, &gx, &y).unwrap());
+        let tol = matvec_tolerance(&w, 0, rows, &x);
+        assert_close(&format!("split matvec {ty}"), &got, &reference::matmul(&w, 0, rows, &x), |i, _| tol[i]);
+        // One expert (inside part 1), and a row range crossing a buffer boundary.
+        for (first, n) in [(3 * per, per), (per + 5, 2 * per)] {
+            let tol = matvec_tolerance(&w, first, n, &x);
+            let want = reference::matmul(&w, first, n, &x);
+            for (name, kernel, _) in LINEAR {
+                let y = GpuTensor::zeros(ctx(), "y", 2, n).unwrap();
+                let got = run(&y, |ops| kernel(ops, &gw, first, n, &gx, &y).unwrap());
+                assert_close(&format!("split {name} rows {ty} {first}+{n}"), &got, &want, |i, _| tol[i]);
+            }
+        }
+        // Gathering rows from every part.
+        let ids = [64u32, 0, 27, 26, 40, 13];
+        let (gids, out) =
+            (GpuTensor::from_u32(ctx(), "ids", 6, 1, &ids).unwrap(), GpuTensor::zeros(ctx(), "out", 6, cols).unwrap());
+        let got = run(&out, |ops| kernels::embed(ops, &gw, &gids, &out).unwrap());
+        assert_close(&format!("split embed {ty}"), &got, &reference::embed(&w, &ids), |_, _| 0.0);
+    }
+}
+
+#[test]
+fn pipelines_are_compiled_once_per_variant() {
+    // A context of its own, so the other tests' compilations do not interfere with the count.
+    let ctx = GpuContext::new_blocking().unwrap();
+    let spec = ShaderSpec::quant("matvec", GgmlType::Q8_0);
+    ctx.pipeline(&spec, &[("wg_size", 64.0)]).unwrap();
+    ctx.pipeline(&spec, &[("wg_size", 64.0)]).unwrap();
+    assert_eq!(ctx.pipeline_count(), 1);
+    ctx.pipeline(&spec, &[("wg_size", 32.0)]).unwrap();
+    assert_eq!(ctx.pipeline_count(), 2);
+}
