@@ -9,16 +9,20 @@
 //!   binding exceeds the device limits ([`layout`] says how).
 //! - [`kernels`]: one host function per shader, tested against `crate::reference::ops`.
 
+pub mod bench;
 mod context;
 pub mod kernels;
 pub mod layout;
 mod matrix;
+mod model;
 mod ops;
 mod readback;
+mod scratch;
 pub mod shader;
 mod tensor;
 
 pub use context::{GpuContext, GpuError};
 pub use matrix::{GpuMatrix, MatrixPart};
+pub use model::GpuModel;
 pub use ops::Ops;
 pub use tensor::GpuTensor;

@@ -22,6 +22,7 @@ macro_rules! shader_files {
 
 shader_files!(
     "add.wgsl",
+    "copy.wgsl",
     "embed.wgsl",
     "matmul.wgsl",
     "matvec.wgsl",
@@ -48,7 +49,7 @@ shader_files!(
 /// Kernels with one variant per weight format.
 pub const QUANT_KERNELS: &[&str] = &["embed", "matmul", "matvec"];
 /// Kernels with a single variant.
-pub const PLAIN_KERNELS: &[&str] = &["add", "rms_norm", "rope", "swiglu"];
+pub const PLAIN_KERNELS: &[&str] = &["add", "copy", "rms_norm", "rope", "swiglu"];
 
 /// The weight formats with a `shaders/quant/` helper.
 pub const GPU_TYPES: &[GgmlType] = &[

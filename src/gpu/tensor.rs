@@ -7,7 +7,8 @@ use wgpu::util::DeviceExt;
 use super::context::{GpuContext, GpuError};
 
 /// A storage buffer of `rows * cols` 4-byte elements that kernels read and write and tests
-/// copy back (`STORAGE | COPY_SRC | COPY_DST`).
+/// copy back (`STORAGE | COPY_SRC | COPY_DST`). Cloning shares the buffer.
+#[derive(Clone)]
 pub struct GpuTensor {
     pub buffer: wgpu::Buffer,
     pub rows: usize,
@@ -79,6 +80,18 @@ impl GpuTensor {
         data: &[u32],
     ) -> Result<GpuTensor, GpuError> {
         Self::from_bytes(ctx, label, rows, cols, data.len(), bytemuck::cast_slice(data))
+    }
+
+    /// The same buffer seen as `(rows, cols)`, e.g. the first T rows of a scratch tensor
+    /// allocated for a larger batch, or (T * heads, head_dim) for per-head ops.
+    pub fn view(&self, rows: usize, cols: usize) -> Result<GpuTensor, GpuError> {
+        if rows * cols == 0 || (rows * cols * 4) as u64 > self.buffer.size() {
+            return Err(GpuError::Shape(format!(
+                "a {rows} x {cols} view of a {}-byte buffer",
+                self.buffer.size()
+            )));
+        }
+        Ok(GpuTensor { buffer: self.buffer.clone(), rows, cols })
     }
 
     pub fn len(&self) -> usize {

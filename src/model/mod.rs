@@ -28,6 +28,8 @@ pub enum ModelError {
     UnsupportedType { tensor: String, ty: GgmlType },
     #[error("context overflow: {needed} tokens do not fit the {limit}-token context")]
     ContextOverflow { needed: usize, limit: usize },
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
     #[error("no tokens to evaluate")]
     EmptyInput,
     #[error("token id {id} is outside the vocabulary of {vocab} tokens")]

@@ -6,6 +6,7 @@
 //! an [`Ops`]; nothing is submitted or read back here.
 
 mod add;
+mod copy;
 mod embed;
 mod matmul;
 mod matvec;
@@ -14,6 +15,7 @@ mod rope;
 mod swiglu;
 
 pub use add::add;
+pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};
 pub use matvec::{matvec, matvec_rows};

@@ -1,0 +1,107 @@
+//! Activation buffers of one forward step, allocated once for the largest batch and viewed
+//! at the step's T rows (the llama2.c `RunState`, on the GPU).
+
+use crate::model::Config;
+
+use super::{GpuContext, GpuError, GpuTensor};
+
+/// Every intermediate of a step; `B` = the batch capacity (tokens per step).
+pub(crate) struct Scratch {
+    pub batch: usize,
+    /// (B) token ids of the step
+    pub tokens: GpuTensor,
+    /// (B, H) residual stream
+    pub x: GpuTensor,
+    /// (B, H) normed input of a block
+    pub xb: GpuTensor,
+    /// (B, H) a block's output, added to x
+    pub y: GpuTensor,
+    /// (B, 3H) conv in_proj output: B | C | x
+    pub bcx: GpuTensor,
+    /// (B, H) C * conv(B * x)
+    pub gated: GpuTensor,
+    /// (B, n_heads * hd) queries, raw and normed
+    pub q: GpuTensor,
+    pub qn: GpuTensor,
+    /// (B, n_kv * hd) keys raw and normed, values
+    pub k: GpuTensor,
+    pub kn: GpuTensor,
+    pub v: GpuTensor,
+    /// (B, n_heads * hd) attention output
+    pub attn: GpuTensor,
+    /// (B, F) dense SwiGLU gate, up, and silu(gate) * up
+    pub ffn_gate: GpuTensor,
+    pub ffn_up: GpuTensor,
+    pub ffn_h: GpuTensor,
+    /// MoE: (B, E) router logits, (B, k) chosen experts and weights,
+    /// (B * k, Fe) expert gate / up / hidden, (B * k, H) expert outputs
+    pub moe: Option<MoeScratch>,
+    /// (1, H) last position's residual and its final norm
+    pub last: GpuTensor,
+    pub last_normed: GpuTensor,
+    /// (1, V) logits of the last position
+    pub logits: GpuTensor,
+    /// (1) sampled token id
+    pub sampled: GpuTensor,
+}
+
+pub(crate) struct MoeScratch {
+    pub router: GpuTensor,
+    pub selected: GpuTensor,
+    pub weights: GpuTensor,
+    pub gate: GpuTensor,
+    pub up: GpuTensor,
+    pub hidden: GpuTensor,
+    pub down: GpuTensor,
+}
+
+impl Scratch {
+    pub fn new(ctx: &GpuContext, c: &Config, batch: usize) -> Result<Scratch, GpuError> {
+        let z = |label: &str, rows: usize, cols: usize| GpuTensor::zeros(ctx, label, rows, cols);
+        let (b, h) = (batch, c.hidden);
+        let q_width = c.n_heads * c.head_dim;
+        let max_kv = c.layers.iter().filter_map(|k| match k {
+            crate::model::LayerKind::Attention { n_kv_heads } => Some(*n_kv_heads),
+            _ => None,
+        });
+        let kv_width = max_kv.max().unwrap_or(1) * c.head_dim;
+        let moe = match &c.moe {
+            None => None,
+            Some(m) => {
+                let k = m.n_experts_used;
+                Some(MoeScratch {
+                    router: z("moe.router", b, m.n_experts)?,
+                    selected: GpuTensor::from_u32(ctx, "moe.selected", b, k, &vec![0; b * k])?,
+                    weights: z("moe.weights", b, k)?,
+                    gate: z("moe.gate", b * k, m.expert_ffn_dim)?,
+                    up: z("moe.up", b * k, m.expert_ffn_dim)?,
+                    hidden: z("moe.hidden", b * k, m.expert_ffn_dim)?,
+                    down: z("moe.down", b * k, h)?,
+                })
+            }
+        };
+        Ok(Scratch {
+            batch,
+            tokens: GpuTensor::from_u32(ctx, "tokens", b, 1, &vec![0; b])?,
+            x: z("x", b, h)?,
+            xb: z("xb", b, h)?,
+            y: z("y", b, h)?,
+            bcx: z("bcx", b, 3 * h)?,
+            gated: z("gated", b, h)?,
+            q: z("q", b, q_width)?,
+            qn: z("qn", b, q_width)?,
+            k: z("k", b, kv_width)?,
+            kn: z("kn", b, kv_width)?,
+            v: z("v", b, kv_width)?,
+            attn: z("attn", b, q_width)?,
+            ffn_gate: z("ffn.gate", b, c.ffn_dim)?,
+            ffn_up: z("ffn.up", b, c.ffn_dim)?,
+            ffn_h: z("ffn.h", b, c.ffn_dim)?,
+            moe,
+            last: z("last", 1, h)?,
+            last_normed: z("last.normed", 1, h)?,
+            logits: z("logits", 1, c.vocab_size)?,
+            sampled: GpuTensor::from_u32(ctx, "sampled", 1, 1, &[0])?,
+        })
+    }
+}

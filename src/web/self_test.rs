@@ -1,0 +1,311 @@
+//! `self_test()`: the GPU kernels against the reference ops, inside the browser.
+//!
+//! The same checks as the native kernel tests, run on the page's WebGPU device (Chromium's
+//! SwiftShader adapter in CI: no shader-f16, 256 invocations per workgroup), on seeded random
+//! inputs of sizes that are not multiples of the workgroup size. Quantized weights come from
+//! `crate::quant::quantize`; the reference dequantizes exactly the same bytes, so the only
+//! expected difference is f32 summation order.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+
+use crate::gpu::kernels;
+use crate::gpu::shader::GPU_TYPES;
+use crate::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, Ops};
+use crate::model::{HostTensor, SharedBytes};
+use crate::quant::{self, GgmlType};
+use crate::reference::ops as reference;
+use crate::rng::Rng;
+
+use super::{context, now_ms, to_js};
+
+/// Seed of every check's inputs (each check mixes in its index in [`Check::all`]).
+const SEED: u64 = 0x5EED_CAFE;
+
+/// Runs every check whose name contains `filter` (all when absent) and returns
+///
+/// ```text
+/// { passed, adapter, ms,
+///   checks: [{ name, shape, maxErr, tol, index, gpu, reference, passed, ms, error? }] }
+/// ```
+///
+/// `maxErr` is the largest `|gpu - reference| / (1 + |reference|)` over all outputs, at
+/// `index`. A check that failed with a GPU error has `error` (its message) and `passed: false`.
+/// Throws when no check matches `filter` or the GPU cannot be set up.
+#[wasm_bindgen]
+pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsError> {
+    // Each check keeps its index in the full list, so its inputs do not depend on the filter.
+    let checks: Vec<(usize, Check)> = Check::all()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| filter.as_deref().is_none_or(|f| c.name().contains(f)))
+        .collect();
+    if checks.is_empty() {
+        let names: Vec<String> = Check::all().iter().map(Check::name).collect();
+        let filter = filter.unwrap_or_default();
+        return Err(JsError::new(&format!(
+            "self_test: no check matches {filter:?}; the checks are: {}",
+            names.join(", ")
+        )));
+    }
+    let ctx = context().await?;
+    let start = now_ms();
+    let mut results = Vec::new();
+    for (i, check) in &checks {
+        let mut rng = Rng::new(SEED ^ ((*i as u64) << 32));
+        let t0 = now_ms();
+        let result = run_scoped(&ctx, check, &mut rng).await;
+        let ms = now_ms() - t0;
+        results.push(match result {
+            Ok(c) => json!({
+                "name": check.name(), "shape": check.shape(), "maxErr": c.max_err, "tol": check.tol(),
+                "index": c.index, "gpu": c.gpu, "reference": c.reference,
+                "passed": f64::from(c.max_err) <= check.tol(), "ms": ms,
+            }),
+            Err(e) => json!({
+                "name": check.name(), "shape": check.shape(), "tol": check.tol(),
+                "passed": false, "ms": ms, "error": e,
+            }),
+        });
+    }
+    let passed = results.iter().all(|r| r["passed"] == true);
+    to_js(&json!({
+        "passed": passed,
+        "adapter": super::info::adapter_label(&ctx.adapter_info),
+        "ms": now_ms() - start,
+        "checks": results,
+    }))
+}
+
+/// Runs `check` inside validation and out-of-memory error scopes, so a WebGPU error fails that
+/// check with the browser's own message instead of going to the console.
+async fn run_scoped(ctx: &GpuContext, check: &Check, rng: &mut Rng) -> Result<Comparison, String> {
+    let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let result = check.run(ctx, rng).await;
+    // Scopes pop in reverse order; a scope's error explains a failed readback better.
+    let scoped = validation.pop().await.or(oom.pop().await);
+    match scoped {
+        Some(e) => Err(format!("WebGPU error: {e}")),
+        None => result.map_err(|e| e.to_string()),
+    }
+}
+
+/// One kernel check: its shape is fixed here, its inputs are seeded random.
+#[derive(Clone, Copy)]
+enum Check {
+    RmsNorm,
+    Add,
+    Swiglu,
+    Rope,
+    /// `y = x W^T` for a matrix of this type, one GPU buffer.
+    Matvec(GgmlType),
+    /// The same across several buffers (small parts forced), rows cut mid-matrix.
+    MatvecSplit(GgmlType),
+    /// The tiled prefill product `y = x W^T` for `PREFILL` tokens.
+    Matmul(GgmlType),
+    Embed(GgmlType),
+}
+
+// Awkward sizes: rows and lengths that are no multiple of the 64-thread workgroups.
+const ROWS: usize = 3; // token positions (T)
+const N: usize = 1001; // elementwise length
+const HIDDEN: usize = 1000; // rms_norm row length
+const HEAD_DIM: usize = 64;
+const HEADS: usize = 5;
+const POS0: usize = 1000; // rope's first position
+const MAT_ROWS: usize = 67;
+const MAT_COLS: usize = 512; // whole blocks of every type (K-quants: 256)
+const VOCAB: usize = 37;
+const PREFILL: usize = 37; // matmul tokens: a full 32-token tile and a partial one
+
+impl Check {
+    fn all() -> Vec<Check> {
+        let mut all = vec![Check::RmsNorm, Check::Add, Check::Swiglu, Check::Rope];
+        all.extend(GPU_TYPES.iter().map(|&ty| Check::Matvec(ty)));
+        all.extend([GgmlType::Q4_0, GgmlType::Q6_K].map(Check::MatvecSplit));
+        all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
+        all.extend(GPU_TYPES.iter().map(|&ty| Check::Embed(ty)));
+        all
+    }
+
+    fn name(&self) -> String {
+        let lower = |ty: &GgmlType| ty.name().to_ascii_lowercase();
+        match self {
+            Check::RmsNorm => "rms_norm".into(),
+            Check::Add => "add".into(),
+            Check::Swiglu => "swiglu".into(),
+            Check::Rope => "rope".into(),
+            Check::Matvec(ty) => format!("matvec_{}", lower(ty)),
+            Check::MatvecSplit(ty) => format!("matvec_{}_split", lower(ty)),
+            Check::Matmul(ty) => format!("matmul_{}", lower(ty)),
+            Check::Embed(ty) => format!("embed_{}", lower(ty)),
+        }
+    }
+
+    fn shape(&self) -> String {
+        match self {
+            Check::RmsNorm => format!("x ({ROWS}, {HIDDEN})"),
+            Check::Add | Check::Swiglu => format!("({ROWS}, {N})"),
+            Check::Rope => format!("x ({ROWS}, {HEADS} x {HEAD_DIM}), pos0 {POS0}"),
+            Check::Matvec(_) | Check::MatvecSplit(_) => format!("W ({MAT_ROWS}, {MAT_COLS}), x ({ROWS}, {MAT_COLS})"),
+            Check::Matmul(_) => format!("W ({MAT_ROWS}, {MAT_COLS}), x ({PREFILL}, {MAT_COLS})"),
+            Check::Embed(_) => format!("table ({VOCAB}, {MAT_COLS}), {ROWS} ids"),
+        }
+    }
+
+    /// Largest accepted `|gpu - ref| / (1 + |ref|)`.
+    fn tol(&self) -> f64 {
+        match self {
+            // Reordered sums of 512 products of magnitude ~1 (absolute rounding ~1e-5).
+            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) => 1e-4,
+            // A reordered sum of 1000 squares, relative to the row's mean.
+            Check::RmsNorm => 1e-5,
+            // Different sin/cos implementations at angles up to ~1000 radians.
+            Check::Rope => 1e-4,
+            // exp() differs in its last bits.
+            Check::Swiglu => 1e-6,
+            // Exact: the same f32 additions, the same dequantized values.
+            Check::Add | Check::Embed(_) => 0.0,
+        }
+    }
+
+    async fn run(&self, ctx: &GpuContext, rng: &mut Rng) -> Result<Comparison, GpuError> {
+        let mut ops = Ops::new(ctx);
+        let (gpu, want) = match *self {
+            Check::RmsNorm => {
+                let x = gauss(rng, ROWS * HIDDEN);
+                let w: Vec<f32> = (0..HIDDEN).map(|_| 1.0 + 0.5 * rng.gauss()).collect();
+                let eps = 1e-5;
+                let gx = GpuTensor::from_f32(ctx, "x", ROWS, HIDDEN, &x)?;
+                let gw = GpuTensor::from_f32(ctx, "w", 1, HIDDEN, &w)?;
+                let out = GpuTensor::zeros(ctx, "out", ROWS, HIDDEN)?;
+                kernels::rms_norm(&mut ops, &gx, &gw, eps, &out)?;
+                ops.submit();
+                (out.read_f32(ctx).await?, reference::rms_norm(&x, &w, eps))
+            }
+            Check::Add => {
+                let (x, y) = (gauss(rng, ROWS * N), gauss(rng, ROWS * N));
+                let gx = GpuTensor::from_f32(ctx, "x", ROWS, N, &x)?;
+                let gy = GpuTensor::from_f32(ctx, "y", ROWS, N, &y)?;
+                kernels::add(&mut ops, &gx, &gy)?;
+                ops.submit();
+                let mut want = x;
+                reference::add(&mut want, &y);
+                (gx.read_f32(ctx).await?, want)
+            }
+            Check::Swiglu => {
+                let (g, u) = (gauss(rng, ROWS * N), gauss(rng, ROWS * N));
+                let gg = GpuTensor::from_f32(ctx, "gate", ROWS, N, &g)?;
+                let gu = GpuTensor::from_f32(ctx, "up", ROWS, N, &u)?;
+                let out = GpuTensor::zeros(ctx, "out", ROWS, N)?;
+                kernels::swiglu(&mut ops, &gg, &gu, &out)?;
+                ops.submit();
+                (out.read_f32(ctx).await?, reference::swiglu(&g, &u))
+            }
+            Check::Rope => {
+                let (row, theta) = (HEADS * HEAD_DIM, 1e6);
+                let x = gauss(rng, ROWS * row);
+                let gx = GpuTensor::from_f32(ctx, "x", ROWS, row, &x)?;
+                let table = kernels::RopeTable::new(ctx, HEAD_DIM, theta)?;
+                kernels::rope(&mut ops, &gx, &table, POS0)?;
+                ops.submit();
+                let mut want = x;
+                reference::rope(&mut want, row, POS0, HEAD_DIM, theta);
+                (gx.read_f32(ctx).await?, want)
+            }
+            Check::Matvec(ty) | Check::MatvecSplit(ty) => {
+                let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, matches!(self, Check::MatvecSplit(_)))?;
+                let x = gauss(rng, ROWS * MAT_COLS);
+                let gx = GpuTensor::from_f32(ctx, "x", ROWS, MAT_COLS, &x)?;
+                let y = GpuTensor::zeros(ctx, "y", ROWS, MAT_ROWS)?;
+                kernels::matvec(&mut ops, &w, &gx, &y)?;
+                ops.submit();
+                (y.read_f32(ctx).await?, reference::linear(&host, &x))
+            }
+            Check::Matmul(ty) => {
+                let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, false)?;
+                let x = gauss(rng, PREFILL * MAT_COLS);
+                let gx = GpuTensor::from_f32(ctx, "x", PREFILL, MAT_COLS, &x)?;
+                let y = GpuTensor::zeros(ctx, "y", PREFILL, MAT_ROWS)?;
+                kernels::matmul(&mut ops, &w, &gx, &y)?;
+                ops.submit();
+                (y.read_f32(ctx).await?, reference::linear(&host, &x))
+            }
+            Check::Embed(ty) => {
+                let (table, host) = random_matrix(ctx, rng, ty, VOCAB, false)?;
+                let ids: Vec<u32> = vec![VOCAB as u32 - 1, 0, rng.below(VOCAB) as u32];
+                let gids = GpuTensor::from_u32(ctx, "ids", 1, ids.len(), &ids)?;
+                let out = GpuTensor::zeros(ctx, "out", ids.len(), MAT_COLS)?;
+                kernels::embed(&mut ops, &table, &gids, &out)?;
+                ops.submit();
+                (out.read_f32(ctx).await?, reference::embed(&host, &ids))
+            }
+        };
+        Ok(Comparison::of(&gpu, &want))
+    }
+}
+
+fn gauss(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.gauss()).collect()
+}
+
+/// A `(rows, MAT_COLS)` matrix of `ty` from seeded Gaussian values, on the GPU (in parts of
+/// about a third of the matrix when `split`) and as the reference's host tensor.
+fn random_matrix(
+    ctx: &GpuContext,
+    rng: &mut Rng,
+    ty: GgmlType,
+    rows: usize,
+    split: bool,
+) -> Result<(GpuMatrix, HostTensor), GpuError> {
+    let values = gauss(rng, rows * MAT_COLS);
+    let bytes = quant::quantize(ty, &values).map_err(|e| GpuError::Shape(format!("quantizing to {ty}: {e}")))?;
+    let w = if split {
+        let part = bytes.len() as u64 / 3;
+        GpuMatrix::with_limit(ctx, "w", ty, rows, MAT_COLS, &bytes, 1, part)?
+    } else {
+        GpuMatrix::new(ctx, "w", ty, rows, MAT_COLS, &bytes)?
+    };
+    if split && w.parts.len() < 2 {
+        return Err(GpuError::Shape(format!("expected a split matrix, got {} part", w.parts.len())));
+    }
+    let host = HostTensor {
+        name: "w".into(),
+        ty,
+        dims: vec![MAT_COLS as u64, rows as u64],
+        bytes: SharedBytes::new(Arc::new(bytes)),
+    };
+    Ok((w, host))
+}
+
+/// The worst element of a GPU result against the reference.
+struct Comparison {
+    /// `|gpu - ref| / (1 + |ref|)` at `index` (infinite for a length mismatch or a NaN).
+    max_err: f32,
+    index: usize,
+    gpu: f32,
+    reference: f32,
+}
+
+impl Comparison {
+    fn of(gpu: &[f32], want: &[f32]) -> Comparison {
+        let mut worst = Comparison { max_err: 0.0, index: 0, gpu: 0.0, reference: 0.0 };
+        if gpu.len() != want.len() {
+            worst.max_err = f32::INFINITY;
+            return worst;
+        }
+        for (i, (&g, &r)) in gpu.iter().zip(want).enumerate() {
+            let err = (g - r).abs() / (1.0 + r.abs());
+            if err.is_nan() {
+                return Comparison { max_err: f32::INFINITY, index: i, gpu: g, reference: r };
+            }
+            if err > worst.max_err {
+                worst = Comparison { max_err: err, index: i, gpu: g, reference: r };
+            }
+        }
+        worst
+    }
+}
