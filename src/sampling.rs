@@ -1,5 +1,19 @@
 //! Choosing the next token from logits: greedy, or temperature with top-k / top-p / min-p
-//! filters, reproducible from a seed. The GPU sampler is checked against this.
+//! filters, reproducible from a seed.
+//!
+//! [`sample_with`] is the canonical sampler: `shaders/sample.wgsl` runs the same steps in the
+//! same summation order (256 chunks, see [`CHUNKS`]), so given the same uniform number both
+//! pick the same token; they can differ only where exp's last bit decides a boundary. Every
+//! filter is a threshold on the temperature-scaled logit, so tokens tied at a threshold are
+//! all kept:
+//!
+//! 1. `s_i = logit_i * (1 / temperature)`, `m = max s`, `e_i = exp(s_i - m)`.
+//! 2. top-k: the threshold is the k-th largest `s` (found by bisection on the value).
+//! 3. top-p: the largest threshold whose kept mass, within what top-k kept, is at least
+//!    `top_p` of that set's mass.
+//! 4. min-p: `s_i >= m + ln(min_p)`, i.e. `p_i >= min_p * p_max`. The best token is always kept.
+//! 5. With `W` the kept mass, the token is the first kept one, in id order, where the running
+//!    sum of `e` passes `u * W`.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +24,7 @@ pub use crate::rng::Rng;
 pub struct SamplingParams {
     /// 0 means greedy (argmax).
     pub temperature: f32,
-    /// Keep only the k most likely tokens; 0 keeps all.
+    /// Keep only the k most likely tokens (and any tied with the k-th); 0 keeps all, 1 is greedy.
     pub top_k: usize,
     /// Keep the smallest set of most likely tokens whose probability reaches top_p; 1 keeps all.
     pub top_p: f32,
@@ -25,6 +39,37 @@ impl Default for SamplingParams {
     }
 }
 
+/// The numbers the canonical sampler works with, computed once on the host so that the GPU
+/// kernel gets exactly the same bits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Filters {
+    /// `1 / temperature`.
+    pub inv_temperature: f32,
+    /// Keep the `top_k` largest values; 0: off (also when top_k >= the vocabulary).
+    pub top_k: u32,
+    /// Nucleus mass, when below 1.
+    pub top_p: Option<f32>,
+    /// `ln(min_p)`, when min_p > 0.
+    pub log_min_p: Option<f32>,
+}
+
+impl SamplingParams {
+    /// Greedy decoding: temperature 0 or top-k 1. Greedy steps draw no random number.
+    pub fn is_greedy(&self) -> bool {
+        self.temperature <= 0.0 || self.top_k == 1
+    }
+
+    /// The filters over a vocabulary of `vocab` tokens.
+    pub fn filters(&self, vocab: usize) -> Filters {
+        Filters {
+            inv_temperature: 1.0 / self.temperature,
+            top_k: if self.top_k < vocab { self.top_k as u32 } else { 0 },
+            top_p: (self.top_p < 1.0).then_some(self.top_p),
+            log_min_p: (self.min_p > 0.0).then(|| self.min_p.ln()),
+        }
+    }
+}
+
 pub struct Sampler {
     pub params: SamplingParams,
     rng: Rng,
@@ -36,43 +81,18 @@ impl Sampler {
         Sampler { params, rng }
     }
 
+    /// The next token: [`argmax`] when greedy, else [`sample_with`] and the next uniform number.
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
-        let p = &self.params;
-        if p.temperature <= 0.0 {
-            return argmax(logits);
+        match self.draw() {
+            None => argmax(logits),
+            Some(u) => sample_with(logits, &self.params, u),
         }
-        // Candidates sorted by logit, best first (ties: lower id first).
-        let mut cand: Vec<(u32, f32)> = logits.iter().enumerate().map(|(i, &l)| (i as u32, l / p.temperature)).collect();
-        cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        if p.top_k > 0 {
-            cand.truncate(p.top_k);
-        }
-        let max = cand[0].1;
-        let mut probs: Vec<f32> = cand.iter().map(|c| (c.1 - max).exp()).collect();
-        let sum: f32 = probs.iter().sum();
-        probs.iter_mut().for_each(|q| *q /= sum);
-        let mut keep = probs.len();
-        if p.min_p > 0.0 {
-            keep = probs.iter().take_while(|&&q| q >= p.min_p * probs[0]).count().max(1);
-        }
-        if p.top_p < 1.0 {
-            let mut acc = 0.0;
-            let n = probs[..keep].iter().take_while(|&&q| {
-                let before = acc;
-                acc += q;
-                before < p.top_p
-            });
-            keep = n.count().max(1);
-        }
-        let total: f32 = probs[..keep].iter().sum();
-        let mut r = self.rng.next_f32() * total;
-        for (c, &q) in cand[..keep].iter().zip(&probs) {
-            if r < q {
-                return c.0;
-            }
-            r -= q;
-        }
-        cand[keep - 1].0
+    }
+
+    /// The uniform number of the next step, or `None` for greedy steps (which use none). The
+    /// GPU sampler takes its numbers from here, so both paths consume one seeded stream.
+    pub fn draw(&mut self) -> Option<f32> {
+        (!self.params.is_greedy()).then(|| self.rng.next_f32())
     }
 }
 
@@ -87,12 +107,139 @@ pub fn argmax(x: &[f32]) -> u32 {
     best as u32
 }
 
+/// The chunks the canonical sampler sums over: token ids split into `CHUNKS` contiguous runs
+/// of `ceil(V / CHUNKS)`, each summed in id order (one GPU thread each).
+pub const CHUNKS: usize = 256;
+
+/// f32 -> u32 preserving order (negative values below positive ones, -0 just below +0).
+fn order_key(v: f32) -> u32 {
+    let b = v.to_bits();
+    if b >> 31 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+fn key_value(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 != 0 { k & 0x7fff_ffff } else { !k })
+}
+
+/// The largest K in [a, b] with `holds(K)`, given `holds(a)` and `holds` monotone.
+fn bisect(mut a: u32, mut b: u32, mut holds: impl FnMut(u32) -> bool) -> u32 {
+    while a < b {
+        let mid = a + (b - a) / 2 + ((b - a) & 1);
+        if holds(mid) {
+            a = mid;
+        } else {
+            b = mid - 1;
+        }
+    }
+    a
+}
+
+/// The canonical tree over the chunk sums: `p[c] += p[c + s]` for s = 128, 64, ..., 1.
+fn tree_sum(mut p: [f32; CHUNKS]) -> f32 {
+    let mut s = CHUNKS / 2;
+    while s > 0 {
+        for c in 0..s {
+            p[c] += p[c + s];
+        }
+        s /= 2;
+    }
+    p[0]
+}
+
+/// The canonical sampler (see the module docs): the token drawn from `logits` with uniform
+/// number `u` in [0, 1); [`argmax`] when `p` is greedy. Logits must be finite.
+pub fn sample_with(logits: &[f32], p: &SamplingParams, u: f32) -> u32 {
+    if p.is_greedy() || logits.is_empty() {
+        return argmax(logits);
+    }
+    let f = p.filters(logits.len());
+    let chunk = logits.len().div_ceil(CHUNKS);
+    let s: Vec<f32> = logits.iter().map(|&l| l * f.inv_temperature).collect();
+    let keys: Vec<u32> = s.iter().map(|&v| order_key(v)).collect();
+    let max_key = keys.iter().copied().max().expect("non-empty");
+    let m = key_value(max_key);
+    let e: Vec<f32> = s.iter().map(|&v| (v - m).exp()).collect();
+    // Per chunk, the kept e summed in id order.
+    let chunk_sums = |tau: u32| -> [f32; CHUNKS] {
+        let mut sums = [0.0f32; CHUNKS];
+        for ((sum, k), e) in sums.iter_mut().zip(keys.chunks(chunk)).zip(e.chunks(chunk)) {
+            for (&k, &e) in k.iter().zip(e) {
+                if k >= tau {
+                    *sum += e;
+                }
+            }
+        }
+        sums
+    };
+    let mass = |tau: u32| tree_sum(chunk_sums(tau));
+
+    let mut tau = 0;
+    if f.top_k > 0 {
+        let count = |k: u32| keys.iter().filter(|&&x| x >= k).count() as u32;
+        tau = bisect(0, max_key, |k| count(k) >= f.top_k);
+    }
+    if let Some(top_p) = f.top_p {
+        let need = top_p * mass(tau);
+        tau = bisect(tau, max_key, |k| mass(k) >= need);
+    }
+    if let Some(log_min_p) = f.log_min_p {
+        tau = tau.max(order_key(m + log_min_p));
+    }
+    tau = tau.min(max_key);
+
+    // The chunk where the running sum passes u * W (else the last with mass), then the token.
+    let sums = chunk_sums(tau);
+    let total = sums.iter().fold(0.0f32, |a, &b| a + b);
+    let goal = u * total;
+    let (mut pick_chunk, mut prefix) = (None, 0.0f32);
+    let (mut last_chunk, mut last_prefix, mut run) = (0, 0.0f32, 0.0f32);
+    for (c, &sum) in sums.iter().enumerate() {
+        if sum > 0.0 {
+            (last_chunk, last_prefix) = (c, run);
+        }
+        let next = run + sum;
+        if next > goal {
+            (pick_chunk, prefix) = (Some(c), run);
+            break;
+        }
+        run = next;
+    }
+    let c = pick_chunk.unwrap_or_else(|| {
+        prefix = last_prefix;
+        last_chunk
+    });
+    let lo = (c * chunk).min(logits.len());
+    let hi = (lo + chunk).min(logits.len());
+    let (mut cum, mut pick) = (prefix, lo);
+    for i in lo..hi {
+        if keys[i] >= tau {
+            if e[i] > 0.0 {
+                pick = i;
+            }
+            cum += e[i];
+            if cum > goal {
+                break;
+            }
+        }
+    }
+    pick as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn logits() -> Vec<f32> {
         vec![1.0, 3.0, 2.5, -1.0, 3.0, 0.0]
+    }
+
+    fn support(p: SamplingParams, logits: &[f32], draws: usize) -> std::collections::BTreeSet<u32> {
+        let mut s = Sampler::new(p);
+        (0..draws).map(|_| s.sample(logits)).collect()
     }
 
     #[test]
@@ -106,18 +253,60 @@ mod tests {
         for _ in 0..50 {
             assert_eq!(s.sample(&logits()), 1);
         }
+        assert_eq!(s.draw(), None, "greedy steps draw no number");
+    }
+
+    #[test]
+    fn order_keys_sort_like_floats() {
+        let v = [f32::MIN, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.0, f32::MAX];
+        for w in v.windows(2) {
+            assert!(order_key(w[0]) < order_key(w[1]), "{} {}", w[0], w[1]);
+        }
+        for x in v {
+            assert_eq!(key_value(order_key(x)).to_bits(), x.to_bits());
+        }
     }
 
     #[test]
     fn filters_restrict_the_support() {
-        // top_p 0.5 over {1: e^3, 4: e^3, 2: e^2.5, ...}: tokens 1 and 4 hold ~0.66 together.
-        let mut s = Sampler::new(SamplingParams { temperature: 1.0, top_p: 0.5, seed: 3, ..Default::default() });
-        let seen: std::collections::BTreeSet<u32> = (0..400).map(|_| s.sample(&logits())).collect();
-        assert_eq!(seen, [1, 4].into());
+        let p = |top_k, top_p, min_p| SamplingParams { temperature: 1.0, top_k, top_p, min_p, seed: 3 };
+        // top_p 0.5 over {1: e^3, 4: e^3, 2: e^2.5, ...}: tokens 1 and 4 hold ~0.71 together.
+        assert_eq!(support(p(0, 0.5, 0.0), &logits(), 400), [1, 4].into());
+        // top_p 0.8 needs token 2 as well (0.93).
+        assert_eq!(support(p(0, 0.8, 0.0), &logits(), 400), [1, 2, 4].into());
         // min_p 0.5 keeps tokens within e^-0.69 of the best: 1, 4, 2 (e^-0.5).
-        let mut s = Sampler::new(SamplingParams { temperature: 1.0, min_p: 0.5, seed: 3, ..Default::default() });
-        let seen: std::collections::BTreeSet<u32> = (0..400).map(|_| s.sample(&logits())).collect();
-        assert_eq!(seen, [1, 2, 4].into());
+        assert_eq!(support(p(0, 1.0, 0.5), &logits(), 400), [1, 2, 4].into());
+        // top_k 3: the three largest; top_k 2 keeps the tie 1, 4; top_k 4 adds token 0.
+        assert_eq!(support(p(3, 1.0, 0.0), &logits(), 400), [1, 2, 4].into());
+        assert_eq!(support(p(2, 1.0, 0.0), &logits(), 400), [1, 4].into());
+        assert_eq!(support(p(4, 1.0, 0.0), &logits(), 1000), [0, 1, 2, 4].into());
+        // top-p is taken within top-k: over {1, 4, 2} the two 3.0s hold 0.76 >= 0.7.
+        assert_eq!(support(p(3, 0.7, 0.0), &logits(), 400), [1, 4].into());
+        // min_p above 1 still keeps the best tokens.
+        assert_eq!(support(p(0, 1.0, 2.0), &logits(), 400), [1, 4].into());
+    }
+
+    #[test]
+    fn ties_at_the_top_k_threshold_are_all_kept() {
+        let l = [0.0, 1.0, 1.0, 1.0, 2.0, -5.0];
+        let p = SamplingParams { temperature: 1.0, top_k: 2, seed: 5, ..Default::default() };
+        assert_eq!(support(p, &l, 2000), [1, 2, 3, 4].into());
+    }
+
+    #[test]
+    fn the_walk_follows_the_uniform_number() {
+        // Probabilities 0.25, 0.75 (token 0 first in id order): u < 0.25 picks 0.
+        let l = [0.0f32, (3.0f32).ln()];
+        let p = SamplingParams { temperature: 1.0, ..Default::default() };
+        assert_eq!(sample_with(&l, &p, 0.0), 0);
+        assert_eq!(sample_with(&l, &p, 0.2499), 0);
+        assert_eq!(sample_with(&l, &p, 0.2501), 1);
+        assert_eq!(sample_with(&l, &p, 0.9999999), 1);
+        // Across chunks: 1000 equal logits, u picks token floor(u * 1000).
+        let flat = vec![0.5f32; 1000];
+        for (u, want) in [(0.0, 0), (0.3335, 333), (0.5, 500), (0.9995, 999)] {
+            assert_eq!(sample_with(&flat, &p, u), want, "u = {u}");
+        }
     }
 
     #[test]
@@ -127,6 +316,10 @@ mod tests {
         let n = 20_000;
         let ones = (0..n).filter(|_| s.sample(&l) == 1).count() as f32 / n as f32;
         assert!((ones - 0.75).abs() < 0.015, "frequency of token 1 was {ones}");
+        // Temperature 0.5 squares the odds: 1 : 9.
+        let mut s = Sampler::new(SamplingParams { temperature: 0.5, seed: 12, ..Default::default() });
+        let ones = (0..n).filter(|_| s.sample(&l) == 1).count() as f32 / n as f32;
+        assert!((ones - 0.9).abs() < 0.01, "frequency of token 1 at temperature 0.5 was {ones}");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 
 pub mod bench;
 mod context;
+mod forward;
 pub mod kernels;
+mod kv_cache;
 pub mod layout;
 mod matrix;
 mod model;
@@ -22,6 +24,8 @@ pub mod shader;
 mod tensor;
 
 pub use context::{GpuContext, GpuError};
+pub use forward::{GpuState, MAX_BATCH};
+pub use kv_cache::{KvBlock, KvCache};
 pub use matrix::{GpuMatrix, MatrixPart};
 pub use model::GpuModel;
 pub use ops::Ops;

@@ -22,14 +22,24 @@ macro_rules! shader_files {
 
 shader_files!(
     "add.wgsl",
+    "argmax.wgsl",
+    "attention.wgsl",
+    "attention_combine.wgsl",
     "copy.wgsl",
     "embed.wgsl",
+    "kv_store.wgsl",
     "matmul.wgsl",
     "matvec.wgsl",
+    "moe_combine.wgsl",
+    "moe_matvec.wgsl",
+    "moe_route.wgsl",
     "rms_norm.wgsl",
     "rope.wgsl",
+    "sample.wgsl",
+    "short_conv.wgsl",
     "swiglu.wgsl",
     "common/bytes.wgsl",
+    "common/dot_rows.wgsl",
     "common/kscale.wgsl",
     "common/split_scale.wgsl",
     "common/trig.wgsl",
@@ -47,9 +57,23 @@ shader_files!(
 );
 
 /// Kernels with one variant per weight format.
-pub const QUANT_KERNELS: &[&str] = &["embed", "matmul", "matvec"];
+pub const QUANT_KERNELS: &[&str] = &["embed", "matmul", "matvec", "moe_matvec"];
 /// Kernels with a single variant.
-pub const PLAIN_KERNELS: &[&str] = &["add", "copy", "rms_norm", "rope", "swiglu"];
+pub const PLAIN_KERNELS: &[&str] = &[
+    "add",
+    "argmax",
+    "attention",
+    "attention_combine",
+    "copy",
+    "kv_store",
+    "moe_combine",
+    "moe_route",
+    "rms_norm",
+    "rope",
+    "sample",
+    "short_conv",
+    "swiglu",
+];
 
 /// The weight formats with a `shaders/quant/` helper.
 pub const GPU_TYPES: &[GgmlType] = &[

@@ -1,6 +1,9 @@
 //! Shared test helpers: fixture paths, golden tensors, model loading, comparisons.
 #![allow(dead_code)]
 
+pub mod golden;
+pub mod gpu;
+
 use std::path::PathBuf;
 
 use lfm_webgpu::gguf::GgufFile;
@@ -90,20 +93,6 @@ pub fn assert_close_rel(what: &str, got: &[f32], want: &[f32], tol: f32) {
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
         assert!((a - b).abs() <= tol * (1.0 + b.abs()), "{what}: index {i}: got {a}, want {b} (tol {tol:e} x (1 + |want|))");
     }
-}
-
-/// Greedy continuation of `prompt` for `n` tokens, one token per forward call after the prompt.
-pub fn greedy(m: &ReferenceModel, prompt: &[u32], n: usize) -> Vec<u32> {
-    use lfm_webgpu::reference::Logits;
-    let mut s = m.new_state();
-    let mut logits = m.forward(&mut s, prompt, Logits::Last).unwrap();
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let next = lfm_webgpu::sampling::argmax(&logits);
-        out.push(next);
-        logits = m.forward(&mut s, &[next], Logits::Last).unwrap();
-    }
-    out
 }
 
 /// Seeded test inputs use the library's own portable generator.

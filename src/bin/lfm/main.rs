@@ -2,6 +2,8 @@
 //!
 //! `generate` and `logits` print JSON whose shape external checks rely on; keep it stable.
 
+mod backend;
+mod bench;
 mod info;
 mod run;
 
@@ -15,12 +17,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
-    /// Plain f32 Rust, the exact oracle (slow; for checking and small models).
-    Reference,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,6 +47,11 @@ enum Command {
         #[command(flatten)]
         args: run::LogitsArgs,
     },
+    /// Measure prefill and decode speed against the adapter's own copy bandwidth.
+    Bench {
+        #[command(flatten)]
+        args: bench::BenchArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         Command::Info { model, format, tensors } => info::run(&model, format, tensors),
         Command::Generate { args } => run::generate(&args),
         Command::Logits { args } => run::logits(&args),
+        Command::Bench { args } => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

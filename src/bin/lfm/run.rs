@@ -3,14 +3,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lfm_webgpu::gguf::GgufFile;
-use lfm_webgpu::model::SharedBytes;
-use lfm_webgpu::reference::{Logits, ReferenceModel};
+use lfm_webgpu::reference::Logits;
 use lfm_webgpu::sampling::{Sampler, SamplingParams};
-use lfm_webgpu::tokenizer::Tokenizer;
 use serde_json::json;
 
-use crate::{Backend, Format};
+use crate::backend::{Backend, Loaded};
+use crate::Format;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -41,7 +39,7 @@ pub struct GenerateArgs {
     /// Keep generating past the end-of-sequence token.
     #[arg(long)]
     ignore_eos: bool,
-    #[arg(long, value_enum, default_value = "reference")]
+    #[arg(long, value_enum, default_value = "auto")]
     backend: Backend,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -57,27 +55,14 @@ pub struct LogitsArgs {
     /// How many of the largest logits to print per position.
     #[arg(long, default_value_t = 10)]
     top: usize,
-    #[arg(long, value_enum, default_value = "reference")]
+    #[arg(long, value_enum, default_value = "auto")]
     backend: Backend,
 }
 
-struct Loaded {
-    model: ReferenceModel,
-    tokenizer: Tokenizer,
-}
-
-fn load(path: &PathBuf, backend: Backend) -> Result<Loaded> {
-    let file = GgufFile::open(path)?;
-    let bytes = SharedBytes::new(file.shared_bytes());
-    let model = match backend {
-        Backend::Reference => ReferenceModel::new(&file.header, &bytes)?,
-    };
-    let tokenizer = Tokenizer::from_gguf(&file.header)?;
-    Ok(Loaded { model, tokenizer })
-}
-
 pub fn generate(a: &GenerateArgs) -> Result<()> {
-    let Loaded { model, tokenizer } = load(&a.model, a.backend)?;
+    let loaded = Loaded::open(&a.model, a.backend)?;
+    let backend = loaded.backend_name();
+    let Loaded { model, tokenizer, .. } = loaded;
     let prompt: Vec<u32> = match (&a.tokens, &a.prompt) {
         (Some(ids), _) => ids.clone(),
         (None, Some(text)) => tokenizer.encode(text, true)?,
@@ -85,7 +70,8 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
     };
     let params = SamplingParams { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, min_p: a.min_p, seed: a.seed };
     let mut sampler = Sampler::new(params);
-    let mut state = model.new_state();
+    let mut state = model.new_sequence(prompt.len() + a.max_tokens)?;
+    let context = model.config().context_length;
 
     let start = Instant::now();
     let mut logits = model.forward(&mut state, &prompt, Logits::Last)?;
@@ -103,7 +89,7 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
         if tokens.len() == a.max_tokens {
             break;
         }
-        if state.pos >= model.config.context_length {
+        if prompt.len() + tokens.len() >= context {
             finish = "context";
             break;
         }
@@ -120,7 +106,7 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
                 "tokens": tokens,
                 "text": text,
                 "finish_reason": finish,
-                "backend": format!("{:?}", a.backend).to_lowercase(),
+                "backend": backend,
                 "timings": {
                     "prefill_tokens_per_s": rate(prompt.len(), prefill_s),
                     "decode_tokens_per_s": rate(tokens.len().saturating_sub(1), decode_s),
@@ -142,10 +128,10 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
 }
 
 pub fn logits(a: &LogitsArgs) -> Result<()> {
-    let Loaded { model, .. } = load(&a.model, a.backend)?;
-    let mut state = model.new_state();
+    let Loaded { model, .. } = Loaded::open(&a.model, a.backend)?;
+    let mut state = model.new_sequence(a.tokens.len())?;
     let all = model.forward(&mut state, &a.tokens, Logits::All)?;
-    let top: Vec<Vec<(u32, f32)>> = all.chunks(model.config.vocab_size).map(|row| top_logits(row, a.top)).collect();
+    let top: Vec<Vec<(u32, f32)>> = all.chunks(model.config().vocab_size).map(|row| top_logits(row, a.top)).collect();
     println!("{}", json!({ "top": top }));
     Ok(())
 }

@@ -6,21 +6,29 @@
 //! an [`Ops`]; nothing is submitted or read back here.
 
 mod add;
+mod attention;
 mod copy;
 mod embed;
 mod matmul;
 mod matvec;
+mod moe;
 mod rms_norm;
 mod rope;
+mod sample;
+mod short_conv;
 mod swiglu;
 
 pub use add::add;
+pub use attention::{attention, attention_scratch_len, kv_store};
 pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};
 pub use matvec::{matvec, matvec_rows};
+pub use moe::{moe_combine, moe_matvec, moe_route};
 pub use rms_norm::rms_norm;
 pub use rope::{rope, rope_inv_freq, RopeTable};
+pub use sample::{argmax, sample};
+pub use short_conv::short_conv;
 pub use swiglu::swiglu;
 
 use super::context::GpuError;

@@ -1,0 +1,131 @@
+// Causal GQA attention, split-K: one workgroup per (query t, head h, split of positions inside
+// ONE KV cache block buffer) writes a partial softmax result (m, l, o) for its positions:
+//   m = max score,  l = sum exp(score - m),  o[d] = sum exp(score - m) * V[p, d],
+// with score = q . K[p] * scale over positions p < pos0 + t + 1 (causal); `attention_combine`
+// merges the partials of all splits. The host dispatches once per cache block, so a split
+// never crosses buffers; splits wholly after a query's position write an empty partial.
+//
+// Inside a split, tiles of wg_size positions (one per thread) are folded in with an online
+// softmax: thread i scores position tile + i, every thread reads all scores for the tile max
+// (two barriers per tile; software adapters pay dearly for each), and the thread owning each
+// output dimension accumulates the exp-weighted V rows of the tile.
+
+struct Params {
+    n_tokens: u32,     // T: queries, at positions pos0 ..
+    n_heads: u32,      // query heads
+    group: u32,        // query heads per kv head
+    kv_row_len: u32,   // n_kv_heads * head_dim: elements per cached position
+    pos0: u32,         // position of query 0
+    block_start: u32,  // absolute position of row 0 of this block buffer
+    block_end: u32,    // absolute end of the positions this dispatch covers in the block
+    split: u32,        // positions per split
+    n_block_splits: u32, // splits of this dispatch (from block_start)
+    split_offset: u32, // index of this dispatch's first split among all of a (t, h)
+    n_splits: u32,     // splits of a (t, h) over all blocks: the partials' row count per (t, h)
+    scale: f32,        // 1 / sqrt(head_dim)
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;       // (T, n_heads * head_dim / 4)
+@group(0) @binding(2) var<storage, read> k_block: array<vec4<f32>>; // (block positions, kv_row_len / 4)
+@group(0) @binding(3) var<storage, read> v_block: array<f32>;       // (block positions, kv_row_len)
+@group(0) @binding(4) var<storage, read_write> partials: array<f32>; // (T * n_heads * n_splits, 2 + head_dim): m, l, o
+
+override wg_size: u32 = 64u;  // positions per tile; a power of two, at most 256
+override head_dim: u32 = 64u; // a multiple of 4
+
+const NEG: f32 = -3.0e38; // stands for -inf: exp(NEG - m) is 0 for any real score m
+
+var<workgroup> scores: array<f32, wg_size>; // the tile's scores, then the threads' sums l
+var<workgroup> weight: array<f32, wg_size>; // exp(score - m) of the tile's positions
+var<workgroup> acc: array<f32, head_dim>;    // o; each entry only touched by its owner thread
+
+@compute @workgroup_size(wg_size)
+fn attention(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let g = wid.x + wid.y * nwg.x; // workgroups folded into y past 65535
+    if (g >= params.n_tokens * params.n_heads * params.n_block_splits) {
+        return; // uniform: depends on the workgroup only
+    }
+    // Workgroups that read the same K/V (one kv head, one split) are adjacent, so they run
+    // together and share caches: g = ((kv_head * n_block_splits + s) * T + t) * group + gi.
+    let gi = g % params.group;
+    let t = (g / params.group) % params.n_tokens;
+    let s = (g / (params.group * params.n_tokens)) % params.n_block_splits;
+    let kv_head = g / (params.group * params.n_tokens * params.n_block_splits);
+    let th = t * params.n_heads + kv_head * params.group + gi; // t * n_heads + h
+    let kv_col = kv_head * head_dim;
+    let start = params.block_start + s * params.split;
+    let end = min(min(start + params.split, params.block_end), params.pos0 + t + 1u);
+    let base = (th * params.n_splits + params.split_offset + s) * (head_dim + 2u);
+    if (start >= end) {
+        // Every position of this split is after the query: an empty partial.
+        if (lid.x == 0u) {
+            partials[base] = NEG;
+            partials[base + 1u] = 0.0;
+        }
+        for (var d = lid.x; d < head_dim; d += wg_size) {
+            partials[base + 2u + d] = 0.0;
+        }
+        return;
+    }
+    for (var d = lid.x; d < head_dim; d += wg_size) {
+        acc[d] = 0.0;
+    }
+    let q0 = th * head_dim / 4u;
+    let row4 = params.kv_row_len / 4u;
+    var m = NEG; // running max, the same in every thread
+    var l = 0.0; // this thread's share of the running sum
+    for (var tile = start; tile < end; tile += wg_size) {
+        let p = tile + lid.x;
+        var score = NEG;
+        if (p < end) {
+            let k0 = (p - params.block_start) * row4 + kv_col / 4u;
+            var dot4 = vec4<f32>(0.0);
+            for (var i = 0u; i < head_dim / 4u; i++) {
+                dot4 += q[q0 + i] * k_block[k0 + i];
+            }
+            score = (dot4.x + dot4.y + dot4.z + dot4.w) * params.scale;
+        }
+        scores[lid.x] = score;
+        workgroupBarrier(); // also: every thread is done with the last tile's `weight`
+        // The tile max, by every thread (cheaper than a tree of barriers; reads broadcast).
+        let n = min(wg_size, end - tile);
+        var m_new = m;
+        for (var j = 0u; j < n; j++) {
+            m_new = max(m_new, scores[j]);
+        }
+        let alpha = exp(m - m_new);
+        let e = select(0.0, exp(score - m_new), p < end);
+        l = l * alpha + e;
+        m = m_new;
+        weight[lid.x] = e;
+        workgroupBarrier();
+        let v0 = (tile - params.block_start) * params.kv_row_len + kv_col;
+        for (var d = lid.x; d < head_dim; d += wg_size) {
+            var o = acc[d] * alpha;
+            for (var j = 0u; j < n; j++) {
+                o += weight[j] * v_block[v0 + j * params.kv_row_len + d];
+            }
+            acc[d] = o;
+        }
+    }
+    scores[lid.x] = l;
+    workgroupBarrier();
+    for (var r = wg_size / 2u; r > 0u; r >>= 1u) {
+        if (lid.x < r) {
+            scores[lid.x] += scores[lid.x + r];
+        }
+        workgroupBarrier();
+    }
+    if (lid.x == 0u) {
+        partials[base] = m;
+        partials[base + 1u] = scores[0];
+    }
+    for (var d = lid.x; d < head_dim; d += wg_size) {
+        partials[base + 2u + d] = acc[d];
+    }
+}

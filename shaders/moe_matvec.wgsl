@@ -1,0 +1,62 @@
+// Expert matrix-vector products of a mixture-of-experts layer, reading only the selected
+// experts: y[t, s] = W_e x[t] (or x[t, s]) with e = selected[t, s], W_e rows
+// e * rows_per_expert .. (e + 1) * rows_per_expert of a stacked (E * rows_per_expert, cols)
+// matrix. The routing stays on the GPU: a workgroup reads its expert from `selected`.
+// A workgroup computes ROWS rows of one (token, slot) like matvec (the loop is shared:
+// common/dot_rows.wgsl). The host prepends a quant helper (pipeline `moe_matvec_<type>`) and
+// issues one dispatch per GpuMatrix part (each holds whole experts); workgroups whose expert
+// lies in another part exit at once, so each expert's rows are read only where selected.
+
+struct Params {
+    cols4: u32,           // elements per row / 4
+    rows_per_expert: u32, // rows of one expert = elements per y row
+    expert0: u32,         // first expert held by this part
+    n_experts: u32,       // experts held by this part
+    k: u32,               // slots per token (columns of selected)
+    x_per_slot: u32,      // 1: x has one row per (token, slot); 0: one per token
+    scale_base: u32,      // word offset of the part's split f16 scales (repacked types)
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> w: array<u32>;        // one part: (n_experts * rows_per_expert, cols) in GpuMatrix layout
+@group(0) @binding(2) var<storage, read> selected: array<u32>; // (T, k) expert ids
+@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;  // (T, cols / 4) or (T * k, cols / 4)
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;  // (T * k, rows_per_expert)
+
+override wg_size: u32 = 64u; // a power of two, at most 256
+
+#include "common/dot_rows.wgsl"
+
+@compute @workgroup_size(wg_size)
+fn moe_matvec(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    // Row groups are folded into x and y (at most 65535 workgroups per dimension); z is the
+    // (token, slot) pair.
+    let r0 = (wid.x + wid.y * nwg.x) * ROWS;
+    let ts = wid.z;
+    let rpe = params.rows_per_expert;
+    // Part-local expert; wraps past n_experts when the expert precedes this part.
+    let local = selected[ts] - params.expert0;
+    if (r0 >= rpe || local >= params.n_experts) {
+        return; // uniform: depends on the workgroup only
+    }
+    let blocks_per_row = params.cols4 / (QK / 4u);
+    // Rows past the end repeat the expert's last row (in bounds) and are not stored.
+    let first = local * rpe;
+    let last = rpe - 1u;
+    let blk0 = vec4<u32>(
+        (first + min(r0, last)) * blocks_per_row,
+        (first + min(r0 + 1u, last)) * blocks_per_row,
+        (first + min(r0 + 2u, last)) * blocks_per_row,
+        (first + min(r0 + 3u, last)) * blocks_per_row,
+    );
+    let x_row = select(ts / params.k, ts, params.x_per_slot != 0u);
+    let sums = dot_rows(lid.x, blk0, x_row * params.cols4, params.cols4);
+    if (lid.x < ROWS && r0 + lid.x < rpe) {
+        y[ts * rpe + r0 + lid.x] = sums[lid.x];
+    }
+}

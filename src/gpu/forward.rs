@@ -1,0 +1,295 @@
+//! The forward pass on the GPU. It reads like the reference (`crate::reference`): one
+//! function per block type, one named kernel call a line. A step records every layer into
+//! one command encoder and submits once; the only readback is the sampled token id (or the
+//! logits, when asked).
+
+use crate::model::{Attn, Config, Conv, Ffn, LayerKind, Mixer, Mlp, Moe, ModelError};
+use crate::reference::Logits;
+
+use super::kernels as k;
+use super::model::GpuModel;
+use super::scratch::Scratch;
+use super::{GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
+
+/// Tokens evaluated per step during prefill: the matmul tile is 32 tokens, and the scratch
+/// buffers for this many rows stay small even for the 8B model.
+pub const MAX_BATCH: usize = 64;
+
+/// Per-layer recurrent state on the GPU.
+enum LayerState {
+    /// (L-1, H): the last L-1 values of `B*x` per channel, oldest first.
+    Conv(GpuTensor),
+    Attn(KvCache),
+}
+
+/// A sequence's state on the GPU: conv tails, KV caches, and the step's scratch buffers.
+pub struct GpuState {
+    /// Tokens consumed so far (the position of the next token).
+    pub pos: usize,
+    /// Most tokens this state can hold (the KV caches' length).
+    pub capacity: usize,
+    layers: Vec<LayerState>,
+    scratch: Scratch,
+    /// Attention partials, shared by the attention layers (they run one after another).
+    attn_partials: GpuTensor,
+}
+
+/// `y = x W^T`: the matrix-vector kernel for one token, the tiled matmul for a batch.
+fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Result<(), GpuError> {
+    if x.rows == 1 {
+        k::matvec(ops, w, x, y)
+    } else {
+        k::matmul(ops, w, x, y)
+    }
+}
+
+/// Short-conv block: `out_proj(C * conv(B * x))` with the rolling conv state.
+fn conv_block(ops: &mut Ops<'_>, c: &Conv<GpuMatrix, GpuTensor>, s: &Rows, state: &GpuTensor) -> Result<(), GpuError> {
+    linear(ops, &c.in_proj, &s.xb, &s.bcx)?;
+    k::short_conv(ops, &s.bcx, &c.kernel, state, &s.gated)?;
+    linear(ops, &c.out_proj, &s.gated, &s.y)
+}
+
+/// Attention block: QK-normed, roped GQA over the KV cache.
+fn attn_block(
+    ops: &mut Ops<'_>,
+    m: &GpuModel,
+    a: &Attn<GpuMatrix, GpuTensor>,
+    s: &Rows,
+    kv: &KvCache,
+    pos0: usize,
+) -> Result<(), GpuError> {
+    let (c, t, hd) = (&m.config, s.t, m.config.head_dim);
+    let kv_width = a.n_kv_heads * hd;
+    let (k_raw, k_normed, v) = (s.k.view(t, kv_width)?, s.kn.view(t, kv_width)?, s.v.view(t, kv_width)?);
+    linear(ops, &a.q, &s.xb, &s.q)?;
+    linear(ops, &a.k, &s.xb, &k_raw)?;
+    linear(ops, &a.v, &s.xb, &v)?;
+    k::rms_norm(ops, &s.q.view(t * c.n_heads, hd)?, &a.q_norm, c.norm_eps, &s.qn.view(t * c.n_heads, hd)?)?;
+    k::rms_norm(ops, &k_raw.view(t * a.n_kv_heads, hd)?, &a.k_norm, c.norm_eps, &k_normed.view(t * a.n_kv_heads, hd)?)?;
+    k::rope(ops, &s.qn, &m.rope, pos0)?;
+    k::rope(ops, &k_normed, &m.rope, pos0)?;
+    k::kv_store(ops, kv, &k_normed, &v, pos0)?;
+    k::attention(ops, &s.qn, kv, pos0, &s.attn_partials, &s.attn)?;
+    linear(ops, &a.o, &s.attn, &s.y)
+}
+
+/// Dense SwiGLU MLP: `down(silu(gate x) * up x)`.
+fn mlp_block(ops: &mut Ops<'_>, mlp: &Mlp<GpuMatrix>, s: &Rows) -> Result<(), GpuError> {
+    linear(ops, &mlp.gate, &s.xb, &s.ffn_gate)?;
+    linear(ops, &mlp.up, &s.xb, &s.ffn_up)?;
+    k::swiglu(ops, &s.ffn_gate, &s.ffn_up, &s.ffn_h)?;
+    linear(ops, &mlp.down, &s.ffn_h, &s.y)
+}
+
+/// Mixture of experts, routed on the GPU: only the chosen experts' weights are read.
+fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: &Rows) -> Result<(), GpuError> {
+    let cfg = c.moe.as_ref().expect("MoE weights come with a MoE config");
+    let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
+    linear(ops, &moe.router, &s.xb, &m.router)?;
+    k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
+    k::moe_matvec(ops, &moe.gate_exps, cfg.expert_ffn_dim, &m.selected, &s.xb, &m.gate)?;
+    k::moe_matvec(ops, &moe.up_exps, cfg.expert_ffn_dim, &m.selected, &s.xb, &m.up)?;
+    k::swiglu(ops, &m.gate, &m.up, &m.hidden)?;
+    k::moe_matvec(ops, &moe.down_exps, c.hidden, &m.selected, &m.hidden, &m.down)?;
+    k::moe_combine(ops, &m.down, &m.weights, &s.y)
+}
+
+/// The scratch buffers viewed at a step's T rows.
+struct Rows {
+    t: usize,
+    tokens: GpuTensor,
+    x: GpuTensor,
+    xb: GpuTensor,
+    y: GpuTensor,
+    bcx: GpuTensor,
+    gated: GpuTensor,
+    q: GpuTensor,
+    qn: GpuTensor,
+    k: GpuTensor,
+    kn: GpuTensor,
+    v: GpuTensor,
+    attn: GpuTensor,
+    /// Split-K partials of the attention kernel (sized by [`k::attention_scratch_len`]).
+    attn_partials: GpuTensor,
+    ffn_gate: GpuTensor,
+    ffn_up: GpuTensor,
+    ffn_h: GpuTensor,
+    moe: Option<MoeRows>,
+}
+
+struct MoeRows {
+    router: GpuTensor,
+    selected: GpuTensor,
+    weights: GpuTensor,
+    gate: GpuTensor,
+    up: GpuTensor,
+    hidden: GpuTensor,
+    down: GpuTensor,
+}
+
+impl Rows {
+    fn of(s: &Scratch, attn_partials: &GpuTensor, t: usize) -> Result<Rows, GpuError> {
+        let v = |x: &GpuTensor| x.view(t, x.cols);
+        let moe = match &s.moe {
+            None => None,
+            Some(m) => {
+                let per_slot = |x: &GpuTensor| x.view(t * m.selected.cols, x.cols);
+                Some(MoeRows {
+                    router: v(&m.router)?,
+                    selected: v(&m.selected)?,
+                    weights: v(&m.weights)?,
+                    gate: per_slot(&m.gate)?,
+                    up: per_slot(&m.up)?,
+                    hidden: per_slot(&m.hidden)?,
+                    down: per_slot(&m.down)?,
+                })
+            }
+        };
+        Ok(Rows {
+            t,
+            tokens: v(&s.tokens)?,
+            x: v(&s.x)?,
+            xb: v(&s.xb)?,
+            y: v(&s.y)?,
+            bcx: v(&s.bcx)?,
+            gated: v(&s.gated)?,
+            q: v(&s.q)?,
+            qn: v(&s.qn)?,
+            k: s.k.clone(),
+            kn: s.kn.clone(),
+            v: s.v.clone(),
+            attn: v(&s.attn)?,
+            attn_partials: attn_partials.clone(),
+            ffn_gate: v(&s.ffn_gate)?,
+            ffn_up: v(&s.ffn_up)?,
+            ffn_h: v(&s.ffn_h)?,
+            moe,
+        })
+    }
+}
+
+impl GpuModel {
+    /// A fresh sequence able to hold `capacity` tokens (at most the model's context length).
+    pub fn new_state(&self, capacity: usize) -> Result<GpuState, ModelError> {
+        let c = &self.config;
+        if capacity == 0 || capacity > c.context_length {
+            return Err(ModelError::ContextOverflow { needed: capacity, limit: c.context_length });
+        }
+        let ctx = &self.ctx;
+        let layers = c
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| match kind {
+                LayerKind::Conv => {
+                    GpuTensor::zeros(ctx, &format!("conv_state.{i}"), c.conv_kernel - 1, c.hidden).map(LayerState::Conv)
+                }
+                LayerKind::Attention { n_kv_heads } => {
+                    KvCache::new(ctx, &format!("kv.{i}"), *n_kv_heads, c.head_dim, capacity).map(LayerState::Attn)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = MAX_BATCH.min(capacity);
+        let scratch = Scratch::new(ctx, c, batch)?;
+        let partials = layers
+            .iter()
+            .filter_map(|l| match l {
+                LayerState::Attn(kv) => Some(k::attention_scratch_len(kv, batch, c.n_heads)),
+                LayerState::Conv(_) => None,
+            })
+            .max()
+            .unwrap_or(1);
+        let attn_partials = GpuTensor::zeros(ctx, "attn.partials", partials, 1)?;
+        Ok(GpuState { pos: 0, capacity, layers, scratch, attn_partials })
+    }
+
+    /// Records one step of `t` tokens (already written to `scratch.tokens`) through every
+    /// layer; the residual stream ends in `scratch.x`.
+    fn record_layers(&self, ops: &mut Ops<'_>, st: &GpuState, s: &Rows) -> Result<(), GpuError> {
+        let (c, w) = (&self.config, &self.weights);
+        k::embed(ops, &w.token_embd, &s.tokens, &s.x)?;
+        for (layer, ls) in w.layers.iter().zip(&st.layers) {
+            k::rms_norm(ops, &s.x, &layer.mixer_norm, c.norm_eps, &s.xb)?;
+            match (&layer.mixer, ls) {
+                (Mixer::Conv(conv), LayerState::Conv(tail)) => conv_block(ops, conv, s, tail)?,
+                (Mixer::Attn(attn), LayerState::Attn(kv)) => attn_block(ops, self, attn, s, kv, st.pos)?,
+                _ => unreachable!("state is built from the same config as the weights"),
+            }
+            k::add(ops, &s.x, &s.y)?;
+
+            k::rms_norm(ops, &s.x, &layer.ffn_norm, c.norm_eps, &s.xb)?;
+            match &layer.ffn {
+                Ffn::Dense(mlp) => mlp_block(ops, mlp, s)?,
+                Ffn::Moe(moe) => moe_block(ops, c, moe, s)?,
+            }
+            k::add(ops, &s.x, &s.y)?;
+        }
+        Ok(())
+    }
+
+    fn check_input(&self, st: &GpuState, tokens: &[u32]) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Err(ModelError::EmptyInput);
+        }
+        if st.pos + tokens.len() > st.capacity {
+            return Err(ModelError::ContextOverflow { needed: st.pos + tokens.len(), limit: st.capacity });
+        }
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= self.config.vocab_size) {
+            return Err(ModelError::TokenOutOfRange { id, vocab: self.config.vocab_size });
+        }
+        Ok(())
+    }
+
+    /// Feeds `tokens` after what `st` has seen and returns logits, (rows, vocab) row-major:
+    /// one row for `Last`, one per token for `All`, none for `None` (the same contract as
+    /// [`crate::reference::ReferenceModel::forward`]).
+    pub async fn forward(&self, st: &mut GpuState, tokens: &[u32], want: Logits) -> Result<Vec<f32>, ModelError> {
+        self.check_input(st, tokens)?;
+        let (c, ctx) = (&self.config, &*self.ctx);
+        let mut out = Vec::new();
+        let batch = st.scratch.batch;
+        let n_chunks = tokens.len().div_ceil(batch);
+        for (i, chunk) in tokens.chunks(batch).enumerate() {
+            let t = chunk.len();
+            let s = Rows::of(&st.scratch, &st.attn_partials, t)?;
+            ctx.queue.write_buffer(&s.tokens.buffer, 0, bytemuck::cast_slice(chunk));
+            let mut ops = Ops::new(ctx);
+            self.record_layers(&mut ops, st, &s)?;
+            let last_chunk = i + 1 == n_chunks;
+            match want {
+                Logits::All => {
+                    let logits = GpuTensor::zeros(ctx, "logits.all", t, c.vocab_size)?;
+                    k::rms_norm(&mut ops, &s.x, &self.weights.output_norm, c.norm_eps, &s.xb)?;
+                    linear(&mut ops, &self.weights.token_embd, &s.xb, &logits)?;
+                    ops.submit();
+                    out.extend(logits.read_f32(ctx).await?);
+                }
+                Logits::Last if last_chunk => {
+                    self.record_head(&mut ops, st, t)?;
+                    ops.submit();
+                    out = st.scratch.logits.read_f32(ctx).await?;
+                }
+                _ => {
+                    ops.submit();
+                }
+            }
+            st.pos += t;
+        }
+        Ok(out)
+    }
+
+    /// Final norm and tied LM head over the last row of the step into `scratch.logits`.
+    fn record_head(&self, ops: &mut Ops<'_>, st: &GpuState, t: usize) -> Result<(), GpuError> {
+        let (c, s) = (&self.config, &st.scratch);
+        let row_bytes = 4 * c.hidden as u64;
+        ops.copy(&s.x.buffer, (t as u64 - 1) * row_bytes, &s.last.buffer, 0, row_bytes);
+        k::rms_norm(ops, &s.last, &self.weights.output_norm, c.norm_eps, &s.last_normed)?;
+        k::matvec(ops, &self.weights.token_embd, &s.last_normed, &s.logits)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn forward_blocking(&self, st: &mut GpuState, tokens: &[u32], want: Logits) -> Result<Vec<f32>, ModelError> {
+        pollster::block_on(self.forward(st, tokens, want))
+    }
+}

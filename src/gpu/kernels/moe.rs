@@ -1,0 +1,173 @@
+//! The mixture-of-experts kernels. Routing stays on the GPU: `moe_route` writes the selected
+//! experts, which `moe_matvec` reads, so no step waits for the host. One MoE FFN of T tokens
+//! with k experts each (`m`: the layer's weights, `s`: scratch tensors):
+//!
+//! ```text
+//! matvec(ops, &m.router, u, &s.router_logits);                                   // (T, E)
+//! moe_route(ops, &s.router_logits, &m.expert_bias, &s.selected, &s.weights);     // (T, k) each
+//! moe_matvec(ops, &m.gate_exps, fe, &s.selected, u, &s.gate);                    // (T * k, Fe)
+//! moe_matvec(ops, &m.up_exps, fe, &s.selected, u, &s.up);                        // (T * k, Fe)
+//! swiglu(ops, &s.gate, &s.up, &s.act);                                           // (T * k, Fe)
+//! moe_matvec(ops, &m.down_exps, h, &s.selected, &s.act, &s.down);                // (T * k, H)
+//! moe_combine(ops, &s.down, &s.weights, &s.out);                                 // (T, H)
+//! ```
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{dispatch_elementwise, expect_len, to_u32, wg_constants, WG_SIZE};
+use crate::gpu::ops::Dispatch;
+use crate::gpu::shader::ShaderSpec;
+use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
+
+/// Mirrors `Params` in `shaders/moe_route.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RouteParams {
+    n_experts: u32, // E
+    k: u32,         // experts per token
+    n_tokens: u32,  // T
+    _pad: u32,
+}
+
+/// Top-k routing as `reference::ops::moe_route`: scores `sigmoid(logits)`, the k largest
+/// `score + bias` chosen best first (ties to the lower expert), weights `score / (sum + 1e-6)`.
+/// - logits: (T, E), E <= 64
+/// - bias: (E)
+/// - selected: (T, k) u32, k <= E (its shape says k)
+/// - weights: (T, k)
+pub fn moe_route(
+    ops: &mut Ops<'_>,
+    logits: &GpuTensor,
+    bias: &GpuTensor,
+    selected: &GpuTensor,
+    weights: &GpuTensor,
+) -> Result<(), GpuError> {
+    let (t, e) = logits.shape();
+    let k = selected.cols;
+    if e > WG_SIZE as usize || k == 0 || k > e {
+        return Err(GpuError::Shape(format!("moe_route: top-{k} of {e} experts (at most {WG_SIZE} experts)")));
+    }
+    expect_len(bias, "moe_route: bias", 1, e)?;
+    expect_len(selected, "moe_route: selected", t, k)?;
+    expect_len(weights, "moe_route: weights", t, k)?;
+    let n_tokens = to_u32(t, "moe_route tokens")?;
+    let params = RouteParams { n_experts: e as u32, k: k as u32, n_tokens, _pad: 0 };
+    let workgroups = ops.grid(n_tokens, 1); // one workgroup per token
+    ops.dispatch(Dispatch {
+        spec: ShaderSpec::plain("moe_route"),
+        constants: &wg_constants(),
+        params: bytemuck::bytes_of(&params),
+        storage: &[&logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
+        workgroups,
+    })
+}
+
+/// Mirrors `Params` in `shaders/moe_matvec.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MatvecParams {
+    cols4: u32,           // elements per row / 4
+    rows_per_expert: u32, // rows of one expert
+    expert0: u32,         // first expert of the part
+    n_experts: u32,       // experts in the part
+    k: u32,               // slots per token
+    x_per_slot: u32,      // 1: x rows are (token, slot) pairs; 0: tokens
+    scale_base: u32,      // word offset of the part's split scales
+    _pad: u32,
+}
+
+/// Rows per workgroup (`ROWS` in `shaders/common/dot_rows.wgsl`).
+const ROWS: usize = 4;
+
+/// `y[t, s] = W_e x[t]` (or `x[t, s]`) with `e = selected[t, s]` and `W_e` rows
+/// `e * rows_per_expert ..` of a stacked expert matrix; only selected experts are read.
+/// - w: (E * rows_per_expert, C), any GPU format, each expert inside one part
+///   ([`GpuMatrix::new_grouped`])
+/// - selected: (T, k) u32 expert ids (from [`moe_route`]); ids >= E leave their y rows as they were
+/// - x: (T, C), shared by a token's slots (gate, up), or (T * k, C), one per slot (down)
+/// - y: (T * k, rows_per_expert)
+pub fn moe_matvec(
+    ops: &mut Ops<'_>,
+    w: &GpuMatrix,
+    rows_per_expert: usize,
+    selected: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    let (t, k) = selected.shape();
+    let rpe = rows_per_expert;
+    if rpe == 0 || !w.rows.is_multiple_of(rpe) {
+        return Err(GpuError::Shape(format!("moe_matvec: {} rows are not whole experts of {rpe}", w.rows)));
+    }
+    let x_per_slot = if x.len() == t * w.cols {
+        0
+    } else {
+        expect_len(x, "moe_matvec: x", t * k, w.cols)?;
+        1
+    };
+    expect_len(y, "moe_matvec: y", t * k, rpe)?;
+    let slots = to_u32(t * k, "moe_matvec slots")?;
+    if slots > ops.ctx().limits.max_compute_workgroups_per_dimension {
+        return Err(GpuError::Shape(format!("moe_matvec: {slots} (token, slot) pairs in one dispatch")));
+    }
+    let workgroups = ops.grid(to_u32(rpe.div_ceil(ROWS), "moe_matvec")?, slots);
+    for part in &w.parts {
+        if !part.first_row.is_multiple_of(rpe) || !part.rows.is_multiple_of(rpe) {
+            return Err(GpuError::Shape(format!(
+                "moe_matvec: a buffer cuts an expert of {rpe} rows (upload with GpuMatrix::new_grouped)"
+            )));
+        }
+        let params = MatvecParams {
+            cols4: to_u32(w.cols / 4, "moe_matvec")?,
+            rows_per_expert: to_u32(rpe, "moe_matvec")?,
+            expert0: to_u32(part.first_row / rpe, "moe_matvec")?,
+            n_experts: to_u32(part.rows / rpe, "moe_matvec")?,
+            k: to_u32(k, "moe_matvec")?,
+            x_per_slot,
+            scale_base: part.scale_base,
+            _pad: 0,
+        };
+        ops.dispatch(Dispatch {
+            spec: ShaderSpec::quant("moe_matvec", w.ty),
+            constants: &wg_constants(),
+            params: bytemuck::bytes_of(&params),
+            storage: &[&part.buffer, &selected.buffer, &x.buffer, &y.buffer],
+            workgroups,
+        })?;
+    }
+    Ok(())
+}
+
+/// Mirrors `Params` in `shaders/moe_combine.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct CombineParams {
+    n: u32,       // elements per row
+    k: u32,       // slots per token
+    n_units: u32, // T * n
+    _pad: u32,
+}
+
+/// `out[t] = sum_s weights[t, s] * down[t, s]`, slots in order.
+/// - down: (T * k, H)
+/// - weights: (T, k)
+/// - out: (T, H)
+pub fn moe_combine(ops: &mut Ops<'_>, down: &GpuTensor, weights: &GpuTensor, out: &GpuTensor) -> Result<(), GpuError> {
+    let (t, k) = weights.shape();
+    let h = out.cols;
+    expect_len(out, "moe_combine: out", t, h)?;
+    expect_len(down, "moe_combine: down", t * k, h)?;
+    let params = CombineParams {
+        n: to_u32(h, "moe_combine")?,
+        k: to_u32(k, "moe_combine")?,
+        n_units: to_u32(t * h, "moe_combine")?,
+        _pad: 0,
+    };
+    dispatch_elementwise(
+        ops,
+        "moe_combine",
+        t * h,
+        bytemuck::bytes_of(&params),
+        &[&down.buffer, &weights.buffer, &out.buffer],
+    )
+}

@@ -1,0 +1,93 @@
+//! Helpers of the GPU kernel tests: one shared context, seeded inputs, run-and-read-back, and
+//! comparisons that name the first index off with both values.
+
+use std::sync::OnceLock;
+
+use lfm_webgpu::gpu::shader::ShaderSpec;
+use lfm_webgpu::gpu::{GpuContext, GpuTensor, Ops};
+use lfm_webgpu::rng::Rng;
+
+/// The test binary's GPU context (whatever adapter wgpu picks; lavapipe in CI). Without an
+/// adapter the tests fail loudly rather than pass without testing anything.
+pub fn ctx() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let ctx = GpuContext::new_blocking().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+        eprintln!("GPU tests on {} ({:?})", ctx.adapter_info.name, ctx.adapter_info.backend);
+        ctx
+    })
+}
+
+/// `n` values uniform in [-scale, scale).
+pub fn random(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
+}
+
+/// `n` normal values of standard deviation `scale`.
+pub fn gaussian(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.gauss() * scale).collect()
+}
+
+/// A `(rows, cols)` tensor holding `data`.
+pub fn tensor(rows: usize, cols: usize, data: &[f32]) -> GpuTensor {
+    GpuTensor::from_f32(ctx(), "t", rows, cols, data).expect("tensor")
+}
+
+/// A zeroed `(rows, cols)` tensor.
+pub fn zeros(rows: usize, cols: usize) -> GpuTensor {
+    GpuTensor::zeros(ctx(), "zeros", rows, cols).expect("tensor")
+}
+
+/// Submits `record`'s dispatches and reads `out` back.
+pub fn run(out: &GpuTensor, record: impl FnOnce(&mut Ops<'_>)) -> Vec<f32> {
+    let mut ops = Ops::new(ctx());
+    record(&mut ops);
+    ops.submit();
+    out.read_f32_blocking(ctx()).expect("readback")
+}
+
+/// Asserts `|got - want| <= tol(i, want)` everywhere, naming the first index that is off.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: impl Fn(usize, f32) -> f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let t = tol(i, w);
+        assert!(
+            (g - w).abs() <= t || g == w,
+            "{what}: index {i}: gpu {g} vs reference {w} (diff {}, tolerance {t})",
+            (g - w).abs()
+        );
+    }
+}
+
+/// Largest `|got - want| / (1 + |want|)` (for reporting how close a kernel is).
+pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
+    got.iter().zip(want).map(|(g, w)| (g - w).abs() / (1.0 + w.abs())).fold(0.0, f32::max)
+}
+
+/// Parses and validates `spec` with naga against WebGPU's baseline: no shader-f16, no
+/// subgroups (as on Chromium's fallback adapter).
+pub fn validate_with_naga(spec: &ShaderSpec) {
+    let src = spec.source().unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
+    let module =
+        naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+    let caps = naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+}
+
+/// A `(rows, cols)` host matrix of `ty` holding `values` quantized by the reference quantizer.
+pub fn host_matrix(
+    ty: lfm_webgpu::quant::GgmlType,
+    rows: usize,
+    cols: usize,
+    values: &[f32],
+) -> lfm_webgpu::model::HostTensor {
+    let bytes = lfm_webgpu::quant::quantize(ty, values).expect("quantizable");
+    lfm_webgpu::model::HostTensor {
+        name: "w".into(),
+        ty,
+        dims: vec![cols as u64, rows as u64],
+        bytes: lfm_webgpu::model::SharedBytes::new(std::sync::Arc::new(bytes)),
+    }
+}

@@ -1,0 +1,81 @@
+//! The GPU forward pass (lavapipe natively) against the same goldens as the reference: HF fp32
+//! for the F16 files, the exact-dequantized reference for quantized files, greedy tokens exact.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::golden::{check_against_dequant, check_chunking, check_f16_logits_and_decode, Runner};
+use common::{gguf_path, Golden, SHIPPED};
+use lfm_webgpu::gguf::GgufFile;
+use lfm_webgpu::gpu::{GpuContext, GpuModel, MAX_BATCH};
+use lfm_webgpu::model::{ModelError, SharedBytes};
+use lfm_webgpu::reference::Logits;
+
+struct Gpu(GpuModel);
+
+impl Runner for Gpu {
+    fn vocab(&self) -> usize {
+        self.0.config.vocab_size
+    }
+    fn run(&self, chunks: &[&[u32]], want: Logits) -> Vec<f32> {
+        let n: usize = chunks.iter().map(|c| c.len()).sum();
+        let mut s = self.0.new_state(n).unwrap();
+        chunks.iter().flat_map(|c| self.0.forward_blocking(&mut s, c, want).unwrap()).collect()
+    }
+}
+
+fn context() -> Arc<GpuContext> {
+    Arc::new(GpuContext::new_blocking().expect("a wgpu adapter (lavapipe in CI)"))
+}
+
+fn load(ctx: &Arc<GpuContext>, model: &str, variant: &str) -> Gpu {
+    let file = GgufFile::open(gguf_path(model, variant)).unwrap();
+    Gpu(GpuModel::new(ctx.clone(), &file.header, &SharedBytes::new(file.shared_bytes())).unwrap())
+}
+
+#[test]
+fn f16_fixtures_match_hf_on_the_gpu() {
+    let ctx = context();
+    for model in ["tiny-moe", "tiny-dense"] {
+        check_f16_logits_and_decode(&load(&ctx, model, "f16"), model);
+    }
+}
+
+#[test]
+fn quantized_fixtures_match_dequant_reference_on_the_gpu() {
+    let ctx = context();
+    for &(model, variant) in SHIPPED.iter().filter(|(_, v)| *v != "f16") {
+        check_against_dequant(&load(&ctx, model, variant), model, variant);
+    }
+}
+
+/// Prefill in one step, token by token, in uneven chunks, and across the batch limit all
+/// agree (the conv state and KV cache carry over between steps).
+#[test]
+fn gpu_incremental_decode_equals_full_evaluation() {
+    let ctx = context();
+    for &(model, variant) in &[("tiny-moe", "q8_0"), ("tiny-dense", "f16"), ("small-moe", "q4_k_m")] {
+        let prompt = Golden::load(model).ids("prompt_ids");
+        check_chunking(&load(&ctx, model, variant), &format!("{model} {variant} (gpu)"), &prompt, &[3, 1, 5, 2]);
+    }
+    // A prompt longer than one step's batch is split into several steps.
+    let gpu = load(&ctx, "tiny-moe", "q4_0");
+    let long: Vec<u32> = (0..MAX_BATCH as u32 * 2 + 7).map(|i| 1 + (i * 7919) % 64000).collect();
+    check_chunking(&gpu, "tiny-moe q4_0 long prompt (gpu)", &long, &[MAX_BATCH + 3, 17]);
+}
+
+#[test]
+fn gpu_context_overflow_and_bad_tokens_are_errors() {
+    let ctx = context();
+    let Gpu(m) = load(&ctx, "tiny-dense", "q8_0");
+    let mut s = m.new_state(8).unwrap();
+    let err = m.forward_blocking(&mut s, &[1; 9], Logits::Last).unwrap_err();
+    assert!(matches!(err, ModelError::ContextOverflow { needed: 9, limit: 8 }), "{err}");
+    m.forward_blocking(&mut s, &[1; 8], Logits::None).unwrap();
+    let err = m.forward_blocking(&mut s, &[1], Logits::Last).unwrap_err();
+    assert!(matches!(err, ModelError::ContextOverflow { needed: 9, limit: 8 }), "{err}");
+    let err = m.forward_blocking(&mut m.new_state(4).unwrap(), &[70_000], Logits::Last).unwrap_err();
+    assert!(matches!(err, ModelError::TokenOutOfRange { id: 70_000, .. }), "{err}");
+    assert!(m.new_state(m.config.context_length + 1).is_err());
+}

@@ -1,0 +1,191 @@
+//! The two mixers on the GPU against the reference (`lfm_webgpu::reference::ops`): the short
+//! convolution with its rolling state, the KV cache split into position blocks, and split-K
+//! GQA attention, on seeded random inputs of awkward sizes.
+
+mod common;
+
+use common::gpu::{assert_close, ctx, gaussian, max_rel_err, random, run, tensor, validate_with_naga, zeros};
+use lfm_webgpu::gpu::kernels;
+use lfm_webgpu::gpu::shader::ShaderSpec;
+use lfm_webgpu::gpu::{GpuTensor, KvCache, Ops};
+use lfm_webgpu::reference::ops as reference;
+use lfm_webgpu::rng::Rng;
+
+const KERNELS: [&str; 4] = ["short_conv", "kv_store", "attention", "attention_combine"];
+
+#[test]
+fn mixer_shaders_validate_with_naga() {
+    for k in KERNELS {
+        validate_with_naga(&ShaderSpec::plain(k));
+    }
+}
+
+// ---------------------------------------------------------------- short convolution
+
+/// Runs the GPU short conv on `bcx` (T, 3H) from `state`, returning (out, new state).
+fn gpu_short_conv(bcx: &[f32], kernel: &[f32], state: &GpuTensor, h: usize) -> Vec<f32> {
+    let (t, taps) = (bcx.len() / (3 * h), kernel.len() / h);
+    let (gbcx, gk, out) = (tensor(t, 3 * h, bcx), tensor(h, taps, kernel), zeros(t, h));
+    run(&out, |ops| kernels::short_conv(ops, &gbcx, &gk, state, &out).unwrap())
+}
+
+#[test]
+fn short_conv_matches_reference() {
+    let mut rng = Rng::new(20);
+    // (H, L, T): T < L-1 shifts the state only partly; long T spans several chunks; L = 20
+    // makes chunks longer than the default.
+    for (h, taps, t) in [(333, 3, 1), (333, 3, 2), (333, 3, 45), (70, 4, 2), (1000, 3, 3), (65, 20, 45), (65, 20, 5)] {
+        let bcx = random(&mut rng, t * 3 * h, 2.0);
+        let kernel = random(&mut rng, h * taps, 1.0);
+        let mut tail = random(&mut rng, (taps - 1) * h, 2.0);
+        let state = tensor(taps - 1, h, &tail);
+        let got = gpu_short_conv(&bcx, &kernel, &state, h);
+        let want = reference::short_conv(&bcx, &kernel, &mut tail, h);
+        let what = format!("short_conv H={h} L={taps} T={t}");
+        assert_close(&what, &got, &want, |_, w| 1e-6 * w.abs() + 1e-6);
+        let got_state = state.read_f32_blocking(ctx()).unwrap();
+        assert_close(&format!("{what} state"), &got_state, &tail, |_, _| 0.0);
+    }
+}
+
+#[test]
+fn short_conv_in_chunks_equals_one_pass() {
+    let mut rng = Rng::new(21);
+    let (h, taps, t) = (257, 3, 40);
+    let bcx = random(&mut rng, t * 3 * h, 2.0);
+    let kernel = random(&mut rng, h * taps, 1.0);
+    let mut tail = vec![0.0; (taps - 1) * h];
+    let want = reference::short_conv(&bcx, &kernel, &mut tail, h);
+
+    let state = zeros(taps - 1, h);
+    let mut got = Vec::new();
+    let mut t0 = 0;
+    for n in [1, 2, 17, 1, 19] {
+        got.extend(gpu_short_conv(&bcx[t0 * 3 * h..(t0 + n) * 3 * h], &kernel, &state, h));
+        t0 += n;
+    }
+    assert_eq!(t0, t);
+    assert_close("short_conv in chunks", &got, &want, |_, w| 1e-6 * w.abs() + 1e-6);
+    assert_close("short_conv state after chunks", &state.read_f32_blocking(ctx()).unwrap(), &tail, |_, _| 0.0);
+}
+
+// ---------------------------------------------------------------- KV cache
+
+#[test]
+fn kv_cache_splits_a_long_context_within_the_binding_limit() {
+    // The real shape: 8 kv heads of 64, 128K positions: 256 MiB per K.
+    let limit = ctx().max_binding_bytes();
+    let cache = KvCache::new(ctx(), "kv", 8, 64, 131_072).unwrap();
+    let bytes = 131_072u64 * 8 * 64 * 4;
+    assert_eq!(cache.blocks.len() as u64, bytes.div_ceil(limit / (8 * 64 * 4) * (8 * 64 * 4)));
+    assert!(cache.blocks.iter().all(|b| b.k.size() <= limit && b.v.size() <= limit));
+    assert_eq!(cache.blocks.iter().map(|b| b.positions).sum::<usize>(), 131_072);
+    assert_eq!(cache.bytes(), 2 * bytes);
+    assert!(KvCache::new(ctx(), "kv", 8, 6, 10).is_err(), "head_dim must be a multiple of 4");
+}
+
+#[test]
+fn kv_store_writes_rows_across_blocks() {
+    let mut rng = Rng::new(22);
+    let (n_kv, hd, cap) = (3, 8, 50);
+    let cache = KvCache::with_block_positions(ctx(), "kv", n_kv, hd, cap, 7).unwrap();
+    assert_eq!(cache.blocks.len(), 8);
+    let row = n_kv * hd;
+    let (mut want_k, mut want_v) = (Vec::new(), Vec::new());
+    let mut pos = 0;
+    // 5 rows in block 0, then 13 rows across blocks 0..2, then 1, then up to the capacity.
+    for t in [5, 13, 1, 31] {
+        let (k, v) = (random(&mut rng, t * row, 1.0), random(&mut rng, t * row, 1.0));
+        let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
+        let mut ops = Ops::new(ctx());
+        kernels::kv_store(&mut ops, &cache, &gk, &gv, pos).unwrap();
+        assert_eq!(ops.dispatch_count(), cache.spans(pos, t).count());
+        ops.submit();
+        want_k.extend(k);
+        want_v.extend(v);
+        pos += t;
+        let (got_k, got_v) = cache.read_blocking(ctx(), pos).unwrap();
+        assert_close(&format!("K after {pos} positions"), &got_k, &want_k, |_, _| 0.0);
+        assert_close(&format!("V after {pos} positions"), &got_v, &want_v, |_, _| 0.0);
+    }
+    let one = tensor(1, row, &vec![0.0; row]);
+    assert!(kernels::kv_store(&mut Ops::new(ctx()), &cache, &one, &one, cap).is_err(), "past the capacity");
+}
+
+// ---------------------------------------------------------------- attention
+
+/// For each (pos0, T): fills positions 0..pos0 of a fresh cache, then stores T new K/V rows
+/// and runs attention in one step, as a forward pass does; compares with the reference.
+/// Heads and cache of an attention test.
+struct Shape {
+    n_heads: usize,
+    n_kv: usize,
+    hd: usize,
+    capacity: usize,
+    block: usize, // positions per cache buffer
+}
+
+fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
+    let Shape { n_heads, n_kv, hd, capacity: cap, block } = shape;
+    let mut rng = Rng::new(seed);
+    let cache = KvCache::with_block_positions(ctx(), "kv", n_kv, hd, cap, block).unwrap();
+    let max_t = cases.iter().map(|c| c.1).max().unwrap();
+    let scratch = zeros(kernels::attention_scratch_len(&cache, max_t, n_heads), 1);
+    let mut worst = 0.0f32;
+    for &(pos0, t) in cases {
+        let n_ctx = pos0 + t;
+        let (k, v) = (gaussian(&mut rng, n_ctx * n_kv * hd, 1.0), gaussian(&mut rng, n_ctx * n_kv * hd, 1.0));
+        let q = gaussian(&mut rng, t * n_heads * hd, 2.0); // peaky softmax: scores ~ N(0, 4)
+        let want = reference::attention(&q, &k, &v, pos0, n_heads, n_kv, hd);
+
+        let row = n_kv * hd;
+        if pos0 > 0 {
+            let (gk, gv) = (tensor(pos0, row, &k[..pos0 * row]), tensor(pos0, row, &v[..pos0 * row]));
+            let mut ops = Ops::new(ctx());
+            kernels::kv_store(&mut ops, &cache, &gk, &gv, 0).unwrap();
+            ops.submit();
+        }
+        let (gk, gv) = (tensor(t, row, &k[pos0 * row..]), tensor(t, row, &v[pos0 * row..]));
+        let (gq, out) = (tensor(t, n_heads * hd, &q), zeros(t, n_heads * hd));
+        let blocks = cache.spans(0, n_ctx).count();
+        let got = run(&out, |ops| {
+            kernels::kv_store(ops, &cache, &gk, &gv, pos0).unwrap();
+            let before = ops.dispatch_count();
+            kernels::attention(ops, &gq, &cache, pos0, &scratch, &out).unwrap();
+            assert_eq!(ops.dispatch_count() - before, blocks + 1, "one dispatch per block, then the combine");
+        });
+        let what = format!("attention heads {n_heads}/{n_kv} hd {hd} blocks of {block}: pos0 {pos0}, T {t}");
+        assert_close(&what, &got, &want, |_, w| 1e-5 * (1.0 + w.abs()));
+        worst = worst.max(max_rel_err(&got, &want));
+    }
+    eprintln!("attention {n_heads}/{n_kv}/{hd}: max |gpu - ref| / (1 + |ref|) = {worst:e}");
+}
+
+const CASES: [(usize, usize); 9] = [(0, 1), (1, 1), (37, 1), (300, 1), (0, 5), (11, 5), (0, 23), (11, 23), (290, 23)];
+
+#[test]
+fn attention_matches_reference_small_heads() {
+    // Blocks of 100 positions: pos0 300 reads 4 buffers, the last T=23 prefill crosses one.
+    check_attention(30, Shape { n_heads: 4, n_kv: 2, hd: 16, capacity: 400, block: 100 }, &CASES);
+}
+
+#[test]
+fn attention_matches_reference_real_shape_long_context() {
+    // LFM2.5-8B-A1B's heads over ~2000 positions in blocks of 300 (7 buffers); decode splits
+    // within a block, prefill queries are masked per split.
+    let cases = [(0, 1), (1, 1), (37, 1), (300, 1), (1999, 1), (0, 5), (11, 5), (0, 23), (11, 23), (1977, 23)];
+    check_attention(31, Shape { n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block: 300 }, &cases);
+}
+
+#[test]
+fn attention_rejects_a_small_scratch_and_bad_heads() {
+    let cache = KvCache::with_block_positions(ctx(), "kv", 2, 16, 64, 16).unwrap();
+    let (q, out) = (zeros(3, 4 * 16), zeros(3, 4 * 16));
+    let small = zeros(100, 1); // the partials of 3 x 4 heads x 1 split need 216
+    let err = kernels::attention(&mut Ops::new(ctx()), &q, &cache, 5, &small, &out).unwrap_err();
+    assert!(err.to_string().contains("scratch"), "{err}");
+    let scratch = zeros(kernels::attention_scratch_len(&cache, 3, 4), 1);
+    let q3 = zeros(3, 3 * 16); // 3 heads over 2 kv heads
+    assert!(kernels::attention(&mut Ops::new(ctx()), &q3, &cache, 5, &scratch, &zeros(3, 3 * 16)).is_err());
+    assert!(kernels::attention(&mut Ops::new(ctx()), &q, &cache, 62, &scratch, &out).is_err(), "past the capacity");
+}
