@@ -189,3 +189,21 @@ fn attention_rejects_a_small_scratch_and_bad_heads() {
     assert!(kernels::attention(&mut Ops::new(ctx()), &q3, &cache, 5, &scratch, &zeros(3, 3 * 16)).is_err());
     assert!(kernels::attention(&mut Ops::new(ctx()), &q, &cache, 62, &scratch, &out).is_err(), "past the capacity");
 }
+
+#[test]
+fn dispatches_past_65535_workgroups_fold_into_y() {
+    let mut rng = Rng::new(32);
+    // kv_store: 4100 rows of 1024 elements, over 65535 * 64 threads.
+    let (t, row) = (4100, 1024);
+    let cache = KvCache::new(ctx(), "kv", 16, 64, t).unwrap();
+    let (k, v) = (random(&mut rng, t * row, 1.0), random(&mut rng, t * row, 1.0));
+    let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
+    let mut ops = Ops::new(ctx());
+    kernels::kv_store(&mut ops, &cache, &gk, &gv, 0).unwrap();
+    ops.submit();
+    let (got_k, got_v) = cache.read_blocking(ctx(), t).unwrap();
+    assert_close("kv_store, folded", &got_k, &k, |_, _| 0.0);
+    assert_close("kv_store, folded", &got_v, &v, |_, _| 0.0);
+    // attention: 65 queries x 1024 heads = 66560 workgroups.
+    check_attention(33, Shape { n_heads: 1024, n_kv: 1, hd: 4, capacity: 100, block: 100 }, &[(0, 65)]);
+}

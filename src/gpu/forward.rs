@@ -5,10 +5,11 @@
 
 use crate::model::{Attn, Config, Conv, Ffn, LayerKind, Mixer, Mlp, Moe, ModelError};
 use crate::reference::Logits;
+use crate::sampling::{Sampler, SamplingParams};
 
 use super::kernels as k;
 use super::model::GpuModel;
-use super::scratch::Scratch;
+use super::scratch::{Rows, Scratch};
 use super::{GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
 
 /// Tokens evaluated per step during prefill: the matmul tile is 32 tokens, and the scratch
@@ -95,80 +96,6 @@ fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: 
     k::moe_combine(ops, &m.down, &m.weights, &s.y)
 }
 
-/// The scratch buffers viewed at a step's T rows.
-struct Rows {
-    t: usize,
-    tokens: GpuTensor,
-    x: GpuTensor,
-    xb: GpuTensor,
-    y: GpuTensor,
-    bcx: GpuTensor,
-    gated: GpuTensor,
-    q: GpuTensor,
-    qn: GpuTensor,
-    k: GpuTensor,
-    kn: GpuTensor,
-    v: GpuTensor,
-    attn: GpuTensor,
-    /// Split-K partials of the attention kernel (sized by [`k::attention_scratch_len`]).
-    attn_partials: GpuTensor,
-    ffn_gate: GpuTensor,
-    ffn_up: GpuTensor,
-    ffn_h: GpuTensor,
-    moe: Option<MoeRows>,
-}
-
-struct MoeRows {
-    router: GpuTensor,
-    selected: GpuTensor,
-    weights: GpuTensor,
-    gate: GpuTensor,
-    up: GpuTensor,
-    hidden: GpuTensor,
-    down: GpuTensor,
-}
-
-impl Rows {
-    fn of(s: &Scratch, attn_partials: &GpuTensor, t: usize) -> Result<Rows, GpuError> {
-        let v = |x: &GpuTensor| x.view(t, x.cols);
-        let moe = match &s.moe {
-            None => None,
-            Some(m) => {
-                let per_slot = |x: &GpuTensor| x.view(t * m.selected.cols, x.cols);
-                Some(MoeRows {
-                    router: v(&m.router)?,
-                    selected: v(&m.selected)?,
-                    weights: v(&m.weights)?,
-                    gate: per_slot(&m.gate)?,
-                    up: per_slot(&m.up)?,
-                    hidden: per_slot(&m.hidden)?,
-                    down: per_slot(&m.down)?,
-                })
-            }
-        };
-        Ok(Rows {
-            t,
-            tokens: v(&s.tokens)?,
-            x: v(&s.x)?,
-            xb: v(&s.xb)?,
-            y: v(&s.y)?,
-            bcx: v(&s.bcx)?,
-            gated: v(&s.gated)?,
-            q: v(&s.q)?,
-            qn: v(&s.qn)?,
-            k: s.k.clone(),
-            kn: s.kn.clone(),
-            v: s.v.clone(),
-            attn: v(&s.attn)?,
-            attn_partials: attn_partials.clone(),
-            ffn_gate: v(&s.ffn_gate)?,
-            ffn_up: v(&s.ffn_up)?,
-            ffn_h: v(&s.ffn_h)?,
-            moe,
-        })
-    }
-}
-
 impl GpuModel {
     /// A fresh sequence able to hold `capacity` tokens (at most the model's context length).
     pub fn new_state(&self, capacity: usize) -> Result<GpuState, ModelError> {
@@ -246,36 +173,66 @@ impl GpuModel {
     /// [`crate::reference::ReferenceModel::forward`]).
     pub async fn forward(&self, st: &mut GpuState, tokens: &[u32], want: Logits) -> Result<Vec<f32>, ModelError> {
         self.check_input(st, tokens)?;
-        let (c, ctx) = (&self.config, &*self.ctx);
         let mut out = Vec::new();
-        let batch = st.scratch.batch;
-        let n_chunks = tokens.len().div_ceil(batch);
-        for (i, chunk) in tokens.chunks(batch).enumerate() {
-            let t = chunk.len();
-            let s = Rows::of(&st.scratch, &st.attn_partials, t)?;
-            ctx.queue.write_buffer(&s.tokens.buffer, 0, bytemuck::cast_slice(chunk));
-            let mut ops = Ops::new(ctx);
-            self.record_layers(&mut ops, st, &s)?;
-            let last_chunk = i + 1 == n_chunks;
-            match want {
-                Logits::All => {
-                    let logits = GpuTensor::zeros(ctx, "logits.all", t, c.vocab_size)?;
-                    k::rms_norm(&mut ops, &s.x, &self.weights.output_norm, c.norm_eps, &s.xb)?;
-                    linear(&mut ops, &self.weights.token_embd, &s.xb, &logits)?;
-                    ops.submit();
-                    out.extend(logits.read_f32(ctx).await?);
-                }
-                Logits::Last if last_chunk => {
-                    self.record_head(&mut ops, st, t)?;
-                    ops.submit();
-                    out = st.scratch.logits.read_f32(ctx).await?;
-                }
-                _ => {
-                    ops.submit();
-                }
-            }
-            st.pos += t;
+        let n_chunks = tokens.len().div_ceil(st.scratch.batch);
+        for (i, chunk) in tokens.chunks(st.scratch.batch).enumerate() {
+            let finish = match want {
+                Logits::All => Finish::AllLogits,
+                Logits::Last if i + 1 == n_chunks => Finish::LastLogits,
+                _ => Finish::Nothing,
+            };
+            out.extend(self.step(st, chunk, finish).await?.logits);
         }
+        Ok(out)
+    }
+
+    /// Feeds `tokens` and picks the next token on the GPU with `sampler`'s settings (its seeded
+    /// generator supplies the random number): only the token id is read back.
+    pub async fn forward_sample(&self, st: &mut GpuState, tokens: &[u32], sampler: &mut Sampler) -> Result<u32, ModelError> {
+        self.check_input(st, tokens)?;
+        let (head, last) = tokens.split_at(tokens.len() - 1 - (tokens.len() - 1) % st.scratch.batch);
+        for chunk in head.chunks(st.scratch.batch) {
+            self.step(st, chunk, Finish::Nothing).await?;
+        }
+        let u = sampler.draw().unwrap_or(0.0);
+        let out = self.step(st, last, Finish::Sample(&sampler.params, u)).await?;
+        Ok(out.token.expect("a sampling step returns a token"))
+    }
+
+    /// One step of at most `batch` tokens: every layer, then what `finish` asks for, in one
+    /// command encoder and one submission.
+    async fn step(&self, st: &mut GpuState, chunk: &[u32], finish: Finish<'_>) -> Result<StepOut, ModelError> {
+        let (c, ctx) = (&self.config, &*self.ctx);
+        let t = chunk.len();
+        let s = Rows::of(&st.scratch, &st.attn_partials, t)?;
+        ctx.queue.write_buffer(&s.tokens.buffer, 0, bytemuck::cast_slice(chunk));
+        let mut ops = Ops::new(ctx);
+        self.record_layers(&mut ops, st, &s)?;
+        let mut out = StepOut { logits: Vec::new(), token: None };
+        match finish {
+            Finish::Nothing => {
+                ops.submit();
+            }
+            Finish::AllLogits => {
+                let logits = GpuTensor::zeros(ctx, "logits.all", t, c.vocab_size)?;
+                k::rms_norm(&mut ops, &s.x, &self.weights.output_norm, c.norm_eps, &s.xb)?;
+                linear(&mut ops, &self.weights.token_embd, &s.xb, &logits)?;
+                ops.submit();
+                out.logits = logits.read_f32(ctx).await?;
+            }
+            Finish::LastLogits => {
+                self.record_head(&mut ops, st, t)?;
+                ops.submit();
+                out.logits = st.scratch.logits.read_f32(ctx).await?;
+            }
+            Finish::Sample(params, u) => {
+                self.record_head(&mut ops, st, t)?;
+                k::sample(&mut ops, &st.scratch.logits, 0, params, u, &st.scratch.sampled, 0)?;
+                ops.submit();
+                out.token = Some(st.scratch.sampled.read_u32(ctx).await?[0]);
+            }
+        }
+        st.pos += t;
         Ok(out)
     }
 
@@ -292,4 +249,23 @@ impl GpuModel {
     pub fn forward_blocking(&self, st: &mut GpuState, tokens: &[u32], want: Logits) -> Result<Vec<f32>, ModelError> {
         pollster::block_on(self.forward(st, tokens, want))
     }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn forward_sample_blocking(&self, st: &mut GpuState, tokens: &[u32], sampler: &mut Sampler) -> Result<u32, ModelError> {
+        pollster::block_on(self.forward_sample(st, tokens, sampler))
+    }
+}
+
+/// What a step ends with after the layers.
+enum Finish<'a> {
+    Nothing,
+    AllLogits,
+    LastLogits,
+    /// Sample on the GPU with these settings and this uniform random number.
+    Sample(&'a SamplingParams, f32),
+}
+
+struct StepOut {
+    logits: Vec<f32>,
+    token: Option<u32>,
 }

@@ -105,3 +105,77 @@ impl Scratch {
         })
     }
 }
+
+/// The scratch buffers viewed at a step's T rows.
+pub(crate) struct Rows {
+    pub t: usize,
+    pub tokens: GpuTensor,
+    pub x: GpuTensor,
+    pub xb: GpuTensor,
+    pub y: GpuTensor,
+    pub bcx: GpuTensor,
+    pub gated: GpuTensor,
+    pub q: GpuTensor,
+    pub qn: GpuTensor,
+    pub k: GpuTensor,
+    pub kn: GpuTensor,
+    pub v: GpuTensor,
+    pub attn: GpuTensor,
+    /// Split-K partials of the attention kernel (sized by [`k::attention_scratch_len`]).
+    pub attn_partials: GpuTensor,
+    pub ffn_gate: GpuTensor,
+    pub ffn_up: GpuTensor,
+    pub ffn_h: GpuTensor,
+    pub moe: Option<MoeRows>,
+}
+
+pub(crate) struct MoeRows {
+    pub router: GpuTensor,
+    pub selected: GpuTensor,
+    pub weights: GpuTensor,
+    pub gate: GpuTensor,
+    pub up: GpuTensor,
+    pub hidden: GpuTensor,
+    pub down: GpuTensor,
+}
+
+impl Rows {
+    pub fn of(s: &Scratch, attn_partials: &GpuTensor, t: usize) -> Result<Rows, GpuError> {
+        let v = |x: &GpuTensor| x.view(t, x.cols);
+        let moe = match &s.moe {
+            None => None,
+            Some(m) => {
+                let per_slot = |x: &GpuTensor| x.view(t * m.selected.cols, x.cols);
+                Some(MoeRows {
+                    router: v(&m.router)?,
+                    selected: v(&m.selected)?,
+                    weights: v(&m.weights)?,
+                    gate: per_slot(&m.gate)?,
+                    up: per_slot(&m.up)?,
+                    hidden: per_slot(&m.hidden)?,
+                    down: per_slot(&m.down)?,
+                })
+            }
+        };
+        Ok(Rows {
+            t,
+            tokens: v(&s.tokens)?,
+            x: v(&s.x)?,
+            xb: v(&s.xb)?,
+            y: v(&s.y)?,
+            bcx: v(&s.bcx)?,
+            gated: v(&s.gated)?,
+            q: v(&s.q)?,
+            qn: v(&s.qn)?,
+            k: s.k.clone(),
+            kn: s.kn.clone(),
+            v: s.v.clone(),
+            attn: v(&s.attn)?,
+            attn_partials: attn_partials.clone(),
+            ffn_gate: v(&s.ffn_gate)?,
+            ffn_up: v(&s.ffn_up)?,
+            ffn_h: v(&s.ffn_h)?,
+            moe,
+        })
+    }
+}

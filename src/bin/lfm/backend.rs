@@ -8,6 +8,7 @@ use lfm_webgpu::gguf::GgufFile;
 use lfm_webgpu::gpu::{GpuContext, GpuModel, GpuState};
 use lfm_webgpu::model::{Config, ModelError, SharedBytes};
 use lfm_webgpu::reference::{Logits, ReferenceModel, State};
+use lfm_webgpu::sampling::Sampler;
 use lfm_webgpu::tokenizer::Tokenizer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -33,7 +34,6 @@ pub enum Sequence {
 pub struct Loaded {
     pub model: Model,
     pub tokenizer: Tokenizer,
-    pub file: GgufFile,
 }
 
 impl Loaded {
@@ -50,7 +50,7 @@ impl Loaded {
             None => Model::Reference(ReferenceModel::new(&file.header, &bytes)?),
         };
         let tokenizer = Tokenizer::from_gguf(&file.header)?;
-        Ok(Loaded { model, tokenizer, file })
+        Ok(Loaded { model, tokenizer })
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -75,6 +75,15 @@ impl Model {
             Model::Reference(m) => Sequence::Reference(m.new_state()),
             Model::Gpu(m) => Sequence::Gpu(m.new_state(capacity.min(m.config.context_length))?),
         })
+    }
+
+    /// Feeds `tokens` and picks the next token (on the GPU there, reading back only its id).
+    pub fn next_token(&self, seq: &mut Sequence, tokens: &[u32], sampler: &mut Sampler) -> Result<u32, ModelError> {
+        match (self, seq) {
+            (Model::Reference(m), Sequence::Reference(s)) => Ok(sampler.sample(&m.forward(s, tokens, Logits::Last)?)),
+            (Model::Gpu(m), Sequence::Gpu(s)) => m.forward_sample_blocking(s, tokens, sampler),
+            _ => unreachable!("a sequence is made by its own model"),
+        }
     }
 
     pub fn forward(&self, seq: &mut Sequence, tokens: &[u32], want: Logits) -> Result<Vec<f32>, ModelError> {

@@ -9,9 +9,8 @@ use std::time::Instant;
 use lfm_webgpu::gguf::GgufFile;
 use lfm_webgpu::gpu::{bench, GpuContext, GpuModel};
 use lfm_webgpu::model::SharedBytes;
-use lfm_webgpu::reference::Logits;
 use lfm_webgpu::rng::Rng;
-use lfm_webgpu::sampling::argmax;
+use lfm_webgpu::sampling::{Sampler, SamplingParams};
 use serde_json::json;
 
 use crate::info::human_bytes;
@@ -43,14 +42,14 @@ pub fn run(a: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Rng::new(1);
     let prompt: Vec<u32> = (0..a.prompt_tokens.max(1)).map(|_| rng.below(c.vocab_size) as u32).collect();
     let mut state = model.new_state((prompt.len() + a.gen_tokens + 1).min(c.context_length))?;
+    let mut greedy = Sampler::new(SamplingParams::default());
     let t0 = Instant::now();
-    let mut logits = model.forward_blocking(&mut state, &prompt, Logits::Last)?;
+    let mut next = model.forward_sample_blocking(&mut state, &prompt, &mut greedy)?;
     let prefill_s = t0.elapsed().as_secs_f64();
 
     let t0 = Instant::now();
     for _ in 0..a.gen_tokens {
-        let next = argmax(&logits);
-        logits = model.forward_blocking(&mut state, &[next], Logits::Last)?;
+        next = model.forward_sample_blocking(&mut state, &[next], &mut greedy)?;
     }
     let decode_s = t0.elapsed().as_secs_f64();
 

@@ -74,13 +74,12 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
     let context = model.config().context_length;
 
     let start = Instant::now();
-    let mut logits = model.forward(&mut state, &prompt, Logits::Last)?;
+    let mut next = model.next_token(&mut state, &prompt, &mut sampler)?;
     let prefill_s = start.elapsed().as_secs_f64();
     let mut tokens = Vec::new();
     let mut finish = "length";
     let decode_start = Instant::now();
     while tokens.len() < a.max_tokens {
-        let next = sampler.sample(&logits);
         if !a.ignore_eos && Some(next) == tokenizer.eos_id() {
             finish = "stop";
             break;
@@ -93,7 +92,7 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
             finish = "context";
             break;
         }
-        logits = model.forward(&mut state, &[next], Logits::Last)?;
+        next = model.next_token(&mut state, &[next], &mut sampler)?;
     }
     let decode_s = decode_start.elapsed().as_secs_f64();
     let text = tokenizer.decode(&tokens, false)?;

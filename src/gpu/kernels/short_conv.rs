@@ -35,7 +35,7 @@ pub fn short_conv(
 ) -> Result<(), GpuError> {
     let (t, h) = (bcx.rows, bcx.cols / 3);
     expect_len(bcx, "short_conv: bcx", t, 3 * h)?;
-    let taps = if h == 0 { 0 } else { kernel.len() / h };
+    let taps = kernel.len().checked_div(h).unwrap_or(0);
     if taps < 2 {
         return Err(GpuError::Shape(format!("short_conv: a kernel of {} values for {h} channels", kernel.len())));
     }
