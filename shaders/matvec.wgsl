@@ -24,10 +24,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>; // (T, cols / 4)
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // (T, y_stride)
 
-const ROWS: u32 = 4u;        // rows per workgroup (host: ROWS in matvec.rs): one vec4 lane each
 override wg_size: u32 = 64u; // a power of two, at most 256 (WebGPU's portable limit)
 
-var<workgroup> partial: array<vec4<f32>, wg_size>; // one lane per row
+#include "common/dot_rows.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn matvec(
@@ -41,35 +40,17 @@ fn matvec(
     if (r0 >= params.n_rows) {
         return; // uniform: depends on the workgroup only
     }
-    let units_per_block = QK / 4u;
-    let blocks_per_row = params.cols4 / units_per_block;
+    let blocks_per_row = params.cols4 / (QK / 4u);
     // Rows past the end repeat the last row (in bounds) and are not stored.
-    var blk0: array<u32, ROWS>;
-    for (var k = 0u; k < ROWS; k++) {
-        blk0[k] = (params.part_row0 + min(r0 + k, params.n_rows - 1u)) * blocks_per_row;
-    }
-    let x0 = t * params.cols4;
-    var acc = vec4<f32>(0.0);
-    for (var u = lid.x; u < params.cols4; u += wg_size) {
-        let xv = x[x0 + u];
-        let b = u / units_per_block;
-        let j = u % units_per_block;
-        acc += vec4<f32>(
-            dot(dequant4(blk0[0] + b, j), xv),
-            dot(dequant4(blk0[1] + b, j), xv),
-            dot(dequant4(blk0[2] + b, j), xv),
-            dot(dequant4(blk0[3] + b, j), xv),
-        );
-    }
-    partial[lid.x] = acc;
-    workgroupBarrier();
-    for (var s = wg_size / 2u; s > 0u; s >>= 1u) {
-        if (lid.x < s) {
-            partial[lid.x] += partial[lid.x + s];
-        }
-        workgroupBarrier();
-    }
+    let last = params.n_rows - 1u;
+    let blk0 = vec4<u32>(
+        (params.part_row0 + min(r0, last)) * blocks_per_row,
+        (params.part_row0 + min(r0 + 1u, last)) * blocks_per_row,
+        (params.part_row0 + min(r0 + 2u, last)) * blocks_per_row,
+        (params.part_row0 + min(r0 + 3u, last)) * blocks_per_row,
+    );
+    let sums = dot_rows(lid.x, blk0, t * params.cols4, params.cols4);
     if (lid.x < ROWS && r0 + lid.x < params.n_rows) {
-        y[t * params.y_stride + params.y_col0 + r0 + lid.x] = partial[0][lid.x];
+        y[t * params.y_stride + params.y_col0 + r0 + lid.x] = sums[lid.x];
     }
 }
