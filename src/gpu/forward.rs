@@ -9,7 +9,7 @@ use crate::sampling::{Sampler, SamplingParams};
 
 use super::kernels as k;
 use super::model::GpuModel;
-use super::scratch::{Rows, Scratch};
+use super::scratch::Scratch;
 use super::{GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
 
 /// Tokens evaluated per step during prefill: the matmul tile is 32 tokens, and the scratch
@@ -31,8 +31,6 @@ pub struct GpuState {
     pub capacity: usize,
     layers: Vec<LayerState>,
     scratch: Scratch,
-    /// Attention partials, shared by the attention layers (they run one after another).
-    attn_partials: GpuTensor,
 }
 
 /// `y = x W^T`: the matrix-vector kernel for one token, the tiled matmul for a batch.
@@ -45,7 +43,7 @@ fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Res
 }
 
 /// Short-conv block: `out_proj(C * conv(B * x))` with the rolling conv state.
-fn conv_block(ops: &mut Ops<'_>, c: &Conv<GpuMatrix, GpuTensor>, s: &Rows, state: &GpuTensor) -> Result<(), GpuError> {
+fn conv_block(ops: &mut Ops<'_>, c: &Conv<GpuMatrix, GpuTensor>, s: &Scratch, state: &GpuTensor) -> Result<(), GpuError> {
     linear(ops, &c.in_proj, &s.xb, &s.bcx)?;
     k::short_conv(ops, &s.bcx, &c.kernel, state, &s.gated)?;
     linear(ops, &c.out_proj, &s.gated, &s.y)
@@ -56,11 +54,11 @@ fn attn_block(
     ops: &mut Ops<'_>,
     m: &GpuModel,
     a: &Attn<GpuMatrix, GpuTensor>,
-    s: &Rows,
+    s: &Scratch,
     kv: &KvCache,
     pos0: usize,
 ) -> Result<(), GpuError> {
-    let (c, t, hd) = (&m.config, s.t, m.config.head_dim);
+    let (c, t, hd) = (&m.config, s.batch, m.config.head_dim);
     let kv_width = a.n_kv_heads * hd;
     let (k_raw, k_normed, v) = (s.k.view(t, kv_width)?, s.kn.view(t, kv_width)?, s.v.view(t, kv_width)?);
     linear(ops, &a.q, &s.xb, &s.q)?;
@@ -76,7 +74,7 @@ fn attn_block(
 }
 
 /// Dense SwiGLU MLP: `down(silu(gate x) * up x)`.
-fn mlp_block(ops: &mut Ops<'_>, mlp: &Mlp<GpuMatrix>, s: &Rows) -> Result<(), GpuError> {
+fn mlp_block(ops: &mut Ops<'_>, mlp: &Mlp<GpuMatrix>, s: &Scratch) -> Result<(), GpuError> {
     linear(ops, &mlp.gate, &s.xb, &s.ffn_gate)?;
     linear(ops, &mlp.up, &s.xb, &s.ffn_up)?;
     k::swiglu(ops, &s.ffn_gate, &s.ffn_up, &s.ffn_h)?;
@@ -84,7 +82,7 @@ fn mlp_block(ops: &mut Ops<'_>, mlp: &Mlp<GpuMatrix>, s: &Rows) -> Result<(), Gp
 }
 
 /// Mixture of experts, routed on the GPU: only the chosen experts' weights are read.
-fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: &Rows) -> Result<(), GpuError> {
+fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: &Scratch) -> Result<(), GpuError> {
     let cfg = c.moe.as_ref().expect("MoE weights come with a MoE config");
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
     linear(ops, &moe.router, &s.xb, &m.router)?;
@@ -118,7 +116,6 @@ impl GpuModel {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let batch = MAX_BATCH.min(capacity);
-        let scratch = Scratch::new(ctx, c, batch)?;
         let partials = layers
             .iter()
             .filter_map(|l| match l {
@@ -127,13 +124,13 @@ impl GpuModel {
             })
             .max()
             .unwrap_or(1);
-        let attn_partials = GpuTensor::zeros(ctx, "attn.partials", partials, 1)?;
-        Ok(GpuState { pos: 0, capacity, layers, scratch, attn_partials })
+        let scratch = Scratch::new(ctx, c, batch, partials)?;
+        Ok(GpuState { pos: 0, capacity, layers, scratch })
     }
 
     /// Records one step of `t` tokens (already written to `scratch.tokens`) through every
     /// layer; the residual stream ends in `scratch.x`.
-    fn record_layers(&self, ops: &mut Ops<'_>, st: &GpuState, s: &Rows) -> Result<(), GpuError> {
+    fn record_layers(&self, ops: &mut Ops<'_>, st: &GpuState, s: &Scratch) -> Result<(), GpuError> {
         let (c, w) = (&self.config, &self.weights);
         k::embed(ops, &w.token_embd, &s.tokens, &s.x)?;
         for (layer, ls) in w.layers.iter().zip(&st.layers) {
@@ -204,7 +201,7 @@ impl GpuModel {
     async fn step(&self, st: &mut GpuState, chunk: &[u32], finish: Finish<'_>) -> Result<StepOut, ModelError> {
         let (c, ctx) = (&self.config, &*self.ctx);
         let t = chunk.len();
-        let s = Rows::of(&st.scratch, &st.attn_partials, t)?;
+        let s = st.scratch.rows(t)?;
         ctx.queue.write_buffer(&s.tokens.buffer, 0, bytemuck::cast_slice(chunk));
         let mut ops = Ops::new(ctx);
         self.record_layers(&mut ops, st, &s)?;

@@ -5,8 +5,11 @@ use crate::model::Config;
 
 use super::{GpuContext, GpuError, GpuTensor};
 
-/// Every intermediate of a step; `B` = the batch capacity (tokens per step).
+/// Every intermediate of a step; `B` = the batch capacity (tokens per step). [`Scratch::rows`]
+/// gives the same buffers viewed at a step's T rows.
+#[derive(Clone)]
 pub(crate) struct Scratch {
+    /// Rows of the per-token tensors (B when allocated, T in a step's view).
     pub batch: usize,
     /// (B) token ids of the step
     pub tokens: GpuTensor,
@@ -29,6 +32,9 @@ pub(crate) struct Scratch {
     pub v: GpuTensor,
     /// (B, n_heads * hd) attention output
     pub attn: GpuTensor,
+    /// Split-K partials of the attention kernel, shared by the attention layers
+    /// (sized by [`crate::gpu::kernels::attention_scratch_len`]).
+    pub attn_partials: GpuTensor,
     /// (B, F) dense SwiGLU gate, up, and silu(gate) * up
     pub ffn_gate: GpuTensor,
     pub ffn_up: GpuTensor,
@@ -45,6 +51,7 @@ pub(crate) struct Scratch {
     pub sampled: GpuTensor,
 }
 
+#[derive(Clone)]
 pub(crate) struct MoeScratch {
     pub router: GpuTensor,
     pub selected: GpuTensor,
@@ -56,7 +63,8 @@ pub(crate) struct MoeScratch {
 }
 
 impl Scratch {
-    pub fn new(ctx: &GpuContext, c: &Config, batch: usize) -> Result<Scratch, GpuError> {
+    /// Buffers for steps of up to `batch` tokens; `partials` = elements of attention scratch.
+    pub fn new(ctx: &GpuContext, c: &Config, batch: usize, partials: usize) -> Result<Scratch, GpuError> {
         let z = |label: &str, rows: usize, cols: usize| GpuTensor::zeros(ctx, label, rows, cols);
         let (b, h) = (batch, c.hidden);
         let q_width = c.n_heads * c.head_dim;
@@ -94,6 +102,7 @@ impl Scratch {
             kn: z("kn", b, kv_width)?,
             v: z("v", b, kv_width)?,
             attn: z("attn", b, q_width)?,
+            attn_partials: z("attn.partials", partials.max(1), 1)?,
             ffn_gate: z("ffn.gate", b, c.ffn_dim)?,
             ffn_up: z("ffn.up", b, c.ffn_dim)?,
             ffn_h: z("ffn.h", b, c.ffn_dim)?,
@@ -104,49 +113,15 @@ impl Scratch {
             sampled: GpuTensor::from_u32(ctx, "sampled", 1, 1, &[0])?,
         })
     }
-}
 
-/// The scratch buffers viewed at a step's T rows.
-pub(crate) struct Rows {
-    pub t: usize,
-    pub tokens: GpuTensor,
-    pub x: GpuTensor,
-    pub xb: GpuTensor,
-    pub y: GpuTensor,
-    pub bcx: GpuTensor,
-    pub gated: GpuTensor,
-    pub q: GpuTensor,
-    pub qn: GpuTensor,
-    pub k: GpuTensor,
-    pub kn: GpuTensor,
-    pub v: GpuTensor,
-    pub attn: GpuTensor,
-    /// Split-K partials of the attention kernel (sized by [`k::attention_scratch_len`]).
-    pub attn_partials: GpuTensor,
-    pub ffn_gate: GpuTensor,
-    pub ffn_up: GpuTensor,
-    pub ffn_h: GpuTensor,
-    pub moe: Option<MoeRows>,
-}
-
-pub(crate) struct MoeRows {
-    pub router: GpuTensor,
-    pub selected: GpuTensor,
-    pub weights: GpuTensor,
-    pub gate: GpuTensor,
-    pub up: GpuTensor,
-    pub hidden: GpuTensor,
-    pub down: GpuTensor,
-}
-
-impl Rows {
-    pub fn of(s: &Scratch, attn_partials: &GpuTensor, t: usize) -> Result<Rows, GpuError> {
+    /// The same buffers seen at `t` rows (t <= batch): what one step's kernels bind.
+    pub fn rows(&self, t: usize) -> Result<Scratch, GpuError> {
         let v = |x: &GpuTensor| x.view(t, x.cols);
-        let moe = match &s.moe {
+        let moe = match &self.moe {
             None => None,
             Some(m) => {
                 let per_slot = |x: &GpuTensor| x.view(t * m.selected.cols, x.cols);
-                Some(MoeRows {
+                Some(MoeScratch {
                     router: v(&m.router)?,
                     selected: v(&m.selected)?,
                     weights: v(&m.weights)?,
@@ -157,25 +132,23 @@ impl Rows {
                 })
             }
         };
-        Ok(Rows {
-            t,
-            tokens: v(&s.tokens)?,
-            x: v(&s.x)?,
-            xb: v(&s.xb)?,
-            y: v(&s.y)?,
-            bcx: v(&s.bcx)?,
-            gated: v(&s.gated)?,
-            q: v(&s.q)?,
-            qn: v(&s.qn)?,
-            k: s.k.clone(),
-            kn: s.kn.clone(),
-            v: s.v.clone(),
-            attn: v(&s.attn)?,
-            attn_partials: attn_partials.clone(),
-            ffn_gate: v(&s.ffn_gate)?,
-            ffn_up: v(&s.ffn_up)?,
-            ffn_h: v(&s.ffn_h)?,
+        Ok(Scratch {
+            batch: t,
+            tokens: v(&self.tokens)?,
+            x: v(&self.x)?,
+            xb: v(&self.xb)?,
+            y: v(&self.y)?,
+            bcx: v(&self.bcx)?,
+            gated: v(&self.gated)?,
+            q: v(&self.q)?,
+            qn: v(&self.qn)?,
+            attn: v(&self.attn)?,
+            ffn_gate: v(&self.ffn_gate)?,
+            ffn_up: v(&self.ffn_up)?,
+            ffn_h: v(&self.ffn_h)?,
             moe,
+            // Viewed per layer (their width depends on the layer's kv heads) or not per token.
+            ..self.clone()
         })
     }
 }
