@@ -4,6 +4,8 @@
 # `.ci/run` installs the prerequisites (Chromium, lavapipe, wasm-bindgen-cli, node packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Mesa's Vulkan loader complains on every adapter probe without a runtime dir.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
 if [ ! -d ../shared/fixtures ]; then
   echo "tests need the fixtures at ../shared/fixtures (next to this checkout)" >&2

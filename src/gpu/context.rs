@@ -58,7 +58,13 @@ impl GpuContext {
     /// Optional features are requested where present; none is required, since Chromium's
     /// fallback adapter has neither shader-f16 nor mappable subgroups.
     pub async fn new() -> Result<GpuContext, GpuError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        // OpenGL has no compute path worth using here, and probing it talks to the display
+        // server; keep Vulkan / Metal / DX12 / WebGPU unless WGPU_BACKEND says otherwise.
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::PRIMARY;
+        }
+        let instance = wgpu::Instance::new(desc);
         let options = wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::from_env().unwrap_or(wgpu::PowerPreference::HighPerformance),
             ..Default::default()
