@@ -5,67 +5,19 @@
 //! The GPU tests run on whatever adapter wgpu picks; in CI that is Mesa's lavapipe. Without
 //! any adapter they fail (say so loudly rather than pass without testing anything).
 
-use std::sync::{Arc, OnceLock};
+mod common;
 
+use common::gpu::{assert_close, ctx, host_matrix, ids, random, run, tensor, upload, validate_with_naga, zeros};
 use lfm_webgpu::gpu::kernels::{self, RopeTable};
 use lfm_webgpu::gpu::layout::{self, GpuFormat};
 use lfm_webgpu::gpu::shader::{self, ShaderSpec, GPU_TYPES};
 use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops};
-use lfm_webgpu::model::{HostTensor, SharedBytes};
+use lfm_webgpu::model::HostTensor;
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::reference::ops as reference;
-use lfm_webgpu::sampling::Rng;
+use lfm_webgpu::rng::Rng;
 
 // ---------------------------------------------------------------- helpers
-
-fn ctx() -> &'static GpuContext {
-    static CTX: OnceLock<GpuContext> = OnceLock::new();
-    CTX.get_or_init(|| {
-        let ctx = GpuContext::new_blocking().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
-        eprintln!("GPU tests on {} ({:?})", ctx.adapter_info.name, ctx.adapter_info.backend);
-        ctx
-    })
-}
-
-/// `n` values uniform in [-scale, scale).
-fn random(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
-    (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
-}
-
-/// A `(rows, cols)` host matrix of `ty` holding `values` quantized by the reference quantizer.
-fn host_matrix(ty: GgmlType, rows: usize, cols: usize, values: &[f32]) -> HostTensor {
-    let bytes = quant::quantize(ty, values).expect("quantizable");
-    HostTensor { name: "w".into(), ty, dims: vec![cols as u64, rows as u64], bytes: SharedBytes::new(Arc::new(bytes)) }
-}
-
-fn upload(t: &HostTensor) -> GpuMatrix {
-    GpuMatrix::from_host(ctx(), t, 1).expect("upload")
-}
-
-fn tensor(rows: usize, cols: usize, data: &[f32]) -> GpuTensor {
-    GpuTensor::from_f32(ctx(), "t", rows, cols, data).expect("tensor")
-}
-
-/// Submits `record`'s dispatches and reads `out` back.
-fn run(out: &GpuTensor, record: impl FnOnce(&mut Ops<'_>)) -> Vec<f32> {
-    let mut ops = Ops::new(ctx());
-    record(&mut ops);
-    ops.submit();
-    out.read_f32_blocking(ctx()).expect("readback")
-}
-
-/// Asserts `|got - want| <= tol(i, want)` everywhere, naming the first index that is off.
-fn assert_close(what: &str, got: &[f32], want: &[f32], tol: impl Fn(usize, f32) -> f32) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let t = tol(i, w);
-        assert!(
-            (g - w).abs() <= t || g == w,
-            "{what}: index {i}: gpu {g} vs reference {w} (diff {}, tolerance {t})",
-            (g - w).abs()
-        );
-    }
-}
 
 /// Awkward matrix widths: whole blocks, not a multiple of the workgroup size.
 fn cols_for(ty: GgmlType) -> usize {
@@ -81,15 +33,7 @@ fn cols_for(ty: GgmlType) -> usize {
 #[test]
 fn every_shader_variant_validates_with_naga() {
     for spec in ShaderSpec::all() {
-        let src = spec.source().unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
-        // WebGPU's baseline only: unpack2x16float (a downlevel flag every WebGPU adapter has),
-        // but no shader-f16 and no subgroups, as on Chromium's fallback adapter.
-        let caps = naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32;
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+        validate_with_naga(&spec);
     }
 }
 
@@ -161,7 +105,7 @@ fn rms_norm_matches_reference() {
     let x = random(&mut rng, t * n, 2.0);
     let w = random(&mut rng, n, 1.5);
     let want = reference::rms_norm(&x, &w, 1e-5);
-    let (gx, gw, out) = (tensor(t, n, &x), tensor(1, n, &w), GpuTensor::zeros(ctx(), "out", t, n).unwrap());
+    let (gx, gw, out) = (tensor(t, n, &x), tensor(1, n, &w), zeros(t, n));
     let got = run(&out, |ops| kernels::rms_norm(ops, &gx, &gw, 1e-5, &out).unwrap());
     assert_close("rms_norm", &got, &want, |_, w| 1e-5 * w.abs() + 1e-7);
 }
@@ -183,7 +127,7 @@ fn swiglu_matches_reference() {
     let (t, f) = (2, 777);
     let (gate, up) = (random(&mut rng, t * f, 12.0), random(&mut rng, t * f, 3.0));
     let want = reference::swiglu(&gate, &up);
-    let (gg, gu, out) = (tensor(t, f, &gate), tensor(t, f, &up), GpuTensor::zeros(ctx(), "out", t, f).unwrap());
+    let (gg, gu, out) = (tensor(t, f, &gate), tensor(t, f, &up), zeros(t, f));
     let got = run(&out, |ops| kernels::swiglu(ops, &gg, &gu, &out).unwrap());
     assert_close("swiglu", &got, &want, |_, w| 2e-6 * w.abs() + 1e-7);
 }
@@ -210,10 +154,9 @@ fn embed_dequantizes_every_type_bit_exactly() {
     for &ty in GPU_TYPES {
         let (rows, cols) = (9, cols_for(ty));
         let table = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
-        let ids = [3u32, 0, 8, 3, 5];
-        let want = reference::embed(&table, &ids);
-        let (gt, gids) = (upload(&table), GpuTensor::from_u32(ctx(), "ids", ids.len(), 1, &ids).unwrap());
-        let out = GpuTensor::zeros(ctx(), "out", ids.len(), cols).unwrap();
+        let picked = [3u32, 0, 8, 3, 5];
+        let want = reference::embed(&table, &picked);
+        let (gt, gids, out) = (upload(&table), ids(picked.len(), 1, &picked), zeros(picked.len(), cols));
         let got = run(&out, |ops| kernels::embed(ops, &gt, &gids, &out).unwrap());
         assert_close(&format!("embed {ty}"), &got, &want, |_, _| 0.0);
     }
@@ -251,7 +194,7 @@ fn matvec_and_matmul_match_reference_for_every_type() {
                 let x = random(&mut rng, t * cols, 1.0);
                 let want = reference::matmul(&w, 0, rows, &x);
                 let tol = matvec_tolerance(&w, 0, rows, &x);
-                let (gw, gx, y) = (upload(&w), tensor(t, cols, &x), GpuTensor::zeros(ctx(), "y", t, rows).unwrap());
+                let (gw, gx, y) = (upload(&w), tensor(t, cols, &x), zeros(t, rows));
                 let got = run(&y, |ops| kernel(ops, &gw, 0, rows, &gx, &y).unwrap());
                 assert_close(&format!("{name} {ty} T={t}"), &got, &want, |i, _| tol[i]);
             }
@@ -275,7 +218,7 @@ fn matrices_split_across_buffers_compute_the_same() {
         let x = random(&mut rng, 2 * cols, 1.0);
         let gx = tensor(2, cols, &x);
         // The whole matrix, spanning every buffer.
-        let y = GpuTensor::zeros(ctx(), "y", 2, rows).unwrap();
+        let y = zeros(2, rows);
         let got = run(&y, |ops| kernels::matvec(ops, &gw, &gx, &y).unwrap());
         let tol = matvec_tolerance(&w, 0, rows, &x);
         assert_close(&format!("split matvec {ty}"), &got, &reference::matmul(&w, 0, rows, &x), |i, _| tol[i]);
@@ -284,17 +227,16 @@ fn matrices_split_across_buffers_compute_the_same() {
             let tol = matvec_tolerance(&w, first, n, &x);
             let want = reference::matmul(&w, first, n, &x);
             for (name, kernel, _) in LINEAR {
-                let y = GpuTensor::zeros(ctx(), "y", 2, n).unwrap();
+                let y = zeros(2, n);
                 let got = run(&y, |ops| kernel(ops, &gw, first, n, &gx, &y).unwrap());
                 assert_close(&format!("split {name} rows {ty} {first}+{n}"), &got, &want, |i, _| tol[i]);
             }
         }
         // Gathering rows from every part.
-        let ids = [64u32, 0, 27, 26, 40, 13];
-        let (gids, out) =
-            (GpuTensor::from_u32(ctx(), "ids", 6, 1, &ids).unwrap(), GpuTensor::zeros(ctx(), "out", 6, cols).unwrap());
+        let picked = [64u32, 0, 27, 26, 40, 13];
+        let (gids, out) = (ids(6, 1, &picked), zeros(6, cols));
         let got = run(&out, |ops| kernels::embed(ops, &gw, &gids, &out).unwrap());
-        assert_close(&format!("split embed {ty}"), &got, &reference::embed(&w, &ids), |_, _| 0.0);
+        assert_close(&format!("split embed {ty}"), &got, &reference::embed(&w, &picked), |_, _| 0.0);
     }
 }
 

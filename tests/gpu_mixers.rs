@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::gpu::{assert_close, ctx, gaussian, max_rel_err, random, run, tensor, validate_with_naga, zeros};
+use common::gpu::{assert_close, ctx, gaussian, max_rel_err, random, run, submit, tensor, validate_with_naga, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::ShaderSpec;
 use lfm_webgpu::gpu::{GpuTensor, KvCache, Ops};
@@ -97,10 +97,10 @@ fn kv_store_writes_rows_across_blocks() {
     for t in [5, 13, 1, 31] {
         let (k, v) = (random(&mut rng, t * row, 1.0), random(&mut rng, t * row, 1.0));
         let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
-        let mut ops = Ops::new(ctx());
-        kernels::kv_store(&mut ops, &cache, &gk, &gv, pos).unwrap();
-        assert_eq!(ops.dispatch_count(), cache.spans(pos, t).count());
-        ops.submit();
+        submit(|ops| {
+            kernels::kv_store(ops, &cache, &gk, &gv, pos).unwrap();
+            assert_eq!(ops.dispatch_count(), cache.spans(pos, t).count());
+        });
         want_k.extend(k);
         want_v.extend(v);
         pos += t;
@@ -141,9 +141,7 @@ fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
         let row = n_kv * hd;
         if pos0 > 0 {
             let (gk, gv) = (tensor(pos0, row, &k[..pos0 * row]), tensor(pos0, row, &v[..pos0 * row]));
-            let mut ops = Ops::new(ctx());
-            kernels::kv_store(&mut ops, &cache, &gk, &gv, 0).unwrap();
-            ops.submit();
+            submit(|ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
         }
         let (gk, gv) = (tensor(t, row, &k[pos0 * row..]), tensor(t, row, &v[pos0 * row..]));
         let (gq, out) = (tensor(t, n_heads * hd, &q), zeros(t, n_heads * hd));
@@ -198,9 +196,7 @@ fn dispatches_past_65535_workgroups_fold_into_y() {
     let cache = KvCache::new(ctx(), "kv", 16, 64, t).unwrap();
     let (k, v) = (random(&mut rng, t * row, 1.0), random(&mut rng, t * row, 1.0));
     let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
-    let mut ops = Ops::new(ctx());
-    kernels::kv_store(&mut ops, &cache, &gk, &gv, 0).unwrap();
-    ops.submit();
+    submit(|ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
     let (got_k, got_v) = cache.read_blocking(ctx(), t).unwrap();
     assert_close("kv_store, folded", &got_k, &k, |_, _| 0.0);
     assert_close("kv_store, folded", &got_v, &v, |_, _| 0.0);

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::gpu::{assert_close, ctx, gaussian, host_matrix, random, tensor, validate_with_naga, zeros};
+use common::gpu::{assert_close, ctx, gaussian, host_matrix, ids, random, run, submit, tensor, upload, validate_with_naga, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::{ShaderSpec, GPU_TYPES};
 use lfm_webgpu::gpu::{GpuMatrix, GpuTensor, Ops};
@@ -28,11 +28,6 @@ fn moe_and_sampling_shaders_validate_with_naga() {
 
 // ---------------------------------------------------------------- routing
 
-/// Uploads u32 ids.
-fn ids(rows: usize, cols: usize, data: &[u32]) -> GpuTensor {
-    GpuTensor::from_u32(ctx(), "ids", rows, cols, data).expect("tensor")
-}
-
 #[test]
 fn moe_route_matches_reference() {
     let mut rng = Rng::new(30);
@@ -51,9 +46,7 @@ fn moe_route_matches_reference() {
             let (want_sel, want_w) = reference::moe_route(&logits, &bias, k);
             let (gl, gb) = (tensor(t, e, &logits), tensor(1, e, &bias));
             let (sel, w) = (zeros(t, k), zeros(t, k));
-            let mut ops = Ops::new(ctx());
-            kernels::moe_route(&mut ops, &gl, &gb, &sel, &w).unwrap();
-            ops.submit();
+            submit(|ops| kernels::moe_route(ops, &gl, &gb, &sel, &w).unwrap());
             let got_sel = sel.read_u32_blocking(ctx()).unwrap();
             assert_eq!(got_sel, want_sel, "moe_route E={e} k={k} T={t}: selected");
             let got_w = w.read_f32_blocking(ctx()).unwrap();
@@ -140,7 +133,7 @@ impl GpuMoe {
             h: m.h,
             fe: m.fe,
             n_exp: m.n_exp,
-            router: GpuMatrix::from_host(ctx(), &m.router, 1).unwrap(),
+            router: upload(&m.router),
             bias: tensor(1, m.n_exp, &m.bias),
             gate: up(&m.gate, m.fe),
             up: up(&m.up, m.fe),
@@ -158,15 +151,15 @@ impl GpuMoe {
         let (selected, weights) = (zeros(t, k), zeros(t, k));
         let (gate, up, act) = (zeros(t * k, fe), zeros(t * k, fe), zeros(t * k, fe));
         let (down, out) = (zeros(t * k, h), zeros(t, h));
-        let mut ops = Ops::new(ctx());
-        kernels::matvec(&mut ops, &self.router, &x, &logits).unwrap();
-        kernels::moe_route(&mut ops, &logits, &self.bias, &selected, &weights).unwrap();
-        kernels::moe_matvec(&mut ops, &self.gate, fe, &selected, &x, &gate).unwrap();
-        kernels::moe_matvec(&mut ops, &self.up, fe, &selected, &x, &up).unwrap();
-        kernels::swiglu(&mut ops, &gate, &up, &act).unwrap();
-        kernels::moe_matvec(&mut ops, &self.down, h, &selected, &act, &down).unwrap();
-        kernels::moe_combine(&mut ops, &down, &weights, &out).unwrap();
-        ops.submit();
+        submit(|ops| {
+            kernels::matvec(ops, &self.router, &x, &logits).unwrap();
+            kernels::moe_route(ops, &logits, &self.bias, &selected, &weights).unwrap();
+            kernels::moe_matvec(ops, &self.gate, fe, &selected, &x, &gate).unwrap();
+            kernels::moe_matvec(ops, &self.up, fe, &selected, &x, &up).unwrap();
+            kernels::swiglu(ops, &gate, &up, &act).unwrap();
+            kernels::moe_matvec(ops, &self.down, h, &selected, &act, &down).unwrap();
+            kernels::moe_combine(ops, &down, &weights, &out).unwrap();
+        });
         (selected.read_u32_blocking(ctx()).unwrap(), out.read_f32_blocking(ctx()).unwrap())
     }
 }
@@ -257,10 +250,7 @@ fn unselected_experts_do_not_reach_the_output() {
     let x = random(&mut rng, 2 * cols, 1.0);
     let (sel, gx) = (ids(2, 2, &[5, 2, 2, 99]), tensor(2, cols, &x));
     let y = tensor(4, rpe, &vec![7.0; 4 * rpe]);
-    let mut ops = Ops::new(ctx());
-    kernels::moe_matvec(&mut ops, &gw, rpe, &sel, &gx, &y).unwrap();
-    ops.submit();
-    let got = y.read_f32_blocking(ctx()).unwrap();
+    let got = run(&y, |ops| kernels::moe_matvec(ops, &gw, rpe, &sel, &gx, &y).unwrap());
     let mut want = Vec::new();
     for (slot, e) in [(0, 5), (0, 2), (1, 2)] {
         want.extend(reference::matmul(&w, e * rpe, rpe, &x[slot * cols..(slot + 1) * cols]));
@@ -274,9 +264,7 @@ fn unselected_experts_do_not_reach_the_output() {
 /// Records one kernel per (row, out index) and reads the token ids back.
 fn tokens(n: usize, record: impl FnOnce(&mut Ops<'_>, &GpuTensor)) -> Vec<u32> {
     let out = ids(n, 1, &vec![u32::MAX; n]);
-    let mut ops = Ops::new(ctx());
-    record(&mut ops, &out);
-    ops.submit();
+    submit(|ops| record(ops, &out));
     out.read_u32_blocking(ctx()).unwrap()
 }
 

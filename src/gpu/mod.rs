@@ -27,6 +27,6 @@ pub use context::{GpuContext, GpuError};
 pub use forward::{GpuState, MAX_BATCH};
 pub use kv_cache::{KvBlock, KvCache};
 pub use matrix::{GpuMatrix, MatrixPart};
-pub use model::GpuModel;
+pub use model::{GpuModel, PlannedTensor, TensorRole, Uploaded};
 pub use ops::Ops;
 pub use tensor::GpuTensor;

@@ -3,8 +3,12 @@
 
 use std::sync::OnceLock;
 
+use std::sync::Arc;
+
 use lfm_webgpu::gpu::shader::ShaderSpec;
-use lfm_webgpu::gpu::{GpuContext, GpuTensor, Ops};
+use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::model::{HostTensor, SharedBytes};
+use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::rng::Rng;
 
 /// The test binary's GPU context (whatever adapter wgpu picks; lavapipe in CI). Without an
@@ -38,11 +42,32 @@ pub fn zeros(rows: usize, cols: usize) -> GpuTensor {
     GpuTensor::zeros(ctx(), "zeros", rows, cols).expect("tensor")
 }
 
-/// Submits `record`'s dispatches and reads `out` back.
-pub fn run(out: &GpuTensor, record: impl FnOnce(&mut Ops<'_>)) -> Vec<f32> {
+/// A `(rows, cols)` tensor of u32 ids.
+pub fn ids(rows: usize, cols: usize, data: &[u32]) -> GpuTensor {
+    GpuTensor::from_u32(ctx(), "ids", rows, cols, data).expect("tensor")
+}
+
+/// A `(rows, cols)` host matrix of `ty` holding `values` quantized by the reference quantizer.
+pub fn host_matrix(ty: GgmlType, rows: usize, cols: usize, values: &[f32]) -> HostTensor {
+    let bytes = quant::quantize(ty, values).expect("quantizable");
+    HostTensor { name: "w".into(), ty, dims: vec![cols as u64, rows as u64], bytes: SharedBytes::new(Arc::new(bytes)) }
+}
+
+/// `t` on the GPU, within the device's binding limits.
+pub fn upload(t: &HostTensor) -> GpuMatrix {
+    GpuMatrix::from_host(ctx(), t, 1).expect("upload")
+}
+
+/// Records `record`'s dispatches and submits them.
+pub fn submit(record: impl FnOnce(&mut Ops<'_>)) {
     let mut ops = Ops::new(ctx());
     record(&mut ops);
     ops.submit();
+}
+
+/// Submits `record`'s dispatches and reads `out` back.
+pub fn run(out: &GpuTensor, record: impl FnOnce(&mut Ops<'_>)) -> Vec<f32> {
+    submit(record);
     out.read_f32_blocking(ctx()).expect("readback")
 }
 
@@ -64,8 +89,9 @@ pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
     got.iter().zip(want).map(|(g, w)| (g - w).abs() / (1.0 + w.abs())).fold(0.0, f32::max)
 }
 
-/// Parses and validates `spec` with naga against WebGPU's baseline: no shader-f16, no
-/// subgroups (as on Chromium's fallback adapter).
+/// Parses and validates `spec` with naga against WebGPU's baseline: unpack2x16float (a
+/// downlevel flag every WebGPU adapter has), but no shader-f16 and no subgroups, as on
+/// Chromium's fallback adapter.
 pub fn validate_with_naga(spec: &ShaderSpec) {
     let src = spec.source().unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
     let module =
@@ -74,20 +100,4 @@ pub fn validate_with_naga(spec: &ShaderSpec) {
     naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
-}
-
-/// A `(rows, cols)` host matrix of `ty` holding `values` quantized by the reference quantizer.
-pub fn host_matrix(
-    ty: lfm_webgpu::quant::GgmlType,
-    rows: usize,
-    cols: usize,
-    values: &[f32],
-) -> lfm_webgpu::model::HostTensor {
-    let bytes = lfm_webgpu::quant::quantize(ty, values).expect("quantizable");
-    lfm_webgpu::model::HostTensor {
-        name: "w".into(),
-        ty,
-        dims: vec![cols as u64, rows as u64],
-        bytes: lfm_webgpu::model::SharedBytes::new(std::sync::Arc::new(bytes)),
-    }
 }

@@ -1,6 +1,6 @@
 use bytemuck::{Pod, Zeroable};
 
-use super::{expect_len, to_u32};
+use super::{row_spans, RowSpan};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
@@ -9,13 +9,8 @@ use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
-    cols4: u32,      // elements per row / 4
-    part_row0: u32,  // first row of the dispatch, part-local
-    n_rows: u32,     // rows in the dispatch
-    y_stride: u32,   // y elements per token
-    y_col0: u32,     // y column of the dispatch's first row
-    scale_base: u32, // word offset of the part's split scales
-    n_tokens: u32,   // T
+    span: RowSpan, // cols4 .. scale_base
+    n_tokens: u32, // T
     _pad: u32,
 }
 
@@ -42,37 +37,19 @@ pub fn matmul_rows(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    if first_row + n_rows > w.rows || n_rows == 0 {
-        return Err(GpuError::Shape(format!(
-            "matmul: rows {first_row}..{} of a {}-row matrix",
-            first_row + n_rows,
-            w.rows
-        )));
-    }
-    let t = x.len() / w.cols;
-    expect_len(x, "matmul: x", t, w.cols)?;
-    expect_len(y, "matmul: y", t, n_rows)?;
+    let (t, spans) = row_spans("matmul", w, first_row, n_rows, x, y)?;
     let max = ops.ctx().limits.max_compute_workgroups_per_dimension as usize;
-    if t == 0 || t.div_ceil(TILE) > max || n_rows.div_ceil(TILE) > max {
+    if t.div_ceil(TILE) > max || n_rows.div_ceil(TILE) > max {
         return Err(GpuError::Shape(format!("matmul: {t} tokens x {n_rows} rows do not fit one dispatch")));
     }
-    for (part, local_row, rows, y_col) in w.spans(first_row, n_rows) {
-        let params = Params {
-            cols4: to_u32(w.cols / 4, "matmul")?,
-            part_row0: local_row as u32,
-            n_rows: rows as u32,
-            y_stride: n_rows as u32,
-            y_col0: y_col as u32,
-            scale_base: part.scale_base,
-            n_tokens: t as u32,
-            _pad: 0,
-        };
+    for (part, span) in spans {
+        let params = Params { span, n_tokens: t as u32, _pad: 0 };
         ops.dispatch(Dispatch {
             spec: ShaderSpec::quant("matmul", w.ty),
             constants: &[],
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
-            workgroups: [rows.div_ceil(TILE) as u32, t.div_ceil(TILE) as u32, 1],
+            workgroups: [span.n_rows.div_ceil(TILE as u32), t.div_ceil(TILE) as u32, 1],
         })?;
     }
     Ok(())

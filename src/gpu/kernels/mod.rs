@@ -31,7 +31,10 @@ pub use sample::{argmax, sample};
 pub use short_conv::short_conv;
 pub use swiglu::swiglu;
 
+use bytemuck::{Pod, Zeroable};
+
 use super::context::GpuError;
+use super::matrix::{GpuMatrix, MatrixPart};
 use super::ops::Ops;
 use super::tensor::GpuTensor;
 
@@ -50,11 +53,69 @@ pub(crate) fn to_u32(len: usize, what: &str) -> Result<u32, GpuError> {
 }
 
 /// Fails unless `t` holds `rows * cols` elements.
-pub(crate) fn expect_len(t: &GpuTensor, what: &str, rows: usize, cols: usize) -> Result<(), GpuError> {
+pub(crate) fn expect_len(
+    t: &GpuTensor,
+    what: impl std::fmt::Display,
+    rows: usize,
+    cols: usize,
+) -> Result<(), GpuError> {
     if t.len() != rows * cols {
         return Err(GpuError::Shape(format!("{what}: expected {rows} x {cols} elements, got {} x {}", t.rows, t.cols)));
     }
     Ok(())
+}
+
+/// The leading fields of `Params` in `shaders/matvec.wgsl` and `shaders/matmul.wgsl`: which
+/// rows of one [`MatrixPart`] a dispatch computes, and where in `y` they go.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct RowSpan {
+    pub cols4: u32,      // elements per row / 4
+    pub part_row0: u32,  // first row of the dispatch, part-local
+    pub n_rows: u32,     // rows in the dispatch
+    pub y_stride: u32,   // y elements per token
+    pub y_col0: u32,     // y column of the dispatch's first row
+    pub scale_base: u32, // word offset of the part's split scales
+}
+
+/// Checks `y = x W[first_row .. first_row + n_rows]^T` for `kernel` and returns T with the
+/// [`RowSpan`] of each part of `w` those rows touch (one dispatch each).
+/// - x: (T, C), T > 0
+/// - y: (T, n_rows)
+pub(crate) fn row_spans<'w>(
+    kernel: &str,
+    w: &'w GpuMatrix,
+    first_row: usize,
+    n_rows: usize,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(usize, impl Iterator<Item = (&'w MatrixPart, RowSpan)>), GpuError> {
+    if n_rows == 0 || first_row.checked_add(n_rows).is_none_or(|end| end > w.rows) {
+        return Err(GpuError::Shape(format!(
+            "{kernel}: rows {first_row}..{} of a {}-row matrix",
+            first_row.saturating_add(n_rows),
+            w.rows
+        )));
+    }
+    let t = x.len() / w.cols;
+    expect_len(x, format_args!("{kernel}: x"), t, w.cols)?;
+    expect_len(y, format_args!("{kernel}: y"), t, n_rows)?;
+    if t == 0 {
+        return Err(GpuError::Shape(format!("{kernel}: no tokens")));
+    }
+    let (cols4, y_stride) = (to_u32(w.cols / 4, kernel)?, to_u32(n_rows, kernel)?);
+    let spans = w.spans(first_row, n_rows).map(move |(part, part_row0, rows, y_col0)| {
+        let span = RowSpan {
+            cols4,
+            part_row0: part_row0 as u32,
+            n_rows: rows as u32,
+            y_stride,
+            y_col0: y_col0 as u32,
+            scale_base: part.scale_base,
+        };
+        (part, span)
+    });
+    Ok((t, spans))
 }
 
 /// Records an elementwise kernel over `n` elements, one thread each.
