@@ -1,6 +1,8 @@
 //! lfm-webgpu: Liquid AI's LFM2 / LFM2.5 models (dense `lfm2` and MoE `lfm2moe`) from GGUF
 //! files, on the user's own device.
 
+pub mod chat;
+pub mod engine;
 pub mod gguf;
 pub mod gpu;
 pub mod model;

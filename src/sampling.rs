@@ -30,12 +30,24 @@ pub struct SamplingParams {
     pub top_p: f32,
     /// Drop tokens less likely than min_p times the most likely one; 0 keeps all.
     pub min_p: f32,
+    /// Divides positive (multiplies negative) logits of the last `penalty_last_n` tokens seen;
+    /// 1 is off. Applied before every other step, greedy included.
+    pub repetition_penalty: f32,
+    pub penalty_last_n: usize,
     pub seed: u64,
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        SamplingParams { temperature: 0.0, top_k: 0, top_p: 1.0, min_p: 0.0, seed: 0 }
+        SamplingParams {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repetition_penalty: 1.0,
+            penalty_last_n: 64,
+            seed: 0,
+        }
     }
 }
 
@@ -73,26 +85,66 @@ impl SamplingParams {
 pub struct Sampler {
     pub params: SamplingParams,
     rng: Rng,
+    /// The last `penalty_last_n` tokens seen, oldest first.
+    recent: std::collections::VecDeque<u32>,
 }
 
 impl Sampler {
     pub fn new(params: SamplingParams) -> Sampler {
         let rng = Rng::new(params.seed);
-        Sampler { params, rng }
+        Sampler { params, rng, recent: Default::default() }
     }
 
-    /// The next token: [`argmax`] when greedy, else [`sample_with`] and the next uniform number.
+    /// The next token: [`argmax`] when greedy, else [`sample_with`] and the next uniform number,
+    /// after the repetition penalty. The token is remembered for later penalties.
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
-        match self.draw() {
+        let mut penalized;
+        let logits = if self.params.repetition_penalty != 1.0 {
+            penalized = logits.to_vec();
+            apply_repetition_penalty(&mut penalized, &self.penalized_tokens(), self.params.repetition_penalty);
+            &penalized
+        } else {
+            logits
+        };
+        let token = match self.draw() {
             None => argmax(logits),
             Some(u) => sample_with(logits, &self.params, u),
+        };
+        self.accept(token);
+        token
+    }
+
+    /// Remembers a token for the repetition penalty (the prompt's, or one sampled elsewhere).
+    pub fn accept(&mut self, token: u32) {
+        if self.params.penalty_last_n == 0 {
+            return;
         }
+        if self.recent.len() == self.params.penalty_last_n {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(token);
+    }
+
+    /// The distinct tokens the penalty applies to now, in order of first appearance.
+    pub fn penalized_tokens(&self) -> Vec<u32> {
+        let mut seen = std::collections::HashSet::new();
+        self.recent.iter().copied().filter(|t| seen.insert(*t)).collect()
     }
 
     /// The uniform number of the next step, or `None` for greedy steps (which use none). The
     /// GPU sampler takes its numbers from here, so both paths consume one seeded stream.
     pub fn draw(&mut self) -> Option<f32> {
         (!self.params.is_greedy()).then(|| self.rng.next_f32())
+    }
+}
+
+/// The repetition penalty in place: for each of the distinct `tokens`, its logit is divided by
+/// `penalty` when positive and multiplied by it otherwise (the CTRL / transformers rule).
+pub fn apply_repetition_penalty(logits: &mut [f32], tokens: &[u32], penalty: f32) {
+    for &t in tokens {
+        if let Some(l) = logits.get_mut(t as usize) {
+            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
+        }
     }
 }
 
@@ -269,7 +321,7 @@ mod tests {
 
     #[test]
     fn filters_restrict_the_support() {
-        let p = |top_k, top_p, min_p| SamplingParams { temperature: 1.0, top_k, top_p, min_p, seed: 3 };
+        let p = |top_k, top_p, min_p| SamplingParams { temperature: 1.0, top_k, top_p, min_p, seed: 3, ..Default::default() };
         // top_p 0.5 over {1: e^3, 4: e^3, 2: e^2.5, ...}: tokens 1 and 4 hold ~0.71 together.
         assert_eq!(support(p(0, 0.5, 0.0), &logits(), 400), [1, 4].into());
         // top_p 0.8 needs token 2 as well (0.93).

@@ -203,6 +203,25 @@ fn matvec_and_matmul_match_reference_for_every_type() {
 }
 
 #[test]
+fn matvec_and_matmul_reject_bad_row_ranges_and_shapes() {
+    let (rows, cols) = (10, 64);
+    let w = upload(&host_matrix(GgmlType::Q8_0, rows, cols, &random(&mut Rng::new(17), rows * cols, 1.0)));
+    let x = zeros(2, cols);
+    for (name, kernel, _) in LINEAR {
+        let try_rows = |first, n, x: &GpuTensor, y_len| kernel(&mut Ops::new(ctx()), &w, first, n, x, &zeros(y_len, 1));
+        for (first, n) in [(0, 0), (0, 11), (8, 3), (usize::MAX, 2)] {
+            let err = try_rows(first, n, &x, 2 * n.clamp(1, 11)).unwrap_err().to_string();
+            assert!(err.contains("-row matrix"), "{name} rows {first}+{n}: {err}");
+        }
+        let err = try_rows(2, 3, &x, 2 * 4).unwrap_err().to_string();
+        assert!(err.contains(&format!("{name}: y")), "{name}: y of the wrong length: {err}");
+        let err = try_rows(2, 3, &zeros(1, cols + 4), 3).unwrap_err().to_string();
+        assert!(err.contains(&format!("{name}: x")), "{name}: x not whole rows: {err}");
+        assert!(try_rows(2, 3, &x, 2 * 3).is_ok(), "{name}: rows 2..5");
+    }
+}
+
+#[test]
 fn matrices_split_across_buffers_compute_the_same() {
     let mut rng = Rng::new(16);
     for ty in [GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::F16, GgmlType::Q4_K] {

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::gpu::{assert_close, ctx, gaussian, host_matrix, ids, random, run, submit, tensor, upload, validate_with_naga, zeros};
+use common::gpu::{
+    assert_close, ctx, gaussian, host_matrix, ids, random, run, submit, tensor, upload, validate_with_naga, zeros,
+};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::{ShaderSpec, GPU_TYPES};
 use lfm_webgpu::gpu::{GpuMatrix, GpuTensor, Ops};
@@ -345,7 +347,7 @@ fn sample_matches_the_cpu_sampler() {
                 for min_p in [0.0, 0.05] {
                     for _ in 0..8 {
                         seed += 1;
-                        let p = SamplingParams { temperature, top_k, top_p, min_p, seed };
+                        let p = SamplingParams { temperature, top_k, top_p, min_p, seed, ..Default::default() };
                         draws.push((rng.below(rows.len()), p));
                     }
                 }
@@ -377,11 +379,11 @@ fn sample_matches_the_cpu_sampler_on_full_vocabularies() {
     for v in [65_536, 128_000] {
         let rows = logit_rows(&mut rng, 2, v);
         let params = [
-            SamplingParams { temperature: 0.2, top_k: 80, top_p: 1.0, min_p: 0.0, seed: 1 },
-            SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.9, min_p: 0.0, seed: 2 },
-            SamplingParams { temperature: 1.5, top_k: 40, top_p: 0.5, min_p: 0.05, seed: 3 },
-            SamplingParams { temperature: 0.7, top_k: 0, top_p: 1.0, min_p: 0.05, seed: 4 },
-            SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.0, seed: 5 },
+            SamplingParams { temperature: 0.2, top_k: 80, top_p: 1.0, min_p: 0.0, seed: 1, ..Default::default() },
+            SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.9, min_p: 0.0, seed: 2, ..Default::default() },
+            SamplingParams { temperature: 1.5, top_k: 40, top_p: 0.5, min_p: 0.05, seed: 3, ..Default::default() },
+            SamplingParams { temperature: 0.7, top_k: 0, top_p: 1.0, min_p: 0.05, seed: 4, ..Default::default() },
+            SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.0, seed: 5, ..Default::default() },
             SamplingParams { temperature: 0.0, seed: 6, ..Default::default() },
         ];
         for (i, p) in params.iter().enumerate() {

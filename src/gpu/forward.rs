@@ -10,7 +10,7 @@ use crate::sampling::{Sampler, SamplingParams};
 use super::kernels as k;
 use super::model::GpuModel;
 use super::scratch::Scratch;
-use super::{GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
+use super::{GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
 
 /// Tokens evaluated per step during prefill: the matmul tile is 32 tokens, and the scratch
 /// buffers for this many rows stay small even for the 8B model.
@@ -31,6 +31,49 @@ pub struct GpuState {
     pub capacity: usize,
     layers: Vec<LayerState>,
     scratch: Scratch,
+}
+
+/// A [`GpuState`]'s position and conv states, saved so the sequence can return there (KV rows
+/// past a position are simply ignored and later overwritten; conv state cannot be cut back).
+pub struct GpuCheckpoint {
+    pub pos: usize,
+    conv: Vec<Option<GpuTensor>>,
+}
+
+impl GpuState {
+    /// Saves the conv states (a few KB per layer, copied on the GPU) and the position.
+    pub fn checkpoint(&self, ctx: &GpuContext) -> Result<GpuCheckpoint, GpuError> {
+        let mut ops = Ops::new(ctx);
+        let mut conv = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            conv.push(match layer {
+                LayerState::Conv(t) => {
+                    let copy = GpuTensor::zeros(ctx, "conv.checkpoint", t.rows, t.cols)?;
+                    ops.copy(&t.buffer, 0, &copy.buffer, 0, 4 * t.len() as u64);
+                    Some(copy)
+                }
+                LayerState::Attn(_) => None,
+            });
+        }
+        ops.submit();
+        Ok(GpuCheckpoint { pos: self.pos, conv })
+    }
+
+    /// Returns to `cp`, taken from this sequence at or before its current position.
+    pub fn restore(&mut self, ctx: &GpuContext, cp: &GpuCheckpoint) -> Result<(), ModelError> {
+        if cp.pos > self.pos || cp.conv.len() != self.layers.len() {
+            return Err(ModelError::BadCheckpoint { at: cp.pos, pos: self.pos });
+        }
+        let mut ops = Ops::new(ctx);
+        for (layer, saved) in self.layers.iter().zip(&cp.conv) {
+            if let (LayerState::Conv(t), Some(s)) = (layer, saved) {
+                ops.copy(&s.buffer, 0, &t.buffer, 0, 4 * t.len() as u64);
+            }
+        }
+        ops.submit();
+        self.pos = cp.pos;
+        Ok(())
+    }
 }
 
 /// `y = x W^T`: the matrix-vector kernel for one token, the tiled matmul for a batch.
@@ -191,9 +234,12 @@ impl GpuModel {
         for chunk in head.chunks(st.scratch.batch) {
             self.step(st, chunk, Finish::Nothing).await?;
         }
+        let penalized = sampler.penalized_tokens();
         let u = sampler.draw().unwrap_or(0.0);
-        let out = self.step(st, last, Finish::Sample(&sampler.params, u)).await?;
-        Ok(out.token.expect("a sampling step returns a token"))
+        let out = self.step(st, last, Finish::Sample(&sampler.params, u, &penalized)).await?;
+        let token = out.token.expect("a sampling step returns a token");
+        sampler.accept(token);
+        Ok(token)
     }
 
     /// One step of at most `batch` tokens: every layer, then what `finish` asks for, in one
@@ -222,8 +268,15 @@ impl GpuModel {
                 ops.submit();
                 out.logits = st.scratch.logits.read_f32(ctx).await?;
             }
-            Finish::Sample(params, u) => {
+            Finish::Sample(params, u, penalized) => {
                 self.record_head(&mut ops, st, t)?;
+                let sc = &st.scratch;
+                let n = penalized.len().min(sc.penalty_tokens.len());
+                if params.repetition_penalty != 1.0 && n > 0 {
+                    // The most recent tokens when the window is larger than the buffer.
+                    ctx.queue.write_buffer(&sc.penalty_tokens.buffer, 0, bytemuck::cast_slice(&penalized[penalized.len() - n..]));
+                    k::repetition_penalty(&mut ops, &sc.logits, 0, &sc.penalty_tokens, n, params.repetition_penalty)?;
+                }
                 k::sample(&mut ops, &st.scratch.logits, 0, params, u, &st.scratch.sampled, 0)?;
                 ops.submit();
                 out.token = Some(st.scratch.sampled.read_u32(ctx).await?[0]);
@@ -258,8 +311,9 @@ enum Finish<'a> {
     Nothing,
     AllLogits,
     LastLogits,
-    /// Sample on the GPU with these settings and this uniform random number.
-    Sample(&'a SamplingParams, f32),
+    /// Sample on the GPU with these settings, this uniform random number, and the repetition
+    /// penalty on these distinct tokens.
+    Sample(&'a SamplingParams, f32, &'a [u32]),
 }
 
 struct StepOut {

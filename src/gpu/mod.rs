@@ -24,7 +24,7 @@ pub mod shader;
 mod tensor;
 
 pub use context::{GpuContext, GpuError};
-pub use forward::{GpuState, MAX_BATCH};
+pub use forward::{GpuCheckpoint, GpuState, MAX_BATCH};
 pub use kv_cache::{KvBlock, KvCache};
 pub use matrix::{GpuMatrix, MatrixPart};
 pub use model::{GpuModel, PlannedTensor, TensorRole, Uploaded};

@@ -107,9 +107,16 @@ impl GpuModel {
     /// Uploads one tensor of the plan. `host` holds exactly the tensor's bytes.
     pub fn upload_tensor(ctx: &GpuContext, role: TensorRole, host: &HostTensor) -> Result<Uploaded, ModelError> {
         let n = host.dims.iter().product::<u64>();
-        let want = host.ty.bytes_for(n).ok_or(ModelError::UnsupportedType { tensor: host.name.clone(), ty: host.ty })?;
+        let want =
+            host.ty.bytes_for(n).ok_or(ModelError::UnsupportedType { tensor: host.name.clone(), ty: host.ty })?;
         if host.bytes.len() as u64 != want {
-            let why = format!("{}: {} bytes for {:?} {} elements ({want} expected)", host.name, host.bytes.len(), host.dims, host.ty);
+            let why = format!(
+                "{}: {} bytes for {:?} {} elements ({want} expected)",
+                host.name,
+                host.bytes.len(),
+                host.dims,
+                host.ty
+            );
             return Err(GpuError::Shape(why).into());
         }
         Ok(match role {
@@ -140,8 +147,9 @@ impl GpuModel {
         let weight_bytes = uploaded.values().map(Uploaded::bytes).sum();
         let uploaded = std::cell::RefCell::new(uploaded);
         let take = |info: &TensorInfo| uploaded.borrow_mut().remove(&info.name);
-        let not_uploaded =
-            |info: &TensorInfo, role| ModelError::BadConfig(format!("tensor `{}` was not uploaded as a {role:?}", info.name));
+        let not_uploaded = |info: &TensorInfo, role| {
+            ModelError::BadConfig(format!("tensor `{}` was not uploaded as a {role:?}", info.name))
+        };
         let weights = Weights::load(
             &config,
             gguf,

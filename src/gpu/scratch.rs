@@ -5,6 +5,9 @@ use crate::model::Config;
 
 use super::{GpuContext, GpuError, GpuTensor};
 
+/// Most distinct tokens the GPU repetition penalty looks at (the most recent ones).
+pub const PENALTY_WINDOW: usize = 1024;
+
 /// Every intermediate of a step; `B` = the batch capacity (tokens per step). [`Scratch::rows`]
 /// gives the same buffers viewed at a step's T rows.
 #[derive(Clone)]
@@ -49,6 +52,8 @@ pub(crate) struct Scratch {
     pub logits: GpuTensor,
     /// (1) sampled token id
     pub sampled: GpuTensor,
+    /// (PENALTY_WINDOW) distinct recent token ids for the repetition penalty
+    pub penalty_tokens: GpuTensor,
 }
 
 #[derive(Clone)]
@@ -111,6 +116,7 @@ impl Scratch {
             last_normed: z("last.normed", 1, h)?,
             logits: z("logits", 1, c.vocab_size)?,
             sampled: GpuTensor::from_u32(ctx, "sampled", 1, 1, &[0])?,
+            penalty_tokens: GpuTensor::from_u32(ctx, "penalty.tokens", PENALTY_WINDOW, 1, &[0; PENALTY_WINDOW])?,
         })
     }
 

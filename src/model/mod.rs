@@ -30,6 +30,10 @@ pub enum ModelError {
     ContextOverflow { needed: usize, limit: usize },
     #[error(transparent)]
     Gpu(#[from] crate::gpu::GpuError),
+    #[error("cannot return to a checkpoint at position {at} from position {pos} of another or shorter sequence")]
+    BadCheckpoint { at: usize, pos: usize },
+    #[error("this state belongs to another model or backend")]
+    ForeignState,
     #[error("no tokens to evaluate")]
     EmptyInput,
     #[error("token id {id} is outside the vocabulary of {vocab} tokens")]

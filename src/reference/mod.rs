@@ -47,6 +47,41 @@ pub struct State {
     layers: Vec<LayerState>,
 }
 
+/// What a [`State`] needs to return to an earlier position: the position and the conv tails
+/// there (KV caches are simply cut back; conv state cannot be, so it is saved).
+#[derive(Clone)]
+pub struct Checkpoint {
+    pub pos: usize,
+    conv: Vec<Option<Vec<f32>>>,
+}
+
+impl State {
+    pub fn checkpoint(&self) -> Checkpoint {
+        let conv = self.layers.iter().map(|l| if let LayerState::Conv(t) = l { Some(t.clone()) } else { None }).collect();
+        Checkpoint { pos: self.pos, conv }
+    }
+
+    /// Returns to `cp`, which must come from this sequence at or before its current position.
+    pub fn restore(&mut self, cp: &Checkpoint) -> Result<(), ModelError> {
+        if cp.pos > self.pos || cp.conv.len() != self.layers.len() {
+            return Err(ModelError::BadCheckpoint { at: cp.pos, pos: self.pos });
+        }
+        for (layer, saved) in self.layers.iter_mut().zip(&cp.conv) {
+            match (layer, saved) {
+                (LayerState::Conv(tail), Some(s)) => tail.copy_from_slice(s),
+                (LayerState::Attn(kv), None) => {
+                    let width = kv.k.len() / self.pos.max(1);
+                    kv.k.truncate(cp.pos * width);
+                    kv.v.truncate(cp.pos * width);
+                }
+                _ => return Err(ModelError::BadCheckpoint { at: cp.pos, pos: self.pos }),
+            }
+        }
+        self.pos = cp.pos;
+        Ok(())
+    }
+}
+
 impl ReferenceModel {
     /// Builds the model from a parsed header and the bytes of the whole file.
     pub fn new(gguf: &Gguf, file: &SharedBytes) -> Result<ReferenceModel, ModelError> {

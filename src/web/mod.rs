@@ -3,26 +3,27 @@
 //!
 //! - [`gpu_info`]: the WebGPU adapter, its limits and the optional features in use.
 //! - [`self_test`]: the GPU kernels against `crate::reference::ops`, in this browser.
+//! - [`Model`]: a GGUF model loaded from a URL by byte ranges: tokenize, generate, logits.
 //!
 //! Conventions for every entry point: it is `async` (WebGPU only ever completes on the event
 //! loop), it shares one [`GpuContext`] per page ([`context`]), and every failure is returned
 //! as a `JsError` (a JS `Error` whose message says what went wrong), never a panic. Panics
 //! that still happen are bugs; the hook installed at start-up prints them to the console.
-//!
-//! A model will be one more exported type here holding `Rc<GpuContext>` and its weights
-//! (`Model.load(bytes)`, `model.generate(tokens, max_tokens)`), next to these functions.
 
+mod fetch;
 mod info;
+mod model;
 mod self_test;
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
 use crate::gpu::GpuContext;
 
 pub use info::gpu_info;
+pub use model::Model;
 pub use self_test::self_test;
 
 /// Runs when the module is instantiated: panics print their message and stack to the console
@@ -40,18 +41,20 @@ pub fn version() -> String {
 
 thread_local! {
     // wasm32 has one thread: this is the page's single device.
-    static CONTEXT: RefCell<Option<Rc<GpuContext>>> = const { RefCell::new(None) };
+    // Arc rather than Rc because `GpuModel` holds one (natively it crosses threads).
+    static CONTEXT: RefCell<Option<Arc<GpuContext>>> = const { RefCell::new(None) };
 }
 
 /// The page's GPU context, created on first use (adapter and device requests are async).
 ///
 /// GPU errors that no error scope catches go to the console rather than to wgpu's default
 /// handler, which panics.
-pub(crate) async fn context() -> Result<Rc<GpuContext>, JsError> {
+#[allow(clippy::arc_with_non_send_sync)] // wgpu's WebGPU types are !Send on wasm32
+pub(crate) async fn context() -> Result<Arc<GpuContext>, JsError> {
     if let Some(ctx) = CONTEXT.with_borrow(|c| c.clone()) {
         return Ok(ctx);
     }
-    let ctx = Rc::new(GpuContext::new().await?);
+    let ctx = Arc::new(GpuContext::new().await?);
     ctx.device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
         web_log(&format!("lfm-webgpu: uncaptured GPU error: {e}"));
     }));

@@ -150,9 +150,19 @@ impl Check {
             Check::RmsNorm => format!("x ({ROWS}, {HIDDEN})"),
             Check::Add | Check::Swiglu => format!("({ROWS}, {N})"),
             Check::Rope => format!("x ({ROWS}, {HEADS} x {HEAD_DIM}), pos0 {POS0}"),
-            Check::Matvec(_) | Check::MatvecSplit(_) => format!("W ({MAT_ROWS}, {MAT_COLS}), x ({ROWS}, {MAT_COLS})"),
-            Check::Matmul(_) => format!("W ({MAT_ROWS}, {MAT_COLS}), x ({PREFILL}, {MAT_COLS})"),
+            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) => {
+                format!("W ({MAT_ROWS}, {MAT_COLS}), x ({}, {MAT_COLS})", self.tokens())
+            }
             Check::Embed(_) => format!("table ({VOCAB}, {MAT_COLS}), {ROWS} ids"),
+        }
+    }
+
+    /// Rows of x: `PREFILL` tokens for the tiled matmul, else `ROWS`.
+    fn tokens(&self) -> usize {
+        if matches!(self, Check::Matmul(_)) {
+            PREFILL
+        } else {
+            ROWS
         }
     }
 
@@ -216,21 +226,14 @@ impl Check {
                 reference::rope(&mut want, row, POS0, HEAD_DIM, theta);
                 (gx.read_f32(ctx).await?, want)
             }
-            Check::Matvec(ty) | Check::MatvecSplit(ty) => {
+            Check::Matvec(ty) | Check::MatvecSplit(ty) | Check::Matmul(ty) => {
                 let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, matches!(self, Check::MatvecSplit(_)))?;
-                let x = gauss(rng, ROWS * MAT_COLS);
-                let gx = GpuTensor::from_f32(ctx, "x", ROWS, MAT_COLS, &x)?;
-                let y = GpuTensor::zeros(ctx, "y", ROWS, MAT_ROWS)?;
-                kernels::matvec(&mut ops, &w, &gx, &y)?;
-                ops.submit();
-                (y.read_f32(ctx).await?, reference::linear(&host, &x))
-            }
-            Check::Matmul(ty) => {
-                let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, false)?;
-                let x = gauss(rng, PREFILL * MAT_COLS);
-                let gx = GpuTensor::from_f32(ctx, "x", PREFILL, MAT_COLS, &x)?;
-                let y = GpuTensor::zeros(ctx, "y", PREFILL, MAT_ROWS)?;
-                kernels::matmul(&mut ops, &w, &gx, &y)?;
+                let t = self.tokens();
+                let x = gauss(rng, t * MAT_COLS);
+                let gx = GpuTensor::from_f32(ctx, "x", t, MAT_COLS, &x)?;
+                let y = GpuTensor::zeros(ctx, "y", t, MAT_ROWS)?;
+                let kernel = if matches!(self, Check::Matmul(_)) { kernels::matmul } else { kernels::matvec };
+                kernel(&mut ops, &w, &gx, &y)?;
                 ops.submit();
                 (y.read_f32(ctx).await?, reference::linear(&host, &x))
             }

@@ -34,6 +34,9 @@ pub struct GenerateArgs {
     top_p: f32,
     #[arg(long, default_value_t = 0.0)]
     min_p: f32,
+    /// Penalize the last 64 tokens (1 is off).
+    #[arg(long, default_value_t = 1.0)]
+    repetition_penalty: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Keep generating past the end-of-sequence token.
@@ -68,7 +71,15 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
         (None, Some(text)) => tokenizer.encode(text, true)?,
         (None, None) => unreachable!("clap requires one of them"),
     };
-    let params = SamplingParams { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, min_p: a.min_p, seed: a.seed };
+    let params = SamplingParams {
+        temperature: a.temperature,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        min_p: a.min_p,
+        repetition_penalty: a.repetition_penalty,
+        seed: a.seed,
+        ..Default::default()
+    };
     let mut sampler = Sampler::new(params);
     let mut state = model.new_sequence(prompt.len() + a.max_tokens)?;
     let context = model.config().context_length;

@@ -1,0 +1,309 @@
+// Real models in headless Chromium: `Model.load(url)` reads tiny-moe Q8_0 and Q4_0 from the
+// test server by byte ranges, and the browser gives the golden greedy tokens and last-position
+// logits of the exact-dequantized reference (../shared/fixtures/tiny-moe/golden.*), the
+// tokenizer from the GGUF's own metadata round-trips the prompt, and bad files are clear
+// errors after which the page still works.
+//
+//   node --test tests/browser/model.test.mjs
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { ensureBuilt, openSession, saveArtifacts } from './harness.mjs';
+import { repoRoot } from './server.mjs';
+
+const fixtures = path.resolve(repoRoot, '../shared/fixtures/tiny-moe');
+const golden = JSON.parse(readFileSync(path.join(fixtures, 'golden.json'), 'utf8'));
+const VARIANTS = ['q8_0', 'q4_0'];
+/** Largest |browser - reference| of a logit (the native golden tests use the same bound). */
+const LOGIT_TOL = 2e-3;
+const N_GREEDY = 16;
+
+/**
+ * The tensors of a safetensors file: an 8-byte little-endian header length, a JSON header
+ * `{ name: { dtype, shape, data_offsets: [begin, end] } }`, then the raw little-endian data
+ * (offsets relative to the end of the header).
+ */
+function readSafetensors(file) {
+  const buf = readFileSync(file);
+  const headerLen = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
+  const types = { F32: Float32Array, I32: Int32Array };
+  const get = (name) => {
+    const t = header[name];
+    assert.ok(t, `no tensor ${name} in ${file}`);
+    const Type = types[t.dtype];
+    assert.ok(Type, `${name}: dtype ${t.dtype} not handled`);
+    const [begin, end] = t.data_offsets;
+    // Copied out: the data need not be aligned for a typed-array view.
+    const bytes = buf.subarray(8 + headerLen + begin, 8 + headerLen + end);
+    return new Type(new Uint8Array(bytes).buffer);
+  };
+  return { header, get };
+}
+
+const tensors = readSafetensors(path.join(fixtures, 'golden.safetensors'));
+const url = (variant) => `/fixtures/tiny-moe/tiny-moe-${variant}.gguf`;
+
+/** Loads a model in the page as `window.models[key]`; returns its info, progress events and ms. */
+async function loadModel(page, modelUrl, key) {
+  return page.evaluate(
+    async ({ modelUrl, key }) => {
+      const events = [];
+      const t0 = performance.now();
+      const model = await window.lfm.Model.load(modelUrl, (p) => events.push(p));
+      const ms = performance.now() - t0;
+      (window.models ??= {})[key] = model;
+      return { info: model.info(), events, ms };
+    },
+    { modelUrl, key },
+  );
+}
+
+/** `Model.load(url)` in the page, expected to reject: returns what it rejected with. */
+async function loadError(page, modelUrl) {
+  return page.evaluate(async (modelUrl) => {
+    try {
+      const m = await window.lfm.Model.load(modelUrl);
+      m.free();
+      return { rejected: false };
+    } catch (e) {
+      return { rejected: true, isError: e instanceof Error, message: String(e?.message ?? e) };
+    }
+  }, modelUrl);
+}
+
+/** Greedy tokens and last logits of `window.models[key]` for the golden prompt, timed. */
+async function run(page, key, prompt) {
+  return page.evaluate(
+    async ({ key, prompt, n }) => {
+      const model = window.models[key];
+      let t0 = performance.now();
+      const tokens = await model.generate(Uint32Array.from(prompt), n);
+      const generateMs = performance.now() - t0;
+      t0 = performance.now();
+      const logits = await model.logits(Uint32Array.from(prompt));
+      const logitsMs = performance.now() - t0;
+      return { tokens: Array.from(tokens), logits: Array.from(logits), generateMs, logitsMs };
+    },
+    { key, prompt, n: N_GREEDY },
+  );
+}
+
+/**
+ * A playwright route handler serving `bytes`: with `ranges`, `Range: bytes=a-b` requests get
+ * 206 and that slice (as the test server does); without, every request gets 200 and all of it.
+ */
+function serveBytes(bytes, { ranges }) {
+  return (route) => {
+    const m = /^bytes=(\d+)-(\d*)$/.exec(route.request().headers().range ?? '');
+    if (!ranges || !m) return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: bytes });
+    const start = Number(m[1]);
+    const end = Math.min(m[2] === '' ? bytes.length - 1 : Number(m[2]), bytes.length - 1);
+    if (start >= bytes.length) return route.fulfill({ status: 416, headers: { 'content-range': `bytes */${bytes.length}` } });
+    return route.fulfill({
+      status: 206,
+      headers: { 'content-range': `bytes ${start}-${end}/${bytes.length}`, 'content-type': 'application/octet-stream' },
+      body: bytes.subarray(start, end + 1),
+    });
+  };
+}
+
+/** The index and size of the largest |a - b|. */
+function maxDiff(a, b) {
+  assert.equal(a.length, b.length, 'lengths differ');
+  let at = 0;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= max)) [at, max] = [i, d]; // NaN counts as the worst
+  }
+  return { at, max };
+}
+
+/** Progress events: monotone `loadedBytes`, ending with phase "done" at `totalBytes`. */
+function checkProgress(events, fileBytes) {
+  assert.ok(events.length >= 3, `only ${events.length} progress events`);
+  for (let i = 1; i < events.length; i++) {
+    assert.ok(events[i].loadedBytes >= events[i - 1].loadedBytes, `loadedBytes went back at event ${i}: ${JSON.stringify(events.slice(i - 1, i + 1))}`);
+  }
+  for (const e of events) {
+    assert.ok(['header', 'weights', 'done'].includes(e.phase), `unknown phase ${e.phase}`);
+    assert.equal(e.totalBytes, fileBytes, `totalBytes of ${JSON.stringify(e)}`);
+    assert.ok(e.loadedBytes <= e.totalBytes);
+  }
+  assert.equal(events[0].phase, 'header');
+  assert.ok(events.some((e) => e.phase === 'weights'));
+  const last = events.at(-1);
+  assert.deepEqual(last, { phase: 'done', loadedBytes: fileBytes, totalBytes: fileBytes });
+  assert.equal(events.filter((e) => e.phase === 'done').length, 1);
+}
+
+describe('Model in headless Chromium (tiny-moe)', () => {
+  let session;
+
+  before(
+    async () => {
+      ensureBuilt();
+      session = await openSession();
+    },
+    { timeout: 20 * 60_000 },
+  );
+
+  after(async () => {
+    await session?.page?.evaluate(() => Object.values(window.models ?? {}).forEach((m) => m.free())).catch(() => {});
+    await session?.close();
+  });
+
+  function pageTest(name, timeout, body) {
+    test(name, { timeout }, async (t) => {
+      assert.ok(session, 'the browser session did not start (see the before hook)');
+      try {
+        await body(session.page, t);
+      } catch (e) {
+        const saved = await saveArtifacts(session, `model ${name}`);
+        if (saved) e.message += `\n(screenshot and console log: ${saved}.png / .log)`;
+        throw e;
+      }
+    });
+  }
+
+  for (const variant of VARIANTS) {
+    const file = golden.files[variant];
+    const want = file.dequant_reference.generated_ids;
+
+    pageTest(`${variant}: loads by byte ranges with monotone progress`, 120_000, async (page) => {
+      const { info, events, ms } = await loadModel(page, url(variant), variant);
+      console.log(`${variant}: loaded ${info.fileBytes} bytes in ${Math.round(ms)} ms, ${events.length} progress events, ${info.weightBytes} bytes of weights on ${info.adapter}`);
+      assert.equal(info.fileBytes, file.bytes);
+      assert.equal(info.streamed, false, 'the test server honours Range: no streaming expected');
+      assert.equal(info.config.arch, 'lfm2moe');
+      assert.equal(info.vocabSize, 65536);
+      checkProgress(events, file.bytes);
+    });
+
+    pageTest(`${variant}: golden greedy tokens and last-position logits`, 300_000, async (page) => {
+      const prompt = golden.prompt.ids;
+      // golden.json's list and the safetensors tensor are one and the same.
+      assert.deepEqual(Array.from(tensors.get(`dequant.${variant}.generated_ids`)), want);
+      const r = await run(page, variant, prompt);
+      console.log(`${variant}: ${prompt.length}-token prompt + ${N_GREEDY} greedy tokens in ${Math.round(r.generateMs)} ms; logits in ${Math.round(r.logitsMs)} ms`);
+      assert.deepEqual(r.tokens, want, `${variant} greedy continuation vs the dequant reference`);
+      const last = tensors.get(`dequant.${variant}.last_logits`);
+      const d = maxDiff(r.logits, last);
+      console.log(`${variant}: last-position logits max |diff| ${d.max.toExponential(2)} at token ${d.at}`);
+      assert.ok(d.max <= LOGIT_TOL, `${variant} logits: |diff| ${d.max} > ${LOGIT_TOL} at token ${d.at} (browser ${r.logits[d.at]}, reference ${last[d.at]})`);
+    });
+  }
+
+  pageTest('tokenize/detokenize: the rendered prompt gives the golden ids, without adding BOS', 60_000, async (page) => {
+    const { text, ids } = golden.prompt;
+    const r = await page.evaluate(
+      ({ text, ids }) => {
+        const m = window.models.q8_0;
+        return {
+          ids: Array.from(m.tokenize(text)),
+          plain: Array.from(m.tokenize('Hello')),
+          text: m.detokenize(Uint32Array.from(ids)),
+          skipped: m.detokenize(Uint32Array.from(ids), true),
+          info: m.info(),
+        };
+      },
+      { text, ids },
+    );
+    assert.deepEqual(r.ids, ids);
+    assert.equal(r.ids[0], r.info.bosId, 'the template writes <|startoftext|> itself');
+    assert.notEqual(r.plain[0], r.info.bosId, 'tokenize adds no BOS');
+    assert.equal(r.text, text);
+    assert.ok(!r.skipped.includes('<|im_start|>') && r.skipped.includes('Write a haiku'), r.skipped);
+  });
+
+  pageTest('bad calls reject with Errors: empty prompt, token out of range, context overflow', 60_000, async (page) => {
+    const r = await page.evaluate(async () => {
+      const m = window.models.q8_0;
+      const msg = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.message : `not an Error: ${e}`));
+      return {
+        empty: await msg(m.generate(new Uint32Array(0), 4)),
+        range: await msg(m.logits(Uint32Array.from([1, 70000]))),
+        overflow: await msg(m.generate(Uint32Array.from([1]), 200000)),
+        zero: Array.from(await m.generate(Uint32Array.from([1, 6]), 0)),
+        badId: (() => { try { m.detokenize(Uint32Array.from([70000])); return 'returned'; } catch (e) { return e.message; } })(),
+      };
+    });
+    assert.match(r.empty, /generate: no tokens to evaluate/);
+    assert.match(r.range, /logits: token id 70000 is outside the vocabulary of 65536 tokens/);
+    assert.match(r.overflow, /generate: context overflow/);
+    assert.deepEqual(r.zero, []);
+    assert.match(r.badId, /detokenize: token id 70000 is out of range/);
+  });
+
+  pageTest('a server that ignores Range: the body is streamed, same greedy tokens', 300_000, async (page) => {
+    // Served by the page's network layer with status 200 and the whole file, as a static
+    // server without byte-range support (python -m http.server) would.
+    const body = readFileSync(path.join(fixtures, 'tiny-moe-q8_0.gguf'));
+    await page.route('**/no-ranges/tiny-moe-q8_0.gguf', serveBytes(body, { ranges: false }));
+    const { info, events } = await loadModel(page, '/no-ranges/tiny-moe-q8_0.gguf', 'streamed');
+    assert.equal(info.streamed, true);
+    checkProgress(events, body.length);
+    const tokens = await page.evaluate(async (prompt) => Array.from(await window.models.streamed.generate(Uint32Array.from(prompt), 4)), golden.prompt.ids);
+    assert.deepEqual(tokens, golden.files.q8_0.dequant_reference.generated_ids.slice(0, 4));
+    await page.evaluate(() => { window.models.streamed.free(); delete window.models.streamed; });
+  });
+
+  pageTest('bad files reject with clear Errors, and a good model loads afterwards', 300_000, async (page) => {
+    const gguf = readFileSync(path.join(fixtures, 'tiny-moe-q4_0.gguf'));
+    // The same file with `general.architecture` = "gpt2moe" (same length: nothing moves).
+    const key = Buffer.from('general.architecture');
+    const at = gguf.indexOf(key);
+    assert.ok(at > 0);
+    const value = at + key.length + 4 + 8; // value type u32, string length u64
+    assert.equal(gguf.toString('latin1', value, value + 7), 'lfm2moe');
+    const wrongArch = Buffer.from(gguf);
+    wrongArch.write('gpt2moe', value, 'latin1');
+    await page.route('**/generated/wrong-arch.gguf', serveBytes(wrongArch, { ranges: true }));
+    // Cut inside the weights (by ranges: the size is known from Content-Range, so this fails
+    // before any weight is read) and inside the header (streamed: the body just ends).
+    await page.route('**/generated/cut-weights.gguf', serveBytes(gguf.subarray(0, 5_000_000), { ranges: true }));
+    await page.route('**/generated/cut-header.gguf', serveBytes(gguf.subarray(0, 1_500_000), { ranges: false }));
+
+    const cases = [
+      ['/fixtures/tiny-moe/no-such-model.gguf', /Model\.load\(\/fixtures\/tiny-moe\/no-such-model\.gguf\): HTTP 404 Not Found/],
+      ['/fixtures/tiny-moe/golden.json', /golden\.json\): not a GGUF file: magic bytes are \[7b, 0a, 20, 22\], expected "GGUF"/],
+      ['/generated/wrong-arch.gguf', /unsupported architecture `gpt2moe` \(supported: lfm2, lfm2moe\)/],
+      ['/generated/cut-weights.gguf', /occupies bytes \d+\.\.\d+ but the file has only 5000000 bytes \(truncated download\?\)/],
+      ['/generated/cut-header.gguf', /GGUF header is truncated: the file has 1500000 bytes but the header needs at least \d+/],
+      ['http://127.0.0.1:1/refused.gguf', /refused\.gguf\): fetch failed: Failed to fetch/],
+    ];
+    for (const [modelUrl, message] of cases) {
+      const r = await loadError(page, modelUrl);
+      assert.equal(r.rejected, true, `${modelUrl} loaded`);
+      assert.equal(r.isError, true, `${modelUrl}: the rejection is not an Error`);
+      assert.match(r.message, message);
+      console.log(`${modelUrl}: ${r.message}`);
+    }
+    // A progress callback that throws aborts the load with its message.
+    const thrown = await page.evaluate(async (u) => {
+      try {
+        await window.lfm.Model.load(u, () => { throw new Error('stop here'); });
+        return 'loaded';
+      } catch (e) {
+        return e.message;
+      }
+    }, url('q8_0'));
+    assert.match(thrown, /onProgress threw: stop here/);
+
+    // The page still works: a good model loads and runs.
+    await loadModel(page, url('q4_0'), 'after_errors');
+    const tokens = await page.evaluate(async (prompt) => {
+      const m = window.models.after_errors;
+      const out = Array.from(await m.generate(Uint32Array.from(prompt), 3));
+      m.free();
+      delete window.models.after_errors;
+      return out;
+    }, golden.prompt.ids);
+    assert.deepEqual(tokens, golden.files.q4_0.dequant_reference.generated_ids.slice(0, 3));
+    assert.deepEqual(session.pageErrors.map(String), []);
+  });
+});
