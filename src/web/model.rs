@@ -74,7 +74,10 @@ impl Model {
     /// Rejects with an `Error` naming the URL and the cause: an HTTP status, a network
     /// failure, not a GGUF file, an unsupported architecture or tensor type, a truncated file,
     /// or a GPU error (out of memory) while uploading.
-    pub async fn load(url: String, on_progress: Option<Function>) -> Result<Model, JsValue> {
+    pub async fn load(
+        url: String,
+        #[wasm_bindgen(js_name = "onProgress")] on_progress: Option<Function>,
+    ) -> Result<Model, JsValue> {
         let t0 = super::now_ms();
         let mut progress = Progress { callback: on_progress, loaded: 0, total: None };
         let fail = |e: String| -> JsValue { JsError::new(&format!("Model.load({url}): {e}")).into() };
@@ -116,15 +119,19 @@ impl Model {
 
     /// The text of `ids`. Special tokens are written out (`<|im_end|>`) unless
     /// `skipSpecial` is true. Bytes that do not form whole UTF-8 characters become U+FFFD.
-    pub fn detokenize(&self, ids: Vec<u32>, skip_special: Option<bool>) -> Result<String, JsError> {
+    pub fn detokenize(
+        &self,
+        ids: Vec<u32>,
+        #[wasm_bindgen(js_name = "skipSpecial")] skip_special: Option<bool>,
+    ) -> Result<String, JsError> {
         let skip = skip_special.unwrap_or(false);
         self.inner.tokenizer.decode(&ids, skip).map_err(|e| JsError::new(&format!("detokenize: {e}")))
     }
 
-    /// Greedy continuation of `tokens`: exactly `max_tokens` new ids (it does not stop at
+    /// Greedy continuation of `tokens`: exactly `maxTokens` new ids (it does not stop at
     /// EOS), sampled on the GPU so only one id per step is read back.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint32Array>")]
-    pub fn generate(&self, tokens: Vec<u32>, max_tokens: u32) -> Promise {
+    pub fn generate(&self, tokens: Vec<u32>, #[wasm_bindgen(js_name = "maxTokens")] max_tokens: u32) -> Promise {
         let model = self.inner.clone();
         future_to_promise(async move {
             let out = model.generate(&tokens, max_tokens as usize).await.map_err(|e| error("generate", e))?;
