@@ -125,6 +125,14 @@ impl Sampler {
         self.recent.push_back(token);
     }
 
+    /// The caller used `token` instead of the last sampled one (a forced answer prefix):
+    /// remember it in the sample's place.
+    pub fn overrule(&mut self, token: u32) {
+        if self.recent.pop_back().is_some() {
+            self.recent.push_back(token);
+        }
+    }
+
     /// The distinct tokens the penalty applies to now, in order of first appearance.
     pub fn penalized_tokens(&self) -> Vec<u32> {
         let mut seen = std::collections::HashSet::new();

@@ -208,3 +208,23 @@ fn malformed_tool_call_is_shown_as_text_with_a_warning() {
     assert!(!events.iter().any(|e| matches!(e, Event::ToolCall { .. })));
     assert!(text_of(&events).contains("get_weather(city='Par]"), "{}", text_of(&events));
 }
+
+/// Token by token, the text stream never emits half a character (no U+FFFD), keeps special
+/// tokens whole, and its deltas add up to the full decoding.
+#[test]
+fn streaming_detokenization_never_splits_a_character() {
+    let tok = Tokenizer::from_json_bytes(&std::fs::read(common::fixtures().join("lfm2-tokenizer.json")).unwrap()).unwrap();
+    let text = "Grüße 👩‍👩‍👧‍👦 日本語のテキスト 🇫🇷 naïve <|tool_call_start|>[f(x='é')]<|tool_call_end|> done";
+    let ids = tok.encode(text, false).unwrap();
+    let mut stream = lfm_webgpu::engine::TextStream::new();
+    let mut deltas = Vec::new();
+    for &id in &ids {
+        let d = stream.push(&tok, id).unwrap();
+        assert!(!d.contains('\u{FFFD}'), "delta {d:?} splits a character");
+        deltas.push(d);
+    }
+    deltas.push(stream.finish(&tok).unwrap());
+    assert_eq!(deltas.concat(), text);
+    assert!(deltas.iter().any(|d| d.contains("<|tool_call_start|>")), "the special token arrives whole: {deltas:?}");
+    assert!(ids.len() > deltas.iter().filter(|d| !d.is_empty()).count(), "some tokens were held back until a character completed");
+}

@@ -124,7 +124,7 @@ impl Session {
         }
         self.save_state()?;
         let mut next = self.backend.next_token(&mut self.seq, &prompt[last..], &mut sampler).await?;
-        next = forced.next().unwrap_or(next);
+        next = overrule(&mut sampler, forced.next(), next);
         self.history.push(prompt[last]);
         // And at its end: a follow-up whose rendering of this answer differs from the sampled
         // tokens (tokenization is not unique) resumes here.
@@ -158,7 +158,7 @@ impl Session {
             }
             let token = next;
             next = self.backend.next_token(&mut self.seq, &[token], &mut sampler).await?;
-            next = forced.next().unwrap_or(next);
+            next = overrule(&mut sampler, forced.next(), next);
             self.history.push(token);
         };
         out.finish(&self.tokenizer, on_event)?;
@@ -207,6 +207,17 @@ impl Session {
         }
         self.saved.push(self.backend.checkpoint(&self.seq)?);
         Ok(())
+    }
+}
+
+/// The forced token when there is one (telling the sampler), else the sampled one.
+fn overrule(sampler: &mut Sampler, forced: Option<u32>, sampled: u32) -> u32 {
+    match forced {
+        Some(t) => {
+            sampler.overrule(t);
+            t
+        }
+        None => sampled,
     }
 }
 
