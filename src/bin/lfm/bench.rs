@@ -2,7 +2,6 @@
 //! and the adapter's own copy bandwidth measured in the same run, so speed reads as a
 //! fraction of what the hardware can move.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,13 +13,14 @@ use lfm_webgpu::sampling::{Sampler, SamplingParams};
 use serde_json::json;
 
 use crate::info::human_bytes;
-use crate::Format;
+use crate::{hub, Format};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// GGUF model file (e.g. a random-weight file from ../shared/fixtures/tools/gen_synth_gguf.py).
+    /// GGUF file (e.g. a random-weight file from ../shared/fixtures/tools/gen_synth_gguf.py)
+    /// or Hub repo (ORG/NAME[:FILE_OR_QUANT]).
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// Prompt length for the prefill measurement (random token ids).
     #[arg(long, default_value_t = 128)]
     prompt_tokens: usize,
@@ -31,10 +31,11 @@ pub struct BenchArgs {
     format: Format,
 }
 
-pub fn run(a: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(a: &BenchArgs) -> crate::Result<()> {
+    let path = hub::resolve(&a.model)?;
     let ctx = Arc::new(GpuContext::new_blocking()?);
     let t0 = Instant::now();
-    let file = GgufFile::open(&a.model)?;
+    let file = GgufFile::open(&path)?;
     let model = GpuModel::new(ctx.clone(), &file.header, &SharedBytes::new(file.shared_bytes()))?;
     let load_s = t0.elapsed().as_secs_f64();
     let c = &model.config;
@@ -59,7 +60,7 @@ pub fn run(a: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let decode_bw = per_token as f64 * decode_tps;
     let info = &ctx.adapter_info;
     let report = json!({
-        "model": a.model.display().to_string(),
+        "model": path.display().to_string(),
         "adapter": { "name": info.name, "backend": format!("{:?}", info.backend), "device_type": format!("{:?}", info.device_type) },
         "weight_bytes": model.weight_bytes,
         "load_s": load_s,
@@ -77,7 +78,11 @@ pub fn run(a: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     println!("adapter      {} ({:?}, {:?})", info.name, info.backend, info.device_type);
-    println!("model        {} ({} of weights, loaded in {load_s:.1} s)", a.model.display(), human_bytes(model.weight_bytes));
+    println!(
+        "model        {} ({} of weights, loaded in {load_s:.1} s)",
+        path.display(),
+        human_bytes(model.weight_bytes)
+    );
     println!("prefill      {} tokens at {:.1} tok/s", prompt.len(), prompt.len() as f64 / prefill_s);
     println!("decode       {} tokens at {decode_tps:.2} tok/s", a.gen_tokens);
     println!("per token    {} of weights read", human_bytes(per_token));

@@ -1,16 +1,16 @@
 //! `lfm info`: what is in a GGUF file, without loading the weights.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use lfm_webgpu::gguf::GgufFile;
 use lfm_webgpu::model::Config;
 use serde_json::json;
 
-use crate::Format;
+use crate::{hub, Format};
 
-pub fn run(path: &Path, format: Format, list_tensors: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let file = GgufFile::open(path)?;
+pub fn run(model: &str, format: Format, list_tensors: bool) -> crate::Result<()> {
+    let path = hub::resolve(model)?;
+    let file = GgufFile::open(&path)?;
     let g = &file.header;
     let config = Config::from_gguf(g)?;
 
@@ -47,14 +47,31 @@ pub fn run(path: &Path, format: Format, list_tensors: bool) -> Result<(), Box<dy
     println!("{}  (GGUF v{}, {})", path.display(), g.version, human_bytes(file.bytes().len() as u64));
     println!("name          {}", meta_str("general.name").unwrap_or("-"));
     println!("architecture  {}", config.arch.gguf_name());
-    let kinds: String = config.layers.iter().map(|k| if matches!(k, lfm_webgpu::model::LayerKind::Conv) { 'c' } else { 'A' }).collect();
-    println!("layers        {} ({} attention, {} conv): {kinds}", config.layers.len(), config.n_attention_layers(), config.layers.len() - config.n_attention_layers());
+    let kinds: String =
+        config.layers.iter().map(|k| if matches!(k, lfm_webgpu::model::LayerKind::Conv) { 'c' } else { 'A' }).collect();
+    println!(
+        "layers        {} ({} attention, {} conv): {kinds}",
+        config.layers.len(),
+        config.n_attention_layers(),
+        config.layers.len() - config.n_attention_layers()
+    );
     println!("hidden        {}  heads {} x {}  ffn {}", config.hidden, config.n_heads, config.head_dim, config.ffn_dim);
     if let Some(m) = &config.moe {
-        println!("experts       {} (top-{}, width {}), {} leading dense layers", m.n_experts, m.n_experts_used, m.expert_ffn_dim, m.leading_dense_layers);
+        println!(
+            "experts       {} (top-{}, width {}), {} leading dense layers",
+            m.n_experts, m.n_experts_used, m.expert_ffn_dim, m.leading_dense_layers
+        );
     }
-    println!("vocab         {}  context {}  rope theta {}  eps {:e}  conv L {}", config.vocab_size, config.context_length, config.rope_theta, config.norm_eps, config.conv_kernel);
-    println!("parameters    {:.2} M in {} tensors, {}", n_params as f64 / 1e6, g.tensors.len(), human_bytes(tensor_bytes));
+    println!(
+        "vocab         {}  context {}  rope theta {}  eps {:e}  conv L {}",
+        config.vocab_size, config.context_length, config.rope_theta, config.norm_eps, config.conv_kernel
+    );
+    println!(
+        "parameters    {:.2} M in {} tensors, {}",
+        n_params as f64 / 1e6,
+        g.tensors.len(),
+        human_bytes(tensor_bytes)
+    );
     for (ty, (count, elems, bytes)) in &by_type {
         println!("  {ty:<6} {count:>4} tensors {:>12} elements {:>10}", elems, human_bytes(*bytes));
     }

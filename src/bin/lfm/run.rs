@@ -1,157 +1,99 @@
-//! `lfm generate` and `lfm logits`.
+//! `lfm run`: one answer to one prompt through the engine (chat template applied).
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
-use lfm_webgpu::reference::Logits;
-use lfm_webgpu::sampling::{Sampler, SamplingParams};
-use serde_json::json;
+use lfm_webgpu::engine::{Cancel, Event, Request};
+use serde_json::{json, Value};
 
-use crate::backend::{Backend, Loaded};
-use crate::Format;
-
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+use crate::args::{speed_line, ForcedOutputs, ModelArgs, SamplingArgs};
+use crate::{tools, Format, Result};
 
 #[derive(clap::Args)]
-pub struct GenerateArgs {
-    /// GGUF model file.
+pub struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The user message.
     #[arg(long)]
-    model: PathBuf,
-    /// Raw prompt text (BOS is added when the model asks for it; no chat template).
-    #[arg(long, required_unless_present = "tokens", conflicts_with = "tokens")]
-    prompt: Option<String>,
-    /// Prompt as comma-separated token ids, used as given.
-    #[arg(long, value_delimiter = ',')]
-    tokens: Option<Vec<u32>>,
-    #[arg(long, default_value_t = 128)]
+    prompt: String,
+    #[arg(long)]
+    system: Option<String>,
+    /// A JSON array of tool schemas the model may call (the calls are printed, not run).
+    #[arg(long)]
+    tools: Option<PathBuf>,
+    #[arg(long, default_value_t = 512)]
     max_tokens: usize,
-    /// 0 is greedy.
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f32,
-    #[arg(long, default_value_t = 0)]
-    top_k: usize,
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f32,
-    #[arg(long, default_value_t = 0.0)]
-    min_p: f32,
-    /// Penalize the last 64 tokens (1 is off).
-    #[arg(long, default_value_t = 1.0)]
-    repetition_penalty: f32,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Keep generating past the end-of-sequence token.
-    #[arg(long)]
-    ignore_eos: bool,
-    #[arg(long, value_enum, default_value = "auto")]
-    backend: Backend,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// text: the answer as it streams (tool calls as `tool call: f(x=1)` lines), speed on
+    /// stderr; json: one object {text, tool_calls, finish_reason, usage, timings}.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
 
-#[derive(clap::Args)]
-pub struct LogitsArgs {
-    #[arg(long)]
-    model: PathBuf,
-    /// Comma-separated token ids.
-    #[arg(long, value_delimiter = ',', required = true)]
-    tokens: Vec<u32>,
-    /// How many of the largest logits to print per position.
-    #[arg(long, default_value_t = 10)]
-    top: usize,
-    #[arg(long, value_enum, default_value = "auto")]
-    backend: Backend,
-}
-
-pub fn generate(a: &GenerateArgs) -> Result<()> {
-    let loaded = Loaded::open(&a.model, a.backend)?;
-    let backend = loaded.backend_name();
-    let Loaded { model, tokenizer, .. } = loaded;
-    let prompt: Vec<u32> = match (&a.tokens, &a.prompt) {
-        (Some(ids), _) => ids.clone(),
-        (None, Some(text)) => tokenizer.encode(text, true)?,
-        (None, None) => unreachable!("clap requires one of them"),
+pub fn run(a: &RunArgs) -> Result<()> {
+    let mut messages = Vec::new();
+    if let Some(system) = &a.system {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    messages.push(json!({"role": "user", "content": a.prompt}));
+    let tools = match &a.tools {
+        Some(path) => tools::load_file(path)?,
+        None => Vec::new(),
     };
-    let params = SamplingParams {
-        temperature: a.temperature,
-        top_k: a.top_k,
-        top_p: a.top_p,
-        min_p: a.min_p,
-        repetition_penalty: a.repetition_penalty,
-        seed: a.seed,
+    let forced_output = ForcedOutputs::from_env()?.next_turn();
+    let (_, _, mut session) = a.model.open()?;
+    let req = Request {
+        messages,
+        tools,
+        sampling: a.sampling.params(),
+        max_tokens: Some(a.max_tokens),
+        forced_output,
         ..Default::default()
     };
-    let mut sampler = Sampler::new(params);
-    let mut state = model.new_sequence(prompt.len() + a.max_tokens)?;
-    let context = model.config().context_length;
 
-    let start = Instant::now();
-    let mut next = model.next_token(&mut state, &prompt, &mut sampler)?;
-    let prefill_s = start.elapsed().as_secs_f64();
-    let mut tokens = Vec::new();
-    let mut finish = "length";
-    let decode_start = Instant::now();
-    while tokens.len() < a.max_tokens {
-        if !a.ignore_eos && Some(next) == tokenizer.eos_id() {
-            finish = "stop";
-            break;
+    let stream = a.format == Format::Text;
+    let mut text = String::new();
+    let mut calls: Vec<Value> = Vec::new();
+    let mut stdout = std::io::stdout();
+    let done = pollster::block_on(session.generate(&req, &Cancel::new(), &mut |event| match event {
+        Event::Text { delta } => {
+            if stream {
+                print!("{delta}");
+                stdout.flush().ok();
+            }
+            text.push_str(&delta);
         }
-        tokens.push(next);
-        if tokens.len() == a.max_tokens {
-            break;
+        Event::ToolCall { id, name, arguments } => {
+            if stream {
+                println!(
+                    "{}tool call: {}",
+                    if text.is_empty() || text.ends_with('\n') { "" } else { "\n" },
+                    tools::pythonic_call(&name, &arguments)
+                );
+            }
+            calls.push(json!({"id": id, "name": name, "arguments": arguments}));
         }
-        if prompt.len() + tokens.len() >= context {
-            finish = "context";
-            break;
-        }
-        next = model.next_token(&mut state, &[next], &mut sampler)?;
-    }
-    let decode_s = decode_start.elapsed().as_secs_f64();
-    let text = tokenizer.decode(&tokens, false)?;
-    let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        Event::Warning { message } => eprintln!("warning: {message}"),
+        Event::Done(_) | Event::Error { .. } => {}
+    }))?;
     match a.format {
+        Format::Text => {
+            if !text.is_empty() && !text.ends_with('\n') {
+                println!();
+            }
+            eprintln!("[{}]", speed_line(&done));
+        }
         Format::Json => println!(
             "{}",
             json!({
-                "prompt_tokens": prompt,
-                "tokens": tokens,
                 "text": text,
-                "finish_reason": finish,
-                "backend": backend,
-                "timings": {
-                    "prefill_tokens_per_s": rate(prompt.len(), prefill_s),
-                    "decode_tokens_per_s": rate(tokens.len().saturating_sub(1), decode_s),
-                }
+                "tool_calls": calls,
+                "finish_reason": done.finish_reason,
+                "usage": done.usage,
+                "timings": done.timings,
             })
         ),
-        Format::Text => {
-            println!("{text}");
-            eprintln!(
-                "[{} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s, finish: {finish}]",
-                prompt.len(),
-                rate(prompt.len(), prefill_s),
-                tokens.len(),
-                rate(tokens.len().saturating_sub(1), decode_s)
-            );
-        }
     }
     Ok(())
-}
-
-pub fn logits(a: &LogitsArgs) -> Result<()> {
-    let Loaded { model, .. } = Loaded::open(&a.model, a.backend)?;
-    let mut state = model.new_sequence(a.tokens.len())?;
-    let all = model.forward(&mut state, &a.tokens, Logits::All)?;
-    let top: Vec<Vec<(u32, f32)>> = all.chunks(model.config().vocab_size).map(|row| top_logits(row, a.top)).collect();
-    println!("{}", json!({ "top": top }));
-    Ok(())
-}
-
-/// The k largest logits with their ids, largest first (ties: lower id first).
-fn top_logits(row: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut idx: Vec<u32> = (0..row.len() as u32).collect();
-    let k = k.min(row.len());
-    idx.select_nth_unstable_by(k.saturating_sub(1), |&a, &b| row[b as usize].total_cmp(&row[a as usize]).then(a.cmp(&b)));
-    idx.truncate(k);
-    idx.sort_by(|&a, &b| row[b as usize].total_cmp(&row[a as usize]).then(a.cmp(&b)));
-    idx.into_iter().map(|i| (i, row[i as usize])).collect()
 }
