@@ -199,6 +199,12 @@ impl GpuModel {
         if tokens.is_empty() {
             return Err(ModelError::EmptyInput);
         }
+        let c = &self.config;
+        let same_shape = st.layers.len() == c.layers.len()
+            && st.layers.iter().zip(&c.layers).all(|(s, k)| matches!((s, k), (LayerState::Conv(_), LayerKind::Conv) | (LayerState::Attn(_), LayerKind::Attention { .. })));
+        if !same_shape || st.scratch.x.cols != c.hidden {
+            return Err(ModelError::ForeignState);
+        }
         if st.pos + tokens.len() > st.capacity {
             return Err(ModelError::ContextOverflow { needed: st.pos + tokens.len(), limit: st.capacity });
         }

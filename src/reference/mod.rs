@@ -174,6 +174,11 @@ impl ReferenceModel {
         if tokens.is_empty() {
             return Err(ModelError::EmptyInput);
         }
+        let same_shape = state.layers.len() == c.layers.len()
+            && state.layers.iter().zip(&c.layers).all(|(s, k)| matches!((s, k), (LayerState::Conv(_), LayerKind::Conv) | (LayerState::Attn(_), LayerKind::Attention { .. })));
+        if !same_shape {
+            return Err(ModelError::ForeignState);
+        }
         if state.pos + tokens.len() > c.context_length {
             return Err(ModelError::ContextOverflow { needed: state.pos + tokens.len(), limit: c.context_length });
         }
