@@ -17,6 +17,7 @@
 //! (`tests/chat_template.rs`).
 
 mod clock;
+mod json;
 mod python;
 
 use std::borrow::Cow;
