@@ -4,12 +4,15 @@
 //! - [`gpu_info`]: the WebGPU adapter, its limits and the optional features in use.
 //! - [`self_test`]: the GPU kernels against `crate::reference::ops`, in this browser.
 //! - [`Model`]: a GGUF model loaded from a URL by byte ranges: tokenize, generate, logits.
+//! - [`ChatSession`]: a conversation on a `Model` (`model.createSession()`): the engine's
+//!   chat template, streamed events, tool calls and state reuse between turns.
 //!
 //! Conventions for every entry point: it is `async` (WebGPU only ever completes on the event
 //! loop), it shares one [`GpuContext`] per page ([`context`]), and every failure is returned
 //! as a `JsError` (a JS `Error` whose message says what went wrong), never a panic. Panics
 //! that still happen are bugs; the hook installed at start-up prints them to the console.
 
+mod chat;
 mod fetch;
 mod info;
 mod model;
@@ -22,6 +25,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::gpu::GpuContext;
 
+pub use chat::ChatSession;
 pub use info::gpu_info;
 pub use model::Model;
 pub use self_test::self_test;

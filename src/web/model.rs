@@ -24,6 +24,8 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::chat::template::ChatTemplate;
+use crate::engine::Backend;
 use crate::gguf::{Gguf, GgufError, Parsed};
 use crate::gpu::{GpuContext, GpuModel, PlannedTensor};
 use crate::model::{HostTensor, ModelError, SharedBytes};
@@ -44,17 +46,22 @@ const MAX_REQUEST: u64 = 16 << 20;
 /// Tensors at most this far apart share a request (the bytes between are read and dropped).
 const MAX_GAP: u64 = 64 << 10;
 
-/// A model on the GPU with its tokenizer. Methods that run the model return promises; each
-/// call runs from a fresh state (no chat state is kept between calls yet).
+/// A model on the GPU with its tokenizer and chat template. `generate` and `logits` run from
+/// a fresh state each call; conversations that keep their state are [`ChatSession`]s
+/// (`model.createSession()`, `src/web/chat.rs`).
+///
+/// [`ChatSession`]: super::chat::ChatSession
 #[wasm_bindgen]
 pub struct Model {
-    inner: Rc<Loaded>,
+    pub(super) inner: Rc<Loaded>,
 }
 
-struct Loaded {
-    gpu: GpuModel,
-    tokenizer: Tokenizer,
-    url: String,
+pub(super) struct Loaded {
+    /// Always [`Backend::Gpu`]: shared with every chat session of the model.
+    pub(super) backend: Arc<Backend>,
+    pub(super) tokenizer: Arc<Tokenizer>,
+    pub(super) template: Arc<ChatTemplate>,
+    pub(super) url: String,
     file_bytes: u64,
     /// Whether the server ignored byte ranges and the body was streamed instead.
     streamed: bool,
@@ -89,6 +96,7 @@ impl Model {
         let gguf = read_header(&mut remote, &mut progress).await.map_err(fail)?;
         let plan = GpuModel::upload_plan(&gguf).map_err(|e| fail(e.to_string()))?;
         let tokenizer = Tokenizer::from_gguf(&gguf).map_err(|e| fail(format!("tokenizer: {e}")))?;
+        let template = ChatTemplate::from_gguf(&gguf).map_err(|e| fail(format!("chat template: {e}")))?;
         if let Some(size) = remote.size {
             gguf.check_file_len(size).map_err(|e| fail(e.to_string()))?;
         }
@@ -106,7 +114,16 @@ impl Model {
         let gpu = GpuModel::from_uploaded(ctx, &gguf, uploaded).map_err(|e| fail(e.to_string()))?;
         progress.report("done", total).map_err(fail)?;
         let streamed = remote.is_streamed();
-        let loaded = Loaded { gpu, tokenizer, url, file_bytes: total, streamed, load_ms: super::now_ms() - t0 };
+        #[allow(clippy::arc_with_non_send_sync)] // wgpu's WebGPU types are !Send on wasm32
+        let loaded = Loaded {
+            backend: Arc::new(Backend::Gpu(gpu)),
+            tokenizer: Arc::new(tokenizer),
+            template: Arc::new(template),
+            url,
+            file_bytes: total,
+            streamed,
+            load_ms: super::now_ms() - t0,
+        };
         Ok(Model { inner: Rc::new(loaded) })
     }
 
@@ -144,7 +161,7 @@ impl Model {
     pub fn logits(&self, tokens: Vec<u32>) -> Promise {
         let model = self.inner.clone();
         future_to_promise(async move {
-            let gpu = &model.gpu;
+            let gpu = model.gpu();
             let mut state = gpu.new_state(tokens.len().max(1)).map_err(|e| error("logits", e))?;
             let logits = gpu.forward(&mut state, &tokens, Logits::Last).await.map_err(|e| error("logits", e))?;
             Ok(Float32Array::from(&logits[..]).into())
@@ -158,19 +175,26 @@ impl Model {
         to_js(&json!({
             "url": m.url,
             "fileBytes": m.file_bytes,
-            "weightBytes": m.gpu.weight_bytes,
+            "weightBytes": m.gpu().weight_bytes,
             "streamed": m.streamed,
             "loadMs": m.load_ms,
-            "adapter": super::info::adapter_label(&m.gpu.ctx.adapter_info),
+            "adapter": super::info::adapter_label(&m.gpu().ctx.adapter_info),
             "bosId": m.tokenizer.bos_id(),
             "eosId": m.tokenizer.eos_id(),
-            "vocabSize": m.gpu.config.vocab_size,
-            "config": m.gpu.config,
+            "vocabSize": m.gpu().config.vocab_size,
+            "config": m.gpu().config,
         }))
     }
 }
 
 impl Loaded {
+    pub(super) fn gpu(&self) -> &GpuModel {
+        match &*self.backend {
+            Backend::Gpu(m) => m,
+            Backend::Reference(_) => unreachable!("Model.load builds the GPU backend"),
+        }
+    }
+
     async fn generate(&self, tokens: &[u32], max_tokens: usize) -> Result<Vec<u32>, ModelError> {
         if tokens.is_empty() {
             return Err(ModelError::EmptyInput);
@@ -180,12 +204,12 @@ impl Loaded {
             return Ok(out);
         }
         // The last new token is returned, never fed.
-        let mut state = self.gpu.new_state(tokens.len() + max_tokens - 1)?;
+        let mut state = self.gpu().new_state(tokens.len() + max_tokens - 1)?;
         let mut sampler = Sampler::new(SamplingParams::default());
-        let mut next = self.gpu.forward_sample(&mut state, tokens, &mut sampler).await?;
+        let mut next = self.gpu().forward_sample(&mut state, tokens, &mut sampler).await?;
         out.push(next);
         while out.len() < max_tokens {
-            next = self.gpu.forward_sample(&mut state, &[next], &mut sampler).await?;
+            next = self.gpu().forward_sample(&mut state, &[next], &mut sampler).await?;
             out.push(next);
         }
         Ok(out)

@@ -4,6 +4,8 @@
 //   /               tests/browser/page/ (the test page)
 //   /pkg/...        the wasm-bindgen output (target/web-pkg, see build-wasm.sh)
 //   /fixtures/...   ../shared/fixtures (model files for the model tests)
+//   /pkg-npm/...    the npm package's sources (pkg/), its dist/ being the same wasm-bindgen
+//                   output as /pkg/ (pkg/build.sh writes that into pkg/dist for publishing)
 //
 // GET and HEAD only; byte ranges are honoured (`Range: bytes=a-b`) so a page can stream a
 // large GGUF in chunks. Run it alone to poke at the page by hand:
@@ -20,6 +22,8 @@ export const repoRoot = path.resolve(here, '../..');
 
 export const defaultRoutes = {
   '/pkg/': process.env.LFM_WEB_PKG ? path.resolve(process.env.LFM_WEB_PKG) : path.join(repoRoot, 'target/web-pkg'),
+  '/pkg-npm/dist/': process.env.LFM_WEB_PKG ? path.resolve(process.env.LFM_WEB_PKG) : path.join(repoRoot, 'target/web-pkg'),
+  '/pkg-npm/': path.join(repoRoot, 'pkg'),
   '/fixtures/': path.resolve(repoRoot, '../shared/fixtures'),
   '/': path.join(here, 'page'),
 };
