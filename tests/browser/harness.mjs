@@ -9,6 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 import { repoRoot, startServer } from './server.mjs';
@@ -104,4 +106,27 @@ export async function saveArtifacts(session, name) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Returns `pageTest(name, timeout, body)`: a `node:test` test that runs `body(page, t)` on the
+ * session `getSession()` returns, saves a screenshot and the console log (named `prefix name`)
+ * when it fails, and prints how long it took.
+ */
+export function pageTests(getSession, prefix) {
+  return (name, timeout, body) =>
+    test(name, { timeout }, async (t) => {
+      const session = getSession();
+      assert.ok(session, 'the browser session did not start (see the before hook)');
+      const t0 = Date.now();
+      try {
+        await body(session.page, t);
+      } catch (e) {
+        const saved = await saveArtifacts(session, `${prefix} ${name}`);
+        if (saved) e.message += `\n(screenshot and console log: ${saved}.png / .log)`;
+        throw e;
+      } finally {
+        console.log(`${name}: ${Date.now() - t0} ms`);
+      }
+    });
 }

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ensureBuilt, openSession, saveArtifacts } from './harness.mjs';
+import { ensureBuilt, openSession, pageTests } from './harness.mjs';
 import { repoRoot } from './server.mjs';
 
 const fixtures = path.resolve(repoRoot, '../shared/fixtures/tiny-moe');
@@ -157,18 +157,7 @@ describe('Model in headless Chromium (tiny-moe)', () => {
     await session?.close();
   });
 
-  function pageTest(name, timeout, body) {
-    test(name, { timeout }, async (t) => {
-      assert.ok(session, 'the browser session did not start (see the before hook)');
-      try {
-        await body(session.page, t);
-      } catch (e) {
-        const saved = await saveArtifacts(session, `model ${name}`);
-        if (saved) e.message += `\n(screenshot and console log: ${saved}.png / .log)`;
-        throw e;
-      }
-    });
-  }
+  const pageTest = pageTests(() => session, 'model');
 
   for (const variant of VARIANTS) {
     const file = golden.files[variant];

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ensureBuilt, openSession, saveArtifacts } from './harness.mjs';
+import { ensureBuilt, openSession, pageTests } from './harness.mjs';
 
 const MODEL = '/fixtures/tiny-moe/tiny-moe-q8_0.gguf';
 const QUESTION = [{ role: 'user', content: 'What is the capital of France?' }];
@@ -51,21 +51,7 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
     await session?.close();
   });
 
-  function pageTest(name, timeout, body) {
-    test(name, { timeout }, async () => {
-      assert.ok(session, 'the browser session did not start (see the before hook)');
-      const t0 = Date.now();
-      try {
-        await body(session.page);
-      } catch (e) {
-        const saved = await saveArtifacts(session, `pkg ${name}`);
-        if (saved) e.message += `\n(screenshot and console log: ${saved}.png / .log)`;
-        throw e;
-      } finally {
-        console.log(`${name}: ${Date.now() - t0} ms`);
-      }
-    });
-  }
+  const pageTest = pageTests(() => session, 'pkg');
 
   /** Runs `create(body)` streaming in the page: the chunks (aborting after `abortAfter`, if given). */
   function stream(page, body, abortAfter = null) {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { chromiumArgs, ensureBuilt, openSession, saveArtifacts } from './harness.mjs';
+import { chromiumArgs, ensureBuilt, openSession, pageTests } from './harness.mjs';
 
 describe('lfm-webgpu in headless Chromium', () => {
   let session;
@@ -23,19 +23,7 @@ describe('lfm-webgpu in headless Chromium', () => {
     await session?.close();
   });
 
-  /** A test that saves a screenshot and the page's console log when it fails. */
-  function pageTest(name, timeout, body) {
-    test(name, { timeout }, async (t) => {
-      assert.ok(session, 'the browser session did not start (see the before hook)');
-      try {
-        await body(session.page, t);
-      } catch (e) {
-        const saved = await saveArtifacts(session, name);
-        if (saved) e.message += `\n(screenshot and console log: ${saved}.png / .log)`;
-        throw e;
-      }
-    });
-  }
+  const pageTest = pageTests(() => session, 'webgpu');
 
   pageTest('WebGPU exposes an adapter', 60_000, async (page) => {
     const browserSide = await page.evaluate(async () => {
