@@ -1,20 +1,65 @@
 // Types of lfm-webgpu's public API (index.js). Shapes follow OpenAI's chat completions.
 
 export interface LoadProgress {
-  phase: 'header' | 'weights' | 'done';
-  /** How far into the file the load has got; never decreases. */
+  /**
+   * In this order: 'download' (a URL not yet in the cache, written to it), 'header' and
+   * 'weights' (the file read onto the GPU), then 'done' once.
+   */
+  phase: 'download' | 'header' | 'weights' | 'done';
+  /** Bytes of the file done in this phase; never decreases within a phase. */
   loadedBytes: number;
   /** The file size; null until known. */
   totalBytes: number | null;
 }
 
 export interface CreateEngineOptions {
-  /** The GGUF file's URL (File / Blob sources come later). */
-  model: string | URL;
+  /** The GGUF model: a URL, or a File / Blob (read in slices, never copied whole into memory). */
+  model: string | URL | Blob;
   onProgress?: (p: LoadProgress) => void;
+  /** Cancels the load (download included); createEngine rejects with code 'aborted'. */
+  signal?: AbortSignal;
   /** Most tokens a conversation holds (default 4096, capped at the model's context). */
   contextTokens?: number;
+  /** Run the engine in a Web Worker (default true). false: on the page's thread (blocks it while working). */
+  worker?: boolean;
+  /**
+   * Keep URL downloads in the origin private file system and load them from there next time,
+   * offline (default true; needs the worker). Interrupted downloads resume.
+   */
+  cache?: boolean;
+  /** Expected SHA-256 (hex) of the file: a download that differs is deleted and rejected ('integrity'). */
+  sha256?: string;
+  /** Plan with this storage-binding limit in bytes (as on a mobile GPU's 128 MiB): for testing splits. */
+  maxBindingBytes?: number;
 }
+
+export type LfmErrorCode =
+  | 'http' | 'network' | 'bad_model' | 'unsupported' | 'gpu' | 'out_of_memory' | 'device_lost'
+  | 'context_overflow' | 'invalid_request' | 'busy' | 'aborted' | 'quota_exceeded' | 'cache_corrupt'
+  | 'integrity' | 'unloaded' | 'no_webgpu' | 'worker' | 'tool' | 'internal';
+
+/** Every failure of the package. */
+export class LfmError extends Error {
+  name: 'LfmError';
+  code: LfmErrorCode;
+  /** The HTTP status, for code 'http'. */
+  status?: number;
+}
+
+export interface CachedModel {
+  url: string;
+  /** Bytes on disk (a partial download has fewer than `totalBytes`). */
+  sizeBytes: number;
+  totalBytes: number | null;
+  complete: boolean;
+  sha256: string | null;
+  downloadedAt: string | null;
+}
+
+/** The models in the OPFS cache. */
+export function listCachedModels(): Promise<CachedModel[]>;
+/** Deletes a cached model (complete or partial); resolves to whether there was one. */
+export function deleteCachedModel(url: string): Promise<boolean>;
 
 export interface ToolCall {
   id: string;
@@ -77,6 +122,53 @@ export interface ChatCompletionRequest {
   forced_output?: string;
 }
 
+export interface RunToolsTool {
+  name: string;
+  description?: string;
+  /** JSON schema of the arguments object. */
+  parameters?: object;
+  /** Gets the parsed arguments; returns the result (a string, or a value sent as JSON). May be async. */
+  handler: (args: any, context: { call: ToolCall; signal?: AbortSignal }) => unknown;
+}
+
+export interface RunToolsRequest extends Omit<ChatCompletionRequest, 'tools' | 'stream' | 'forced_output'> {
+  tools: RunToolsTool[];
+  /** Most answers the model gives (default 8). */
+  maxSteps?: number;
+  /** Time a handler may take (default 30000 ms); then the model gets an error result. */
+  toolTimeoutMs?: number;
+  /** Called with each new message: assistant answers and tool results, as they happen. */
+  onMessage?: (message: ChatMessage) => void;
+  /** For tests: forced output per step (an array) or for every step. */
+  forced_output?: string | (string | null)[];
+}
+
+export interface RunToolsResult {
+  /** The last assistant message. */
+  message: ChatMessage;
+  /** The messages added to the conversation (assistant answers and tool results). */
+  messages: ChatMessage[];
+  /** The last answer's reason; 'max_steps' when it still called tools at `maxSteps`. */
+  finish_reason: FinishReason | 'max_steps';
+  steps: number;
+  /** Summed over the steps. */
+  usage: Usage;
+}
+
+export interface GenerateRequest {
+  /** The prompt as token ids (e.g. from tokenize()); runs from a fresh state, not the chat's. */
+  tokens: number[];
+  max_tokens?: number;
+  /** Default 0 (greedy). */
+  temperature?: number;
+  top_k?: number;
+  top_p?: number;
+  min_p?: number;
+  seed?: number;
+  /** Token ids that end the generation (the id is the last one returned). */
+  stop?: number[];
+}
+
 export interface ChatCompletionChunk {
   id: string;
   object: 'chat.completion.chunk';
@@ -112,6 +204,10 @@ export interface ChatCompletion {
 
 export interface EngineStats {
   loaded: boolean;
+  /** The GPU device was lost: create the engine again. */
+  lost?: boolean;
+  /** Current size of the engine's wasm memory. */
+  wasmMemoryBytes: number;
   model?: Record<string, unknown>;
   contextTokens?: number;
   historyTokens?: number;
@@ -119,13 +215,18 @@ export interface EngineStats {
   lastTimings?: Timings | null;
 }
 
-export interface Engine {
+export interface Engine extends EventTarget {
+  /** What was loaded (name, sizes, adapter, config). */
+  readonly model: Record<string, unknown>;
   chat: {
     completions: {
       create(request: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
       create(request: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
     };
   };
+  /** The agent loop: runs tool handlers and feeds their results back. An 'error' event fires if the GPU device is lost. */
+  runTools(request: RunToolsRequest): Promise<RunToolsResult>;
+  generate(request: GenerateRequest): Promise<{ tokens: number[]; finish_reason: 'stop' | 'length' }>;
   /** Token ids of `text` as written (special-token text becomes the token; no BOS added). */
   tokenize(text: string): Promise<number[]>;
   /** The text of `ids`, special tokens left out. */
@@ -140,15 +241,3 @@ export interface Engine {
 }
 
 export function createEngine(options: CreateEngineOptions): Promise<Engine>;
-
-/** The wasm-side core (moves into a Web Worker later); most code wants `createEngine`. */
-export class EngineCore {
-  load(url: string, onProgress?: (p: LoadProgress) => void, contextTokens?: number): Promise<Record<string, unknown>>;
-  chat(request: object, onEvent: (event: object) => void): Promise<object>;
-  interrupt(): void;
-  resetChat(): void;
-  tokenize(text: string): number[];
-  detokenize(ids: number[], skipSpecial?: boolean): string;
-  unload(): void;
-  stats(): EngineStats;
-}

@@ -1,4 +1,4 @@
-// lfm-webgpu: LFM2 models on the user's GPU (WebGPU), with an OpenAI-shaped chat API.
+// lfm-webgpu: LFM2 / LFM2.5 models on the user's GPU (WebGPU), behind an OpenAI-shaped chat API.
 //
 //   import { createEngine } from 'lfm-webgpu';
 //   const engine = await createEngine({ model: '/models/LFM2-350M-Q8_0.gguf', onProgress: (p) => {} });
@@ -6,88 +6,22 @@
 //     console.log(chunk.choices[0].delta.content);
 //   }
 //
-// Two layers:
-// - `EngineCore`: the wasm module, one model and one chat session. Every call takes and
-//   returns structured-clonable values (callbacks aside, which become messages), so the core
-//   can move into a Web Worker unchanged, with a proxy of the same methods on the main thread.
-// - `Engine`: the public object. It turns core events into OpenAI `chat.completion.chunk` /
-//   `chat.completion` objects, queues calls (one runs at a time) and maps `signal` to
-//   `interrupt()`.
+// Layers (each its own module):
+// - core.js `EngineCore`: the wasm module, one model and its chat session. Structured-clonable
+//   arguments and results, so it runs unchanged in the engine's Web Worker (worker.js), driven
+//   by client.js `WorkerCore` on the page, which has the same methods.
+// - this file, `Engine`: the public object. It turns core events into OpenAI
+//   `chat.completion.chunk` / `chat.completion` objects, queues calls (one runs at a time),
+//   maps `signal` to `interrupt()`, and runs the tool loop (tools.js).
+// - cache.js: the OPFS model cache; errors.js: `LfmError`.
 
-import init, { Model } from './dist/lfm_webgpu.js';
+import { WorkerCore } from './client.js';
+import { EngineCore, DEFAULT_CONTEXT } from './core.js';
+import { LfmError, asLfmError } from './errors.js';
+import { addUsage, runToolCall, toolSchemas, DEFAULT_TOOL_TIMEOUT_MS } from './tools.js';
 
-let ready = null;
-/** Instantiates the wasm module once per page (it fetches dist/lfm_webgpu_bg.wasm). */
-function initModule() {
-  ready ??= init({ module_or_path: new URL('./dist/lfm_webgpu_bg.wasm', import.meta.url) });
-  return ready;
-}
-
-/** The conversation length a session holds, in tokens. */
-const DEFAULT_CONTEXT = 4096;
-
-/** The wasm model and its chat session. Methods: structured-clonable arguments and results. */
-export class EngineCore {
-  #model = null;
-  #session = null;
-  #last = null;
-
-  /** Loads `url`; `onProgress({phase, loadedBytes, totalBytes})`. Returns the model's info. */
-  async load(url, onProgress, contextTokens = DEFAULT_CONTEXT) {
-    await initModule();
-    this.#model = await Model.load(url, onProgress ?? undefined);
-    this.#session = this.#model.createSession(contextTokens);
-    return this.#model.info();
-  }
-
-  #live() {
-    if (!this.#model) throw new Error('lfm-webgpu: the engine is unloaded');
-    return this.#model;
-  }
-
-  /** One assistant turn; `onEvent(event)` for each engine event. Resolves with the done event. */
-  async chat(request, onEvent) {
-    this.#live();
-    const done = await this.#session.chat(JSON.stringify(request), onEvent);
-    this.#last = done;
-    return done;
-  }
-
-  interrupt() {
-    this.#session?.interrupt();
-  }
-
-  resetChat() {
-    this.#live();
-    this.#session.reset();
-  }
-
-  tokenize(text) {
-    return Array.from(this.#live().tokenize(String(text)));
-  }
-
-  detokenize(ids, skipSpecial = true) {
-    return this.#live().detokenize(Uint32Array.from(ids), skipSpecial);
-  }
-
-  unload() {
-    this.#session?.free();
-    this.#model?.free();
-    this.#session = this.#model = null;
-  }
-
-  stats() {
-    if (!this.#model) return { loaded: false };
-    return {
-      loaded: true,
-      model: this.#model.info(),
-      contextTokens: this.#session.capacity,
-      historyTokens: this.#session.historyTokens,
-      lastUsage: this.#last?.usage ?? null,
-      lastTimings: this.#last?.timings ?? null,
-    };
-  }
-}
+export { LfmError } from './errors.js';
+export { listCachedModels, deleteCachedModel } from './cache.js';
 
 /** OpenAI's `usage` from the engine's. */
 function openaiUsage(u) {
@@ -145,34 +79,49 @@ class Channel {
   }
 }
 
-class Engine {
+/** The public engine (see index.d.ts for the API). Fires an `error` event when the GPU device is lost. */
+class Engine extends EventTarget {
   #core;
-  #modelName;
+  #info;
   /** The tail of the call queue: calls on the core run one at a time. */
   #queue = Promise.resolve();
   #created = 0;
+  #lost = null;
 
-  constructor(core, modelName) {
+  constructor(core, info) {
+    super();
     this.#core = core;
-    this.#modelName = modelName;
+    this.#info = info;
     this.chat = { completions: { create: (body) => this.#create(body) } };
   }
 
-  /** Runs `f` after every call queued before it. */
+  /** What was loaded: file name, sizes, adapter, config (a copy of `stats().model`). */
+  get model() {
+    return this.#info;
+  }
+
+  /** Runs `f` after every call queued before it; a lost device is reported once as an `error` event. */
   #enqueue(f) {
-    const run = this.#queue.then(f, f);
+    const run = this.#queue.then(f, f).catch((e) => {
+      const err = asLfmError(e);
+      if (err.code === 'device_lost' && !this.#lost) {
+        this.#lost = err;
+        this.dispatchEvent(Object.assign(new Event('error'), { error: err }));
+      }
+      throw e?.name === 'AbortError' ? e : err; // an aborted request rejects like fetch does
+    });
     this.#queue = run.catch(() => {});
     return run;
   }
 
   async #create(body = {}) {
-    if (!Array.isArray(body.messages)) throw new TypeError('chat.completions.create: `messages` must be an array');
+    if (!body || !Array.isArray(body.messages)) throw new LfmError('invalid_request', 'chat.completions.create: `messages` must be an array');
     const { signal } = body;
     signal?.throwIfAborted();
     const request = Object.fromEntries(Object.entries(body).filter(([k, v]) => !LOCAL_FIELDS.includes(k) && v !== undefined));
     const id = `chatcmpl-${Date.now().toString(36)}-${++this.#created}`;
     const created = Math.floor(Date.now() / 1000);
-    const base = { id, created, model: this.#modelName };
+    const base = { id, created, model: this.#info.name };
     const channel = new Channel();
 
     let toolIndex = 0;
@@ -239,6 +188,43 @@ class Engine {
     };
   }
 
+  /**
+   * The agent loop: answers, runs the handlers of the tools the model calls, feeds their
+   * results back, until an answer without tool calls or `maxSteps` answers. Resolves with
+   * `{ message, messages, finish_reason, steps, usage }` (`messages`: the new ones only).
+   */
+  async runTools({ messages, tools, maxSteps = 8, toolTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS, onMessage, signal, forced_output, ...body } = {}) {
+    if (!Array.isArray(messages)) throw new LfmError('invalid_request', 'runTools: `messages` must be an array');
+    const schemas = toolSchemas(tools);
+    const added = [];
+    const push = (m) => {
+      added.push(m);
+      onMessage?.(m);
+    };
+    let usage = null;
+    let reply = null;
+    let steps = 0;
+    while (steps < maxSteps) {
+      signal?.throwIfAborted();
+      // Tests make a tiny model "call" tools with a forced output per step.
+      const forced = Array.isArray(forced_output) ? forced_output[steps] : forced_output;
+      reply = await this.#create({ ...body, messages: [...messages, ...added], tools: schemas, signal, forced_output: forced ?? undefined });
+      steps += 1;
+      usage = addUsage(usage, reply.usage);
+      const message = reply.choices[0].message;
+      push(message);
+      if (reply.choices[0].finish_reason !== 'tool_calls') break;
+      for (const call of message.tool_calls ?? []) push(await runToolCall(call, tools, { timeoutMs: toolTimeoutMs, signal }));
+    }
+    const finish_reason = reply.choices[0].finish_reason === 'tool_calls' ? 'max_steps' : reply.choices[0].finish_reason;
+    return { message: reply.choices[0].message, messages: added, finish_reason, steps, usage };
+  }
+
+  /** Raw token-level continuation from a fresh state: `{ tokens, finish_reason }`. */
+  generate(options) {
+    return this.#enqueue(() => this.#core.generate(options));
+  }
+
   tokenize(text) {
     return this.#enqueue(() => this.#core.tokenize(text));
   }
@@ -257,27 +243,38 @@ class Engine {
     return this.#enqueue(() => this.#core.resetChat());
   }
 
-  /** Releases the model's GPU memory; the engine cannot be used afterwards. */
+  /** Releases the model's GPU memory (and the worker); the engine cannot be used afterwards. */
   unload() {
     this.#core.interrupt();
     return this.#enqueue(() => this.#core.unload());
   }
 
+  /** For tests: destroys the engine's GPU device, as a driver reset would (then: an `error` event). */
+  _destroyDevice() {
+    return this.#core.destroyDevice();
+  }
+
+  /** `{ loaded, lost?, model, contextTokens, historyTokens, lastUsage, lastTimings, wasmMemoryBytes }`. */
   stats() {
     return this.#core.stats();
   }
 }
 
 /**
- * Loads a model and returns the engine.
- * @param {{ model: string | URL, onProgress?: (p: {phase: string, loadedBytes: number, totalBytes: number | null}) => void, contextTokens?: number }} options
+ * Loads a model and returns the engine (see index.d.ts for the options).
  */
-export async function createEngine({ model, onProgress, contextTokens } = {}) {
-  if (typeof model !== 'string' && !(model instanceof URL)) {
-    throw new TypeError('createEngine: `model` must be a URL (File and Blob sources are not supported yet)');
+export async function createEngine({ model, onProgress, signal, contextTokens = DEFAULT_CONTEXT, worker = true, cache = true, sha256, maxBindingBytes } = {}) {
+  if (model instanceof URL) model = model.href;
+  if (typeof model !== 'string' && !(typeof Blob !== 'undefined' && model instanceof Blob)) {
+    throw new LfmError('invalid_request', 'createEngine: `model` must be a URL, a File or a Blob');
   }
-  const core = new EngineCore();
-  const info = await core.load(String(model), onProgress, contextTokens);
-  const name = String(info.url).split('/').pop().replace(/\.gguf$/i, '');
-  return new Engine(core, name);
+  signal?.throwIfAborted();
+  const core = worker ? new WorkerCore() : new EngineCore();
+  try {
+    const info = await core.load(model, { onProgress, signal, contextTokens, cache, sha256, maxBindingBytes });
+    return new Engine(core, info);
+  } catch (e) {
+    if (worker) core.unload().catch(() => {});
+    throw asLfmError(e);
+  }
 }

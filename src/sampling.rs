@@ -329,7 +329,14 @@ mod tests {
 
     #[test]
     fn filters_restrict_the_support() {
-        let p = |top_k, top_p, min_p| SamplingParams { temperature: 1.0, top_k, top_p, min_p, seed: 3, ..Default::default() };
+        let p = |top_k, top_p, min_p| SamplingParams {
+            temperature: 1.0,
+            top_k,
+            top_p,
+            min_p,
+            seed: 3,
+            ..Default::default()
+        };
         // top_p 0.5 over {1: e^3, 4: e^3, 2: e^2.5, ...}: tokens 1 and 4 hold ~0.71 together.
         assert_eq!(support(p(0, 0.5, 0.0), &logits(), 400), [1, 4].into());
         // top_p 0.8 needs token 2 as well (0.93).

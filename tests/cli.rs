@@ -13,7 +13,8 @@ fn lfm(args: &[&str]) -> (bool, String, String) {
 }
 
 fn golden_ids(model: &str, variant: &str) -> Vec<u64> {
-    let key = if variant == "f16" { "hf.generated_ids".to_string() } else { format!("dequant.{variant}.generated_ids") };
+    let key =
+        if variant == "f16" { "hf.generated_ids".to_string() } else { format!("dequant.{variant}.generated_ids") };
     Golden::load(model).ids(&key).into_iter().map(u64::from).collect()
 }
 
@@ -24,7 +25,9 @@ fn info_describes_every_fixture() {
         let (ok, out, err) = lfm(&["info", "--model", path.to_str().unwrap(), "--format", "json", "--tensors"]);
         assert!(ok, "lfm info failed on {model} {variant}: {err}");
         let v: Value = serde_json::from_str(&out).unwrap();
-        let golden: Value = serde_json::from_slice(&std::fs::read(common::fixtures().join(model).join("golden.json")).unwrap()).unwrap();
+        let golden: Value =
+            serde_json::from_slice(&std::fs::read(common::fixtures().join(model).join("golden.json")).unwrap())
+                .unwrap();
         let table = golden["files"][variant]["tensors"].as_array().unwrap();
         assert_eq!(v["tensor_count"].as_u64().unwrap() as usize, table.len());
         assert_eq!(v["architecture"], golden["files"][variant]["gguf_kv"]["general.architecture"]);
@@ -44,7 +47,21 @@ fn generate_json_gives_the_golden_greedy_tokens() {
     for &(model, variant) in &[("tiny-moe", "q4_0"), ("tiny-dense", "f16"), ("small-moe", "q5_k_m")] {
         let prompt: Vec<String> = Golden::load(model).ids("prompt_ids").iter().map(|i| i.to_string()).collect();
         let path = gguf_path(model, variant);
-        let args = ["generate", "--model", path.to_str().unwrap(), "--tokens", &prompt.join(","), "--max-tokens", "16", "--temperature", "0", "--backend", "reference", "--format", "json"];
+        let args = [
+            "generate",
+            "--model",
+            path.to_str().unwrap(),
+            "--tokens",
+            &prompt.join(","),
+            "--max-tokens",
+            "16",
+            "--temperature",
+            "0",
+            "--backend",
+            "reference",
+            "--format",
+            "json",
+        ];
         let (ok, out, err) = lfm(&args);
         assert!(ok, "{err}");
         let v: Value = serde_json::from_str(&out).unwrap();
@@ -58,7 +75,17 @@ fn generate_json_gives_the_golden_greedy_tokens() {
 #[test]
 fn generate_from_text_prompt_adds_bos() {
     let path = gguf_path("tiny-moe", "q8_0");
-    let (ok, out, err) = lfm(&["generate", "--model", path.to_str().unwrap(), "--prompt", "Hello world", "--max-tokens", "3", "--format", "json"]);
+    let (ok, out, err) = lfm(&[
+        "generate",
+        "--model",
+        path.to_str().unwrap(),
+        "--prompt",
+        "Hello world",
+        "--max-tokens",
+        "3",
+        "--format",
+        "json",
+    ]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["prompt_tokens"][0], 1, "BOS first: {v}");
@@ -112,7 +139,8 @@ fn bad_input_fails_with_a_message_not_a_panic() {
         assert!(!err.contains("panicked"), "{err}");
     }
     let path = gguf_path("tiny-dense", "q8_0");
-    let (ok, _, err) = lfm(&["generate", "--model", path.to_str().unwrap(), "--tokens", "1,99999", "--max-tokens", "1"]);
+    let (ok, _, err) =
+        lfm(&["generate", "--model", path.to_str().unwrap(), "--tokens", "1,99999", "--max-tokens", "1"]);
     assert!(!ok && err.contains("outside the vocabulary"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -76,7 +76,12 @@ fn follow_up_turns_reuse_state_and_match_a_fresh_session() {
     second.push(user("Now one about GPUs."));
     let (ev2, done2) = turn(&mut s, &request(second.clone(), 6));
     let done2 = done2.unwrap();
-    assert!(done2.usage.cached_tokens >= done1.usage.prompt_tokens, "turn 2 reused {} of turn 1's {} prompt tokens", done2.usage.cached_tokens, done1.usage.prompt_tokens);
+    assert!(
+        done2.usage.cached_tokens >= done1.usage.prompt_tokens,
+        "turn 2 reused {} of turn 1's {} prompt tokens",
+        done2.usage.cached_tokens,
+        done1.usage.prompt_tokens
+    );
     assert!(done2.usage.cached_tokens < done2.usage.prompt_tokens);
 
     let (fresh_ev2, fresh2) = turn(&mut session(&m, 512), &request(second.clone(), 6));
@@ -108,9 +113,16 @@ fn tool_round_trip_on_the_gpu() {
     let tools = vec![json!({"type": "function", "function": {
         "name": "get_weather", "description": "Current weather in a city",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}}})];
-    let messages = vec![json!({"role": "system", "content": "You are a helpful assistant."}), user("Weather in Paris for 3 days?")];
+    let messages = vec![
+        json!({"role": "system", "content": "You are a helpful assistant."}),
+        user("Weather in Paris for 3 days?"),
+    ];
     let call_text = "<|tool_call_start|>[get_weather(city='Paris', days=3)]<|tool_call_end|>";
-    let req = Request { tools: tools.clone(), forced_output: Some(format!("{call_text}<|im_end|>")), ..request(messages.clone(), 64) };
+    let req = Request {
+        tools: tools.clone(),
+        forced_output: Some(format!("{call_text}<|im_end|>")),
+        ..request(messages.clone(), 64)
+    };
     let (events, done) = turn(&mut s, &req);
     let done = done.unwrap();
     assert_eq!(done.finish_reason, FinishReason::ToolCalls, "{events:?}");
@@ -133,7 +145,11 @@ fn tool_round_trip_on_the_gpu() {
     let done2 = done2.unwrap();
     let shared = before.iter().zip(&prompt2).take_while(|(a, b)| a == b).count();
     assert_eq!(done2.usage.cached_tokens, shared, "turn 2 reuses exactly the common prefix");
-    assert!(shared >= done.usage.prompt_tokens, "turn 2 reused the whole first prompt ({shared} of {})", done.usage.prompt_tokens);
+    assert!(
+        shared >= done.usage.prompt_tokens,
+        "turn 2 reused the whole first prompt ({shared} of {})",
+        done.usage.prompt_tokens
+    );
     assert_eq!(done2.usage.prompt_tokens, prompt2.len());
 }
 
@@ -183,7 +199,11 @@ fn stop_strings_and_loops_end_generation() {
     let m = model("tiny-moe", "q8_0", false);
     let mut s = session(&m, 512);
     // A forced answer containing a stop string: the text before it is shown, not the string.
-    let req = Request { stop: vec!["STOP".into()], forced_output: Some("Hello there STOP and more".into()), ..request(vec![user("Hi")], 40) };
+    let req = Request {
+        stop: vec!["STOP".into()],
+        forced_output: Some("Hello there STOP and more".into()),
+        ..request(vec![user("Hi")], 40)
+    };
     let (events, done) = turn(&mut s, &req);
     assert_eq!(done.unwrap().finish_reason, FinishReason::Stop);
     assert_eq!(text_of(&events), "Hello there ");
@@ -213,7 +233,8 @@ fn malformed_tool_call_is_shown_as_text_with_a_warning() {
 /// tokens whole, and its deltas add up to the full decoding.
 #[test]
 fn streaming_detokenization_never_splits_a_character() {
-    let tok = Tokenizer::from_json_bytes(&std::fs::read(common::fixtures().join("lfm2-tokenizer.json")).unwrap()).unwrap();
+    let tok =
+        Tokenizer::from_json_bytes(&std::fs::read(common::fixtures().join("lfm2-tokenizer.json")).unwrap()).unwrap();
     let text = "Grüße 👩‍👩‍👧‍👦 日本語のテキスト 🇫🇷 naïve <|tool_call_start|>[f(x='é')]<|tool_call_end|> done";
     let ids = tok.encode(text, false).unwrap();
     let mut stream = lfm_webgpu::engine::TextStream::new();
@@ -226,5 +247,8 @@ fn streaming_detokenization_never_splits_a_character() {
     deltas.push(stream.finish(&tok).unwrap());
     assert_eq!(deltas.concat(), text);
     assert!(deltas.iter().any(|d| d.contains("<|tool_call_start|>")), "the special token arrives whole: {deltas:?}");
-    assert!(ids.len() > deltas.iter().filter(|d| !d.is_empty()).count(), "some tokens were held back until a character completed");
+    assert!(
+        ids.len() > deltas.iter().filter(|d| !d.is_empty()).count(),
+        "some tokens were held back until a character completed"
+    );
 }

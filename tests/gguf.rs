@@ -74,7 +74,8 @@ fn f32_bytes(xs: &[f32]) -> Vec<u8> {
 
 /// Position of the only occurrence of `needle`.
 fn find(hay: &[u8], needle: &[u8]) -> usize {
-    let hits: Vec<usize> = hay.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect();
+    let hits: Vec<usize> =
+        hay.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect();
     assert_eq!(hits.len(), 1, "{:?} occurs {} times", String::from_utf8_lossy(needle), hits.len());
     hits[0]
 }
@@ -204,9 +205,18 @@ fn fixtures_match_golden_tables() {
         // A few typed getters on real values.
         let arch = g["arch"].as_str().unwrap();
         assert_eq!(h.get_str("general.architecture").unwrap(), arch);
-        assert_eq!(h.get_u64(&format!("{arch}.block_count")).unwrap(), kv[&format!("{arch}.block_count")].as_u64().unwrap());
-        assert_eq!(h.get_usize(&format!("{arch}.embedding_length")).unwrap() as u64, kv[&format!("{arch}.embedding_length")].as_u64().unwrap());
-        assert_eq!(h.get_string_array("tokenizer.ggml.tokens").unwrap().len(), h.get_i64_array("tokenizer.ggml.token_type").unwrap().len());
+        assert_eq!(
+            h.get_u64(&format!("{arch}.block_count")).unwrap(),
+            kv[&format!("{arch}.block_count")].as_u64().unwrap()
+        );
+        assert_eq!(
+            h.get_usize(&format!("{arch}.embedding_length")).unwrap() as u64,
+            kv[&format!("{arch}.embedding_length")].as_u64().unwrap()
+        );
+        assert_eq!(
+            h.get_string_array("tokenizer.ggml.tokens").unwrap().len(),
+            h.get_i64_array("tokenizer.ggml.token_type").unwrap().len()
+        );
         assert!(h.get_bool("tokenizer.ggml.add_bos_token").is_ok());
         let eps = h.get_f32(&format!("{arch}.attention.layer_norm_rms_epsilon")).unwrap();
         assert!(eps > 0.0 && eps < 1e-3);
@@ -503,7 +513,10 @@ fn truncated_header() {
     let h = Gguf::from_bytes(&b).unwrap();
     for len in [0, 4, 7, 23, 40, h.data_offset as usize - 32] {
         let err = Gguf::from_bytes(&b[..len]).unwrap_err();
-        assert!(matches!(err, GgufError::Truncated { have, need } if have == len as u64 && need > have), "{len}: {err:?}");
+        assert!(
+            matches!(err, GgufError::Truncated { have, need } if have == len as u64 && need > have),
+            "{len}: {err:?}"
+        );
     }
 }
 
@@ -558,7 +571,10 @@ fn unaligned_tensor_offset() {
     let at = info_at(&b, "bias").offset;
     put_u64(&mut b, at, 40);
     let err = header_err(&b);
-    assert!(matches!(err, GgufError::BadTensor { ref tensor, ref reason } if tensor == "bias" && reason.contains("aligned")), "{err:?}");
+    assert!(
+        matches!(err, GgufError::BadTensor { ref tensor, ref reason } if tensor == "bias" && reason.contains("aligned")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -567,7 +583,10 @@ fn row_not_a_whole_number_of_blocks() {
     let at = info_at(&b, "weight").dims;
     put_u64(&mut b, at, 33); // Q4_0 with 33 elements per row
     let err = header_err(&b);
-    assert!(matches!(err, GgufError::BadTensor { ref tensor, ref reason } if tensor == "weight" && reason.contains("block size")), "{err:?}");
+    assert!(
+        matches!(err, GgufError::BadTensor { ref tensor, ref reason } if tensor == "weight" && reason.contains("block size")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -584,7 +603,10 @@ fn bad_dimension_counts() {
     for dims in [&[][..], &[1, 1, 1, 1, 1]] {
         let b = GgufWriter::new(3).tensor("t", dims, GgmlType::F32, vec![0; 4]).unwrap().to_bytes();
         let err = header_err(&b);
-        assert!(matches!(err, GgufError::Corrupt { what: "tensor dimension count", value, .. } if value == dims.len() as u64), "{err:?}");
+        assert!(
+            matches!(err, GgufError::Corrupt { what: "tensor dimension count", value, .. } if value == dims.len() as u64),
+            "{err:?}"
+        );
     }
     let mut b = sample(3);
     let at = info_at(&b, "bias").n_dims;
@@ -594,7 +616,11 @@ fn bad_dimension_counts() {
 
 #[test]
 fn duplicates() {
-    let b = GgufWriter::new(3).metadata("k", Value::U8(1)).metadata("j", Value::U8(2)).metadata("k", Value::U8(1)).to_bytes();
+    let b = GgufWriter::new(3)
+        .metadata("k", Value::U8(1))
+        .metadata("j", Value::U8(2))
+        .metadata("k", Value::U8(1))
+        .to_bytes();
     assert_eq!(header_err(&b), GgufError::DuplicateKey("k".into()));
     let t = |w: GgufWriter, name: &str| w.tensor(name, &[1], GgmlType::F32, vec![0; 4]).unwrap();
     let b = t(t(t(GgufWriter::new(3), "a"), "b"), "a").to_bytes();
@@ -762,7 +788,10 @@ fn typed_getters() {
     assert!(matches!(h.get_bool("u8"), Err(GgufError::WrongType { .. })));
     assert_eq!(h.get_str("str").unwrap(), "text");
     let err = h.get_str("i32").unwrap_err();
-    assert!(matches!(err, GgufError::WrongType { ref key, expected: "string", ref found } if key == "i32" && found == "I32"), "{err:?}");
+    assert!(
+        matches!(err, GgufError::WrongType { ref key, expected: "string", ref found } if key == "i32" && found == "I32"),
+        "{err:?}"
+    );
 
     assert_eq!(h.get_string_array("strs").unwrap(), ["a", "b"]);
     assert_eq!(h.get_i64_array("ints").unwrap(), [-1, 2]);

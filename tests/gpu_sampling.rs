@@ -57,7 +57,14 @@ fn gpu_sampled_generation_equals_reference() {
     let settings = [
         SamplingParams { repetition_penalty: 1.5, ..Default::default() },
         SamplingParams { temperature: 0.8, top_k: 40, seed: 7, ..Default::default() },
-        SamplingParams { temperature: 1.0, top_p: 0.9, min_p: 0.05, repetition_penalty: 1.05, seed: 3, ..Default::default() },
+        SamplingParams {
+            temperature: 1.0,
+            top_p: 0.9,
+            min_p: 0.05,
+            repetition_penalty: 1.05,
+            seed: 3,
+            ..Default::default()
+        },
     ];
     let mut runs = Vec::new();
     for params in settings {

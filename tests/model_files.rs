@@ -87,7 +87,8 @@ fn bf16_file_written_by_the_test_reads_the_bf16_values() {
     for ((info, (name, dims, _, src)), t) in f16_file.header.tensors.iter().zip(tensors_of(&f16_file)).zip(&g.tensors) {
         assert_eq!(t.ty, GgmlType::BF16);
         let r = g.tensor_range(t);
-        let got = dequantize_to_vec(GgmlType::BF16, &bytes[r.start as usize..r.end as usize], t.n_elements() as usize).unwrap();
+        let got = dequantize_to_vec(GgmlType::BF16, &bytes[r.start as usize..r.end as usize], t.n_elements() as usize)
+            .unwrap();
         let want: Vec<f32> = values(info, &src).iter().map(|&v| half::bf16::from_f32(v).to_f32()).collect();
         assert_eq!(got, want, "{name}");
         rounded.push((name, dims, GgmlType::F32, quantize(GgmlType::F32, &want).unwrap()));
@@ -119,14 +120,23 @@ fn quantized_fixture_tensors_are_within_bounds_of_the_exact_weights() {
                 _ => continue,
             };
             let e = exact.header.tensor(&t.name).unwrap();
-            let want = values(e, &exact.bytes()[exact.header.tensor_range(e).start as usize..exact.header.tensor_range(e).end as usize]);
+            let want = values(
+                e,
+                &exact.bytes()[exact.header.tensor_range(e).start as usize..exact.header.tensor_range(e).end as usize],
+            );
             let r = quant.header.tensor_range(t);
             let raw = &quant.bytes()[r.start as usize..r.end as usize];
             let got = values(t, raw);
-            for (b, (block, (g, w))) in raw.chunks(t.ty.type_size()).zip(got.chunks(32).zip(want.chunks(32))).enumerate() {
+            for (b, (block, (g, w))) in
+                raw.chunks(t.ty.type_size()).zip(got.chunks(32).zip(want.chunks(32))).enumerate()
+            {
                 let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32().abs();
                 for (i, (x, y)) in g.iter().zip(w).enumerate() {
-                    assert!((x - y).abs() <= bound(d), "{model} {variant} {} block {b} element {i}: {x} vs exact {y} (d = {d})", t.name);
+                    assert!(
+                        (x - y).abs() <= bound(d),
+                        "{model} {variant} {} block {b} element {i}: {x} vs exact {y} (d = {d})",
+                        t.name
+                    );
                 }
             }
             checked += 1;
@@ -174,7 +184,10 @@ fn unsupported_tensor_type_is_named() {
     t.2 = GgmlType::IQ4_NL;
     t.3.truncate(t.3.len() / 34 * 18);
     let err = load(write(&meta, tensors)).err().unwrap();
-    assert!(matches!(&err, ModelError::UnsupportedType { tensor, ty: GgmlType::IQ4_NL } if tensor == "blk.3.shortconv.out_proj.weight"), "{err}");
+    assert!(
+        matches!(&err, ModelError::UnsupportedType { tensor, ty: GgmlType::IQ4_NL } if tensor == "blk.3.shortconv.out_proj.weight"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -185,14 +198,20 @@ fn missing_or_inconsistent_metadata_is_named() {
     assert!(matches!(&err, ModelError::Gguf(GgufError::MissingKey(k)) if k == "lfm2moe.expert_count"), "{err}");
 
     let (mut meta, _) = fixture();
-    meta.insert("lfm2moe.attention.head_count_kv".into(), Value::Array(lfm_webgpu::gguf::ValueType::I32, vec![Value::I32(0); 5]));
+    meta.insert(
+        "lfm2moe.attention.head_count_kv".into(),
+        Value::Array(lfm_webgpu::gguf::ValueType::I32, vec![Value::I32(0); 5]),
+    );
     let err = load(write(&meta, tensors.clone())).err().unwrap();
     assert!(matches!(&err, ModelError::BadConfig(m) if m.contains("head_count_kv")), "{err}");
 
     let (mut meta, _) = fixture();
     meta.insert("lfm2moe.embedding_length".into(), Value::String("64".into()));
     let err = load(write(&meta, tensors)).err().unwrap();
-    assert!(matches!(&err, ModelError::Gguf(GgufError::WrongType { key, .. }) if key == "lfm2moe.embedding_length"), "{err}");
+    assert!(
+        matches!(&err, ModelError::Gguf(GgufError::WrongType { key, .. }) if key == "lfm2moe.embedding_length"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -200,6 +219,9 @@ fn truncated_tensor_data_is_an_error_not_a_panic() {
     let bytes = std::fs::read(gguf_path("tiny-moe", "q4_0")).unwrap();
     for cut in [bytes.len() - 1, bytes.len() / 2, 4096] {
         let err = load(bytes[..cut].to_vec()).err().unwrap();
-        assert!(matches!(err, ModelError::Gguf(GgufError::TensorOutOfFile { .. } | GgufError::Truncated { .. })), "{err}");
+        assert!(
+            matches!(err, ModelError::Gguf(GgufError::TensorOutOfFile { .. } | GgufError::Truncated { .. })),
+            "{err}"
+        );
     }
 }

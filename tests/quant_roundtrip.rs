@@ -99,8 +99,7 @@ fn check_round_trip(ty: GgmlType, x: &[f32], bound: impl Fn(&[f32], usize) -> f3
 
 /// Signed value of largest magnitude, as llama.cpp's symmetric quantizers pick it.
 fn signed_absmax(x: &[f32]) -> f32 {
-    x.iter()
-        .fold(0.0f32, |m, &v| if v.abs() > m.abs() { v } else { m })
+    x.iter().fold(0.0f32, |m, &v| if v.abs() > m.abs() { v } else { m })
 }
 
 /// Q4_0 / Q5_0: `d = max / -half` maps the extreme element to level 0; the others round to
@@ -110,11 +109,7 @@ fn signed_absmax(x: &[f32]) -> f32 {
 fn symmetric_legacy_bound(x: &[f32], i: usize, half: f32) -> f32 {
     let d = signed_absmax(x) / -half;
     let t = if d != 0.0 { x[i] / d } else { 0.0 };
-    let rounding = if t > half - 0.5 - 1e-4 {
-        d.abs()
-    } else {
-        d.abs() / 2.0
-    };
+    let rounding = if t > half - 0.5 - 1e-4 { d.abs() } else { d.abs() / 2.0 };
     rounding + half * f16_err(d)
 }
 
@@ -133,12 +128,7 @@ fn affine_legacy_bound(x: &[f32], levels: f32) -> f32 {
 fn asym_kquant_bound(x: &[f32], i: usize, sub: usize, levels: f32, max_code: f32) -> f32 {
     let ranges: Vec<(f32, f32)> = x
         .chunks(sub)
-        .map(|s| {
-            (
-                s.iter().fold(0f32, |a, &v| a.min(v)),
-                s.iter().fold(f32::MIN, |a, &v| a.max(v)),
-            )
-        })
+        .map(|s| (s.iter().fold(0f32, |a, &v| a.min(v)), s.iter().fold(f32::MIN, |a, &v| a.max(v))))
         .collect();
     let dmin = f16_up(ranges.iter().fold(0f32, |a, r| a.max(-r.0)) / max_code);
     let span = |r: &(f32, f32)| r.1 - r.0 + dmin;
@@ -163,9 +153,7 @@ fn legacy_round_trip_within_bounds() {
         d / 2.0 + 127.0 * f16_err(d)
     });
     check_round_trip(GgmlType::Q4_0, &x, |b, i| symmetric_legacy_bound(b, i, 8.0));
-    check_round_trip(GgmlType::Q5_0, &x, |b, i| {
-        symmetric_legacy_bound(b, i, 16.0)
-    });
+    check_round_trip(GgmlType::Q5_0, &x, |b, i| symmetric_legacy_bound(b, i, 16.0));
     check_round_trip(GgmlType::Q4_1, &x, |b, _| affine_legacy_bound(b, 15.0));
     check_round_trip(GgmlType::Q5_1, &x, |b, _| affine_legacy_bound(b, 31.0));
 }
@@ -173,21 +161,11 @@ fn legacy_round_trip_within_bounds() {
 #[test]
 fn kquant_round_trip_within_bounds() {
     let x = test_values(3 * 256, 2);
-    check_round_trip(GgmlType::Q4_K, &x, |b, i| {
-        asym_kquant_bound(b, i, 32, 15.0, 63.0)
-    });
-    check_round_trip(GgmlType::Q5_K, &x, |b, i| {
-        asym_kquant_bound(b, i, 32, 31.0, 63.0)
-    });
-    check_round_trip(GgmlType::Q2_K, &x, |b, i| {
-        asym_kquant_bound(b, i, 16, 3.0, 15.0)
-    });
-    check_round_trip(GgmlType::Q6_K, &x, |b, i| {
-        sym_kquant_bound(b, i, 16, 31.0, 127.0)
-    });
-    check_round_trip(GgmlType::Q3_K, &x, |b, i| {
-        sym_kquant_bound(b, i, 16, 3.0, 31.0)
-    });
+    check_round_trip(GgmlType::Q4_K, &x, |b, i| asym_kquant_bound(b, i, 32, 15.0, 63.0));
+    check_round_trip(GgmlType::Q5_K, &x, |b, i| asym_kquant_bound(b, i, 32, 31.0, 63.0));
+    check_round_trip(GgmlType::Q2_K, &x, |b, i| asym_kquant_bound(b, i, 16, 3.0, 15.0));
+    check_round_trip(GgmlType::Q6_K, &x, |b, i| sym_kquant_bound(b, i, 16, 31.0, 127.0));
+    check_round_trip(GgmlType::Q3_K, &x, |b, i| sym_kquant_bound(b, i, 16, 3.0, 31.0));
     // llama.cpp's Q8_K: d = max / -127 stored as f32, levels round to nearest.
     check_round_trip(GgmlType::Q8_K, &x, |b, _| amax(b) / 127.0 / 2.0);
 }
@@ -227,30 +205,13 @@ fn round_trip_rms_error_is_small() {
 #[test]
 fn on_grid_values_round_trip_exactly() {
     // Q8_0: k * 0.5 for k in -127..=127; -63.5 in every block makes d = 63.5 / 127 = 0.5.
-    let x: Vec<f32> = (0..8 * 32)
-        .map(|i| {
-            if i % 32 == 0 {
-                -63.5
-            } else {
-                ((i * 37) % 255) as f32 * 0.5 - 63.5
-            }
-        })
-        .collect();
-    let y = dequantize_to_vec(
-        GgmlType::Q8_0,
-        &quantize(GgmlType::Q8_0, &x).unwrap(),
-        x.len(),
-    );
+    let x: Vec<f32> =
+        (0..8 * 32).map(|i| if i % 32 == 0 { -63.5 } else { ((i * 37) % 255) as f32 * 0.5 - 63.5 }).collect();
+    let y = dequantize_to_vec(GgmlType::Q8_0, &quantize(GgmlType::Q8_0, &x).unwrap(), x.len());
     assert_all_eq(GgmlType::Q8_0, &y.unwrap(), &x);
     // Q4_0: (q - 8) * 0.25 for q in 0..16; -2.0 in every block makes d = -2 / -8 = 0.25.
-    let x: Vec<f32> = (0..5 * 32)
-        .map(|i| ((i * 7) % 16) as f32 * 0.25 - 2.0)
-        .collect();
-    let y = dequantize_to_vec(
-        GgmlType::Q4_0,
-        &quantize(GgmlType::Q4_0, &x).unwrap(),
-        x.len(),
-    );
+    let x: Vec<f32> = (0..5 * 32).map(|i| ((i * 7) % 16) as f32 * 0.25 - 2.0).collect();
+    let y = dequantize_to_vec(GgmlType::Q4_0, &quantize(GgmlType::Q4_0, &x).unwrap(), x.len());
     assert_all_eq(GgmlType::Q4_0, &y.unwrap(), &x);
 }
 
@@ -259,30 +220,19 @@ fn float_types_round_trip_exactly() {
     // Every f16 and bf16 bit pattern except NaNs survives decode + encode unchanged.
     for ty in [GgmlType::F16, GgmlType::BF16] {
         let exp_mask: u16 = if ty == GgmlType::F16 { 0x7C00 } else { 0x7F80 };
-        let bits: Vec<u16> = (0..=u16::MAX)
-            .filter(|b| b & exp_mask != exp_mask || b & !(exp_mask | 0x8000) == 0)
-            .collect();
+        let bits: Vec<u16> =
+            (0..=u16::MAX).filter(|b| b & exp_mask != exp_mask || b & !(exp_mask | 0x8000) == 0).collect();
         let bytes: Vec<u8> = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
         let y = dequantize_to_vec(ty, &bytes, bits.len()).unwrap();
         let back = quantize(ty, &y).unwrap();
         for (i, (a, b)) in bytes.chunks(2).zip(back.chunks(2)).enumerate() {
-            assert_eq!(
-                a, b,
-                "{ty} pattern {:#06x} -> {} -> {:02x?}",
-                bits[i], y[i], b
-            );
+            assert_eq!(a, b, "{ty} pattern {:#06x} -> {} -> {:02x?}", bits[i], y[i], b);
         }
     }
     // f32 bit patterns, NaN payloads included, pass through untouched.
     let mut rng = Rng::new(4);
-    let x: Vec<f32> = (0..999)
-        .map(|_| f32::from_bits(rng.next_u64() as u32))
-        .collect();
-    let y = dequantize_to_vec(
-        GgmlType::F32,
-        &quantize(GgmlType::F32, &x).unwrap(),
-        x.len(),
-    );
+    let x: Vec<f32> = (0..999).map(|_| f32::from_bits(rng.next_u64() as u32)).collect();
+    let y = dequantize_to_vec(GgmlType::F32, &quantize(GgmlType::F32, &x).unwrap(), x.len());
     for (i, (a, b)) in x.iter().zip(y.unwrap()).enumerate() {
         assert_eq!(a.to_bits(), b.to_bits(), "F32 element {i}: {a} -> {b}");
     }
@@ -292,18 +242,10 @@ fn float_types_round_trip_exactly() {
 fn f16_and_bf16_encode_rounds_to_nearest_even() {
     // 1 + 2^-11 is halfway between f16 1.0 and 1 + 2^-10: ties go to the even 1.0.
     // 1 + 3 * 2^-11 is halfway between 1 + 2^-10 and 1 + 2^-9: ties go to 1 + 2^-9.
-    let q = quantize(
-        GgmlType::F16,
-        &[1.0 + 2f32.powi(-11), 1.0 + 3.0 * 2f32.powi(-11)],
-    )
-    .unwrap();
+    let q = quantize(GgmlType::F16, &[1.0 + 2f32.powi(-11), 1.0 + 3.0 * 2f32.powi(-11)]).unwrap();
     assert_eq!(q, [le_f16(0x3C00), le_f16(0x3C02)].concat());
     // bf16 keeps 7 mantissa bits: 1 + 2^-8 ties to 1.0, 1 + 3 * 2^-8 to 1 + 2^-6.
-    let q = quantize(
-        GgmlType::BF16,
-        &[1.0 + 2f32.powi(-8), 1.0 + 3.0 * 2f32.powi(-8)],
-    )
-    .unwrap();
+    let q = quantize(GgmlType::BF16, &[1.0 + 2f32.powi(-8), 1.0 + 3.0 * 2f32.powi(-8)]).unwrap();
     assert_eq!(q, [0x80, 0x3F, 0x82, 0x3F]);
 }
 
@@ -311,28 +253,14 @@ fn f16_and_bf16_encode_rounds_to_nearest_even() {
 
 #[test]
 fn hand_built_float_values() {
-    let f32_bytes: Vec<u8> = [1.5f32, -2.0, 1e-40, f32::INFINITY]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+    let f32_bytes: Vec<u8> = [1.5f32, -2.0, 1e-40, f32::INFINITY].iter().flat_map(|v| v.to_le_bytes()).collect();
     let y = dequantize_to_vec(GgmlType::F32, &f32_bytes, 4).unwrap();
     assert_all_eq(GgmlType::F32, &y, &[1.5, -2.0, 1e-40, f32::INFINITY]);
     // f16: 0x3C00 = 1, 0xC000 = -2, 0x0001 = 2^-24 (smallest subnormal), 0x7BFF = 65504,
     // 0x3555 = 2^-2 * (1 + 0x155 / 1024) = 1365 / 4096.
-    let f16_bytes = [
-        le_f16(0x3C00),
-        le_f16(0xC000),
-        le_f16(0x0001),
-        le_f16(0x7BFF),
-        le_f16(0x3555),
-    ]
-    .concat();
+    let f16_bytes = [le_f16(0x3C00), le_f16(0xC000), le_f16(0x0001), le_f16(0x7BFF), le_f16(0x3555)].concat();
     let y = dequantize_to_vec(GgmlType::F16, &f16_bytes, 5).unwrap();
-    assert_all_eq(
-        GgmlType::F16,
-        &y,
-        &[1.0, -2.0, 2f32.powi(-24), 65504.0, 1365.0 / 4096.0],
-    );
+    assert_all_eq(GgmlType::F16, &y, &[1.0, -2.0, 2f32.powi(-24), 65504.0, 1365.0 / 4096.0]);
     // bf16 is the top half of an f32: 0x3F80 = 1, 0xC040 = -3, 0x4049 = 3.140625.
     let y = dequantize_to_vec(GgmlType::BF16, &[0x80, 0x3F, 0x40, 0xC0, 0x49, 0x40], 3).unwrap();
     assert_all_eq(GgmlType::BF16, &y, &[1.0, -3.0, 3.140625]);
@@ -345,27 +273,17 @@ fn hand_built_q4_0_and_q4_1() {
     // Q4_0, d = 0.5: (level - 8) * 0.5.
     let block = [&le_f16(0x3800)[..], &qs].concat();
     let want = [
-        -4.0, -3.5, -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0,
-        3.5, //
+        -4.0, -3.5, -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, //
         3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0, -1.5, -2.0, -2.5, -3.0, -3.5, -4.0,
     ];
-    assert_all_eq(
-        GgmlType::Q4_0,
-        &dequantize_to_vec(GgmlType::Q4_0, &block, 32).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q4_0, &dequantize_to_vec(GgmlType::Q4_0, &block, 32).unwrap(), &want);
     // Q4_1, d = 0.25, m = -1: level * 0.25 - 1.
     let block = [&le_f16(0x3400)[..], &le_f16(0xBC00), &qs].concat();
     let want = [
-        -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5,
-        2.75, //
+        -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, //
         2.75, 2.5, 2.25, 2.0, 1.75, 1.5, 1.25, 1.0, 0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75, -1.0,
     ];
-    assert_all_eq(
-        GgmlType::Q4_1,
-        &dequantize_to_vec(GgmlType::Q4_1, &block, 32).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q4_1, &dequantize_to_vec(GgmlType::Q4_1, &block, 32).unwrap(), &want);
 }
 
 #[test]
@@ -380,31 +298,17 @@ fn hand_built_q5_0_and_q5_1_high_bits() {
     let block = [&le_f16(0x3C00)[..], &[0x09, 0x00, 0x01, 0x80], &qs].concat();
     let mut want = [-16.0f32; 32];
     (want[0], want[3], want[16], want[20], want[31]) = (0.0, 15.0, 0.0, -9.0, 15.0);
-    assert_all_eq(
-        GgmlType::Q5_0,
-        &dequantize_to_vec(GgmlType::Q5_0, &block, 32).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q5_0, &dequantize_to_vec(GgmlType::Q5_0, &block, 32).unwrap(), &want);
 
     // Q5_1, d = 0.5, m = 2: qh bits 2 and 17 (LE bytes 04 00 02 00).
     // qs[1] = 0x0F: element 1 = 15 -> 9.5; element 17 = 0 + 16 (bit 17) -> 10.
     // qs[2] = 0x31: element 2 = 1 + 16 (bit 2) -> 10.5; element 18 = 3 -> 3.5. Others 2.
     let mut qs = [0u8; 16];
     (qs[1], qs[2]) = (0x0F, 0x31);
-    let block = [
-        &le_f16(0x3800)[..],
-        &le_f16(0x4000),
-        &[0x04, 0x00, 0x02, 0x00],
-        &qs,
-    ]
-    .concat();
+    let block = [&le_f16(0x3800)[..], &le_f16(0x4000), &[0x04, 0x00, 0x02, 0x00], &qs].concat();
     let mut want = [2.0f32; 32];
     (want[1], want[2], want[17], want[18]) = (9.5, 10.5, 10.0, 3.5);
-    assert_all_eq(
-        GgmlType::Q5_1,
-        &dequantize_to_vec(GgmlType::Q5_1, &block, 32).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q5_1, &dequantize_to_vec(GgmlType::Q5_1, &block, 32).unwrap(), &want);
 }
 
 #[test]
@@ -415,11 +319,7 @@ fn hand_built_q8_0_and_q8_k() {
     let block = [&le_f16(0x3000)[..], &qs].concat();
     let mut want = [2.0f32; 32];
     want[..5].copy_from_slice(&[-16.0, -0.125, 0.0, 0.125, 15.875]);
-    assert_all_eq(
-        GgmlType::Q8_0,
-        &dequantize_to_vec(GgmlType::Q8_0, &block, 32).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q8_0, &dequantize_to_vec(GgmlType::Q8_0, &block, 32).unwrap(), &want);
 
     // Q8_K, d = 0.25 (f32): levels -128, -1, 0, 5, 127, then 2s; bsums do not affect values.
     let mut qs = [2u8; 256];
@@ -427,11 +327,7 @@ fn hand_built_q8_0_and_q8_k() {
     let block = [&0.25f32.to_le_bytes()[..], &qs, &[0xAB; 32]].concat();
     let mut want = [0.5f32; 256];
     want[..5].copy_from_slice(&[-32.0, -0.25, 0.0, 1.25, 31.75]);
-    assert_all_eq(
-        GgmlType::Q8_K,
-        &dequantize_to_vec(GgmlType::Q8_K, &block, 256).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q8_K, &dequantize_to_vec(GgmlType::Q8_K, &block, 256).unwrap(), &want);
 }
 
 /// Sub-block scales `sc = [1, 2, 3, 63, 17, 33, 48, 5]` and mins
@@ -439,9 +335,7 @@ fn hand_built_q8_0_and_q8_k() {
 /// bytes 0..4 = sc[0..4] | (sc[4..8] >> 4) << 6 = 1|0x40, 2|0x80, 3|0xC0, 63;
 /// bytes 4..8 = m[0..4] | (m[4..8] >> 4) << 6 = 0|0x80, 1, 62|0x40, 4|0xC0;
 /// bytes 8..12 = (sc[4..8] & 15) | (m[4..8] & 15) << 4 = 0x81, 0x71, 0x00, 0xF5.
-const K4_SCALES: [u8; 12] = [
-    0x41, 0x82, 0xC3, 0x3F, 0x80, 0x01, 0x7E, 0xC4, 0x81, 0x71, 0x00, 0xF5,
-];
+const K4_SCALES: [u8; 12] = [0x41, 0x82, 0xC3, 0x3F, 0x80, 0x01, 0x7E, 0xC4, 0x81, 0x71, 0x00, 0xF5];
 
 /// With d = 0.5, dmin = 0.25, and `qs` all 0x53 (low nibble 3 for the even sub-blocks,
 /// high nibble 5 for the odd ones): 0.5 * sc * q - 0.25 * m per sub-block.
@@ -490,24 +384,13 @@ fn hand_built_q5_k_high_bits() {
     // qh[31] bit 4 -> element 159.
     let mut qh = [0u8; 32];
     (qh[0], qh[5], qh[31]) = (0x01, 0x82, 0x10);
-    let block = [
-        &le_f16(0x3800)[..],
-        &le_f16(0x3400),
-        &K4_SCALES,
-        &qh,
-        &[0x53; 128],
-    ]
-    .concat();
+    let block = [&le_f16(0x3800)[..], &le_f16(0x3400), &K4_SCALES, &qh, &[0x53; 128]].concat();
     let mut want: Vec<f32> = (0..256).map(|e| K4_UNIFORM[e / 32]).collect();
     want[0] = 9.5; // 0.5 * 1 * (3 + 16) - 0
     want[37] = 20.75; // 0.5 * 2 * (5 + 16) - 0.25
     want[159] = 151.5; // 0.5 * 17 * (3 + 16) - 10
     want[229] = 36.75; // 0.5 * 5 * (5 + 16) - 15.75
-    assert_all_eq(
-        GgmlType::Q5_K,
-        &dequantize_to_vec(GgmlType::Q5_K, &block, 256).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q5_K, &dequantize_to_vec(GgmlType::Q5_K, &block, 256).unwrap(), &want);
 }
 
 #[test]
@@ -535,11 +418,7 @@ fn hand_built_q6_k() {
     want[96] = 56.0; // 0.5 * 7 * 16
     want[177] = -6.0; // 0.5 * -4 * 3
     want[241] = 256.0; // 0.5 * -128 * -4
-    assert_all_eq(
-        GgmlType::Q6_K,
-        &dequantize_to_vec(GgmlType::Q6_K, &block, 256).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q6_K, &dequantize_to_vec(GgmlType::Q6_K, &block, 256).unwrap(), &want);
 }
 
 #[test]
@@ -560,11 +439,7 @@ fn hand_built_q2_k() {
     want[64] = -7.0; // 0.5 * 4 * 2 - 11
     want[96] = 0.0; // 0.5 * 6 * 3 - 9
     want[159] = 7.5; // 0.5 * 9 * 3 - 6
-    assert_all_eq(
-        GgmlType::Q2_K,
-        &dequantize_to_vec(GgmlType::Q2_K, &block, 256).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q2_K, &dequantize_to_vec(GgmlType::Q2_K, &block, 256).unwrap(), &want);
 }
 
 #[test]
@@ -580,12 +455,8 @@ fn hand_built_q3_k() {
     //   byte 9:  k = 1, 5, 9, 13  -> 0 | 3 << 2 | 3 << 4 | 1 << 6 = 0x7C
     //   byte 10: k = 2, 6, 10, 14 -> 1 | 0 << 2 | 3 << 4 | 2 << 6 = 0xB1
     //   byte 11: k = 3, 7, 11, 15 -> 2 | 1 << 2 | 0 << 4 | 2 << 6 = 0x86
-    let scales = [
-        0x80, 0x21, 0xCF, 0x50, 0xF1, 0x9F, 0x3A, 0xD4, 0x28, 0x7C, 0xB1, 0x86,
-    ];
-    let signed = [
-        -32, -31, -1, 0, 1, 31, -22, -12, 8, 18, 28, -27, -17, -7, 3, 13,
-    ];
+    let scales = [0x80, 0x21, 0xCF, 0x50, 0xF1, 0x9F, 0x3A, 0xD4, 0x28, 0x7C, 0xB1, 0x86];
+    let signed = [-32, -31, -1, 0, 1, 31, -22, -12, 8, 18, 28, -27, -17, -7, 3, 13];
     // hmask = 0 and qs = 0: level 0 - 4 everywhere, element = 0.5 * s * -4 = -2 * s.
     let mut hmask = [0u8; 32];
     let mut qs = [0u8; 64];
@@ -601,11 +472,7 @@ fn hand_built_q3_k() {
     want[0] = -48.0; // 0.5 * -32 * 3
     want[229] = 3.0; // 0.5 * 3 * 2
     want[100] = 33.0; // 0.5 * -22 * -3
-    assert_all_eq(
-        GgmlType::Q3_K,
-        &dequantize_to_vec(GgmlType::Q3_K, &block, 256).unwrap(),
-        &want,
-    );
+    assert_all_eq(GgmlType::Q3_K, &dequantize_to_vec(GgmlType::Q3_K, &block, 256).unwrap(), &want);
 }
 
 // ---------------------------------------------------------------- API behaviour
@@ -624,10 +491,7 @@ fn row_at_a_time_matches_whole_tensor() {
             dequantize(ty, qr, yr).unwrap();
         }
         for (i, (a, b)) in whole.iter().zip(&by_row).enumerate() {
-            assert!(
-                a.to_bits() == b.to_bits(),
-                "{ty} element {i}: whole {a}, by row {b}"
-            );
+            assert!(a.to_bits() == b.to_bits(), "{ty} element {i}: whole {a}, by row {b}");
         }
     }
 }
@@ -644,24 +508,12 @@ fn can_dequantize_lists_exactly_the_supported_types() {
 
 #[test]
 fn unsupported_types_are_errors() {
-    for ty in [
-        GgmlType::Q8_1,
-        GgmlType::IQ2_XXS,
-        GgmlType::IQ4_NL,
-        GgmlType::MXFP4,
-        GgmlType::I32,
-    ] {
+    for ty in [GgmlType::Q8_1, GgmlType::IQ2_XXS, GgmlType::IQ4_NL, GgmlType::MXFP4, GgmlType::I32] {
         let n = ty.block_size() * 2;
         let bytes = vec![0u8; ty.type_size() * 2];
         let mut out = vec![0.0; n];
-        assert_eq!(
-            dequantize(ty, &bytes, &mut out),
-            Err(QuantError::Unsupported(ty))
-        );
-        assert_eq!(
-            dequantize_to_vec(ty, &bytes, n),
-            Err(QuantError::Unsupported(ty))
-        );
+        assert_eq!(dequantize(ty, &bytes, &mut out), Err(QuantError::Unsupported(ty)));
+        assert_eq!(dequantize_to_vec(ty, &bytes, n), Err(QuantError::Unsupported(ty)));
         assert_eq!(quantize(ty, &out), Err(QuantError::Unsupported(ty)));
         assert!(QuantError::Unsupported(ty).to_string().contains(ty.name()));
     }
@@ -672,68 +524,27 @@ fn wrong_sizes_are_errors() {
     let bytes = vec![0u8; 18];
     let mut out = vec![0.0f32; 32];
     let err = dequantize(GgmlType::Q4_0, &bytes[..17], &mut out).unwrap_err();
-    let want = QuantError::ByteLength {
-        ty: GgmlType::Q4_0,
-        n: 32,
-        expected: 18,
-        actual: 17,
-    };
+    let want = QuantError::ByteLength { ty: GgmlType::Q4_0, n: 32, expected: 18, actual: 17 };
     assert_eq!(err, want);
     let msg = err.to_string();
-    assert!(
-        msg.contains("Q4_0") && msg.contains("18") && msg.contains("17"),
-        "{msg}"
-    );
+    assert!(msg.contains("Q4_0") && msg.contains("18") && msg.contains("17"), "{msg}");
     // Too many bytes is as wrong as too few.
-    let err = dequantize(
-        GgmlType::Q4_0,
-        &[bytes.clone(), bytes.clone()].concat(),
-        &mut out,
-    );
-    assert!(matches!(
-        err,
-        Err(QuantError::ByteLength {
-            expected: 18,
-            actual: 36,
-            ..
-        })
-    ));
+    let err = dequantize(GgmlType::Q4_0, &[bytes.clone(), bytes.clone()].concat(), &mut out);
+    assert!(matches!(err, Err(QuantError::ByteLength { expected: 18, actual: 36, .. })));
 
     // Element counts that are not whole blocks.
     let mut out = vec![0.0f32; 100];
     let err = dequantize(GgmlType::Q4_K, &[0u8; 144], &mut out).unwrap_err();
-    assert_eq!(
-        err,
-        QuantError::NotWholeBlocks {
-            ty: GgmlType::Q4_K,
-            n: 100,
-            block_size: 256
-        }
-    );
+    assert_eq!(err, QuantError::NotWholeBlocks { ty: GgmlType::Q4_K, n: 100, block_size: 256 });
     assert!(err.to_string().contains("Q4_K") && err.to_string().contains("256"));
-    assert!(matches!(
-        quantize(GgmlType::Q6_K, &[0.0; 300]),
-        Err(QuantError::NotWholeBlocks { .. })
-    ));
-    assert!(matches!(
-        quantize(GgmlType::Q8_0, &[0.0; 33]),
-        Err(QuantError::NotWholeBlocks { .. })
-    ));
+    assert!(matches!(quantize(GgmlType::Q6_K, &[0.0; 300]), Err(QuantError::NotWholeBlocks { .. })));
+    assert!(matches!(quantize(GgmlType::Q8_0, &[0.0; 33]), Err(QuantError::NotWholeBlocks { .. })));
 
     // Absurd lengths fail before anything is allocated.
     let err = dequantize_to_vec(GgmlType::F32, &[], usize::MAX).unwrap_err();
-    assert_eq!(
-        err,
-        QuantError::TooLarge {
-            ty: GgmlType::F32,
-            n: usize::MAX
-        }
-    );
+    assert_eq!(err, QuantError::TooLarge { ty: GgmlType::F32, n: usize::MAX });
     let huge = usize::MAX / 64 * 32;
-    assert!(matches!(
-        dequantize_to_vec(GgmlType::Q4_0, &bytes, huge),
-        Err(QuantError::ByteLength { .. })
-    ));
+    assert!(matches!(dequantize_to_vec(GgmlType::Q4_0, &bytes, huge), Err(QuantError::ByteLength { .. })));
 
     // Zero elements is a valid (empty) request.
     assert_eq!(quantize(GgmlType::Q4_K, &[]), Ok(vec![]));
@@ -747,28 +558,10 @@ fn garbage_never_panics() {
     let mut rng = Rng::new(6);
     for ty in SUPPORTED {
         let n = ty.block_size() * 4;
-        let bytes: Vec<u8> = (0..ty.bytes_for(n as u64).unwrap())
-            .map(|_| rng.next_u64() as u8)
-            .collect();
+        let bytes: Vec<u8> = (0..ty.bytes_for(n as u64).unwrap()).map(|_| rng.next_u64() as u8).collect();
         dequantize_to_vec(ty, &bytes, n).unwrap();
-        let specials = [
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            1e30,
-            -1e30,
-            f32::MIN_POSITIVE,
-            0.0,
-        ];
-        let x: Vec<f32> = (0..n)
-            .map(|i| {
-                if i % 3 == 0 {
-                    specials[i % 7]
-                } else {
-                    rng.gauss()
-                }
-            })
-            .collect();
+        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, f32::MIN_POSITIVE, 0.0];
+        let x: Vec<f32> = (0..n).map(|i| if i % 3 == 0 { specials[i % 7] } else { rng.gauss() }).collect();
         let q = quantize(ty, &x).unwrap();
         assert_eq!(q.len() as u64, ty.bytes_for(n as u64).unwrap());
         dequantize_to_vec(ty, &q, n).unwrap();

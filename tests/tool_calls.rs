@@ -5,7 +5,9 @@
 //! same calls with the same ids, the same diagnostics. In the tables `<S>` and `<E>` stand for
 //! `<|tool_call_start|>` and `<|tool_call_end|>`.
 
-use lfm_webgpu::chat::tool_calls::{ParseEvent, ToolCallParser, ToolFormat, MAX_DEPTH, TOOL_CALL_END, TOOL_CALL_START};
+use lfm_webgpu::chat::tool_calls::{
+    pythonic_call, ParseEvent, ToolCallParser, ToolFormat, MAX_DEPTH, TOOL_CALL_END, TOOL_CALL_START,
+};
 use serde_json::{json, Value};
 
 // ---- the table ----
@@ -273,10 +275,8 @@ fn check_contract(events: &[ParseEvent]) -> Result<(), String> {
             ParseEvent::ToolCall { arguments, .. } if !arguments.is_object() => {
                 return Err(format!("event {i}: arguments {arguments} are not an object"))
             }
-            ParseEvent::Malformed { raw, .. } => {
-                if i == 0 || events[i - 1] != ParseEvent::Text(raw.clone()) {
-                    return Err(format!("event {i}: Malformed not right after Text(raw) ({raw:?})"));
-                }
+            ParseEvent::Malformed { raw, .. } if i == 0 || events[i - 1] != ParseEvent::Text(raw.clone()) => {
+                return Err(format!("event {i}: Malformed not right after Text(raw) ({raw:?})"));
             }
             _ => {}
         }
@@ -531,4 +531,102 @@ fn random_fragments_never_panic_and_ignore_chunking() {
             assert_eq!(merge_texts(&run(format, &pieces)), expected, "{input:?} cut at {cuts:?}");
         }
     }
+}
+
+// ---- writing calls back ----
+
+#[test]
+fn calls_are_written_as_python_literals() {
+    let args = json!({
+        "city": "Paris", "days": 3, "metric": true, "note": "it's", "x": null, "l": [1, "a"],
+        "d": {"k": 2.5, "it's": [false]}, "big": 1e16, "small": 1e-5, "e": [], "o": {}
+    });
+    assert_eq!(
+        pythonic_call("get_weather", &args),
+        "get_weather(city='Paris', days=3, metric=True, note='it\\'s', x=None, l=[1, 'a'], \
+         d={'k': 2.5, 'it\\'s': [False]}, big=1e+16, small=1e-05, e=[], o={})"
+    );
+    assert_eq!(pythonic_call("f", &json!({})), "f()");
+    assert_eq!(
+        pythonic_call("ns.f", &json!({"s": "a\\b\n\t\r\u{1}\u{7f}\u{ad}é世🎉"})),
+        "ns.f(s='a\\\\b\\n\\t\\r\\x01\\x7f\\xadé世🎉')"
+    );
+}
+
+/// What the writer writes, the parser reads back: the same name and arguments, whichever way
+/// the text is chunked.
+#[test]
+fn written_calls_parse_back_to_the_same_values() {
+    let strings = [
+        "",
+        "'",
+        "''",
+        "\"",
+        "it's",
+        "say \"hi\"",
+        "a', b='c",
+        "x')]",
+        "\\",
+        "\\'",
+        "ends with \\",
+        "C:\\path\\n",
+        "line\nbreak\r\n\ttab",
+        "é 世界 🎉 ñ",
+        "\u{0}\u{1}\u{1b}[0m\u{7f}\u{85}\u{a0}\u{ad}\u{2028}\u{200b}\u{feff}\u{e000}\u{10ffff}",
+        "<|im_end|> <|tool_call_start|>",
+        "=, ( ) [ ] { } :",
+        "True",
+        "None",
+        "0x10",
+        "r'raw'",
+        "\\N{DASH}",
+        "\\x41 \\u0041",
+    ];
+    let numbers = [
+        json!(0),
+        json!(-1),
+        json!(i64::MIN),
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(2.5),
+        json!(-0.5),
+        json!(1.0),
+        json!(-0.0),
+        json!(1e16),
+        json!(1e-5),
+        json!(1.5e300),
+        json!(-2.2250738585072014e-308),
+        json!(0.1 + 0.2),
+        json!(123456789012345.6),
+        json!(100.0),
+    ];
+    let mut values: Vec<Value> = strings.iter().map(|s| json!(s)).collect();
+    values.extend(numbers);
+    values.extend([json!(true), json!(false), json!(null), json!([]), json!({})]);
+    values.push(json!(strings));
+    values.push(json!({"it's": {"a\nb": [1, [2, [3, {"\\": null}]]], "": "", "é": [true, 1.5, "x"]}}));
+    values.push(nested(MAX_DEPTH));
+
+    let mut args = serde_json::Map::new();
+    for (i, v) in values.iter().enumerate() {
+        args.insert(format!("arg_{i}"), v.clone());
+        let one = json!({"value": v});
+        check_round_trip("one", &one);
+    }
+    check_round_trip("all", &Value::Object(args));
+    check_round_trip("none", &json!({}));
+}
+
+fn check_round_trip(name: &str, arguments: &Value) {
+    let written = format!("{TOOL_CALL_START}[{}, again(x=1)]{TOOL_CALL_END}", pythonic_call(name, arguments));
+    let want = vec![
+        ParseEvent::ToolCall { id: "call_0".into(), name: name.into(), arguments: arguments.clone() },
+        ParseEvent::ToolCall { id: "call_1".into(), name: "again".into(), arguments: json!({"x": 1}) },
+    ];
+    for format in [ToolFormat::Pythonic, ToolFormat::Auto] {
+        assert_eq!(run(format, &[&written]), want, "{written}");
+    }
+    let chars: Vec<String> = written.chars().map(String::from).collect();
+    let pieces: Vec<&str> = chars.iter().map(String::as_str).collect();
+    assert_eq!(merge_texts(&run(ToolFormat::Pythonic, &pieces)), want, "char by char: {written}");
 }

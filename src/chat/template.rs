@@ -13,12 +13,18 @@
 //! whose value is `None` and copies `reasoning_content` / `thinking` / `reasoning` into both
 //! `thinking` and `reasoning_content`; so does [`ChatTemplate::render`].
 //!
+//! On purpose unlike transformers, tool calls are normalized for every front end (see
+//! `messages.rs`): `function.arguments` given as a JSON string (OpenAI's wire format) becomes the
+//! object it holds, and a template that does not render `tool_calls` gets the calls written into
+//! the message's content the way the model writes them.
+//!
 //! Checked against every rendering in `shared/fixtures/chat/chat_golden.json`
-//! (`tests/chat_template.rs`).
+//! (`tests/chat_template.rs`), those deviations aside.
 
 mod clock;
 mod json;
-mod python;
+mod messages;
+pub(crate) mod python;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -54,6 +60,11 @@ pub enum TemplateError {
     Render(String),
     #[error("message {index} is not a JSON object")]
     BadMessage { index: usize },
+    /// Message `index`'s tool call `call` (counted from 0) cannot be used: its `arguments` is
+    /// neither a JSON object nor a string holding one, or, for a template that does not render
+    /// `tool_calls` (so the calls are written into the content), it has no function name.
+    #[error("message {index}, tool call {call}: {reason}")]
+    BadToolCall { index: usize, call: usize, reason: String },
 }
 
 /// The special-token strings the template sees as `bos_token`, `eos_token` and `pad_token`.
@@ -124,6 +135,8 @@ pub struct ChatTemplate {
     source: String,
     special: SpecialTokens,
     origin: Origin,
+    /// The source mentions `tool_calls`: it renders an assistant message's calls itself.
+    renders_tool_calls: bool,
 }
 
 impl fmt::Debug for ChatTemplate {
@@ -169,6 +182,13 @@ impl ChatTemplate {
         &self.special
     }
 
+    /// Whether the template renders an assistant message's `tool_calls` (its source mentions
+    /// them, like LFM2.5's). If not (LFM2's), [`ChatTemplate::render`] writes the calls into
+    /// the message's content instead.
+    pub fn renders_tool_calls(&self) -> bool {
+        self.renders_tool_calls
+    }
+
     fn compile(source: &str, special: SpecialTokens, origin: Origin) -> Result<ChatTemplate, TemplateError> {
         let mut env = Environment::new();
         let syntax = minijinja::syntax::SyntaxConfig::builder()
@@ -192,13 +212,15 @@ impl ChatTemplate {
         });
         env.add_template_owned(NAME, without_generation_tags(source).into_owned())
             .map_err(|e| TemplateError::Syntax(e.to_string()))?;
-        Ok(ChatTemplate { env, source: source.to_string(), special, origin })
+        let renders_tool_calls = source.contains("tool_calls");
+        Ok(ChatTemplate { env, source: source.to_string(), special, origin, renders_tool_calls })
     }
 
     /// Renders a conversation: `messages` are OpenAI-shaped message objects (`role`,
     /// `content` as a string or a list of typed parts, `tool_calls`, `reasoning_content`,
     /// ...), `tools` JSON-schema tool descriptions (`{"type": "function", "function": {...}}`
-    /// or bare `{name, description, parameters}`).
+    /// or bare `{name, description, parameters}`). A call's `arguments` may be an object or a
+    /// string holding one.
     pub fn render(
         &self,
         messages: &[Value],
@@ -209,7 +231,7 @@ impl ChatTemplate {
         let messages = messages
             .iter()
             .enumerate()
-            .map(|(index, m)| preprocess_message(m).ok_or(TemplateError::BadMessage { index }))
+            .map(|(index, m)| messages::prepare(index, m, self.renders_tool_calls))
             .collect::<Result<Vec<_>, _>>()?;
 
         let now = extra.now.unwrap_or_else(DateTime::now);
@@ -260,20 +282,6 @@ fn render_error(e: minijinja::Error) -> TemplateError {
         source = err.source();
     }
     TemplateError::Render(e.to_string())
-}
-
-/// transformers' message preparation: keys whose value is `null` are dropped; the reasoning
-/// text (`reasoning_content`, else `thinking`, else `reasoning`) is copied into both
-/// `thinking` and `reasoning_content`. `None` if the message is not an object.
-fn preprocess_message(m: &Value) -> Option<Value> {
-    let mut out: Map<String, Value> =
-        m.as_object()?.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let reasoning = ["reasoning_content", "thinking", "reasoning"].iter().find_map(|k| out.get(*k).cloned());
-    if let Some(r) = reasoning {
-        out.insert("thinking".into(), r.clone());
-        out.insert("reasoning_content".into(), r);
-    }
-    Some(Value::Object(out))
 }
 
 /// A JSON value as a template value; object keys keep their order (Python dicts do).

@@ -67,9 +67,16 @@ impl Backend {
     }
 
     /// Feeds `tokens` and picks the next token (on the GPU there: only its id is read back).
-    pub async fn next_token(&self, seq: &mut Sequence, tokens: &[u32], sampler: &mut Sampler) -> Result<u32, ModelError> {
+    pub async fn next_token(
+        &self,
+        seq: &mut Sequence,
+        tokens: &[u32],
+        sampler: &mut Sampler,
+    ) -> Result<u32, ModelError> {
         match (self, seq) {
-            (Backend::Reference(m), Sequence::Reference(s)) => Ok(sampler.sample(&m.forward(s, tokens, Logits::Last)?)),
+            (Backend::Reference(m), Sequence::Reference(s)) => {
+                Ok(sampler.sample(&m.forward(s, tokens, Logits::Last)?))
+            }
             (Backend::Gpu(m), Sequence::Gpu(s)) => m.forward_sample(s, tokens, sampler).await,
             _ => Err(ModelError::ForeignState),
         }

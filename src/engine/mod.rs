@@ -67,14 +67,24 @@ impl Default for Request {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// Visible text, in order; concatenated they are the answer without its tool calls.
-    Text { delta: String },
+    Text {
+        delta: String,
+    },
     /// A complete tool call; `arguments` is a JSON object.
-    ToolCall { id: String, name: String, arguments: Value },
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: Value,
+    },
     /// Something the user may want to know that did not stop generation (a tool call that
     /// could not be parsed and was shown as text instead).
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
     Done(Done),
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

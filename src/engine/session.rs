@@ -53,10 +53,24 @@ pub struct Session {
 
 impl Session {
     /// A conversation of at most `capacity` tokens (capped at the model's context length).
-    pub fn new(backend: Arc<Backend>, tokenizer: Arc<Tokenizer>, template: Arc<ChatTemplate>, capacity: usize) -> Result<Session, EngineError> {
+    pub fn new(
+        backend: Arc<Backend>,
+        tokenizer: Arc<Tokenizer>,
+        template: Arc<ChatTemplate>,
+        capacity: usize,
+    ) -> Result<Session, EngineError> {
         let capacity = capacity.min(backend.config().context_length);
         let seq = backend.new_sequence(capacity)?;
-        Ok(Session { backend, tokenizer, template, capacity, seq, history: Vec::new(), saved: Vec::new(), render_extra: RenderExtra::default() })
+        Ok(Session {
+            backend,
+            tokenizer,
+            template,
+            capacity,
+            seq,
+            history: Vec::new(),
+            saved: Vec::new(),
+            render_extra: RenderExtra::default(),
+        })
     }
 
     pub fn capacity(&self) -> usize {
@@ -86,7 +100,12 @@ impl Session {
 
     /// Runs one assistant turn for `req`, calling `on_event` with every event (the last is
     /// `Done`, or `Error` when this returns an error).
-    pub async fn generate(&mut self, req: &Request, cancel: &Cancel, on_event: &mut dyn FnMut(Event)) -> Result<Done, EngineError> {
+    pub async fn generate(
+        &mut self,
+        req: &Request,
+        cancel: &Cancel,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Done, EngineError> {
         match self.run(req, cancel, on_event).await {
             Ok(done) => {
                 on_event(Event::Done(done.clone()));
@@ -99,7 +118,12 @@ impl Session {
         }
     }
 
-    async fn run(&mut self, req: &Request, cancel: &Cancel, on_event: &mut dyn FnMut(Event)) -> Result<Done, EngineError> {
+    async fn run(
+        &mut self,
+        req: &Request,
+        cancel: &Cancel,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Done, EngineError> {
         cancel.reset();
         let prompt = self.prompt_tokens(req)?;
         if prompt.len() >= self.capacity {
@@ -231,11 +255,21 @@ struct Output {
 
 impl Output {
     fn new(req: &Request) -> Output {
-        Output { text: TextStream::new(), stop: StopMatcher::new(&req.stop), calls: ToolCallParser::new(req.tool_format), tool_calls: 0 }
+        Output {
+            text: TextStream::new(),
+            stop: StopMatcher::new(&req.stop),
+            calls: ToolCallParser::new(req.tool_format),
+            tool_calls: 0,
+        }
     }
 
     /// Emits what `token` completes; true when a stop string was reached.
-    fn push_token(&mut self, tok: &Tokenizer, token: u32, on_event: &mut dyn FnMut(Event)) -> Result<bool, EngineError> {
+    fn push_token(
+        &mut self,
+        tok: &Tokenizer,
+        token: u32,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<bool, EngineError> {
         let delta = self.text.push(tok, token)?;
         let (shown, stopped) = match self.stop.push(&delta) {
             StopResult::Continue(t) => (t, false),
@@ -267,7 +301,9 @@ impl Output {
                     self.tool_calls += 1;
                     Event::ToolCall { id, name, arguments }
                 }
-                ParseEvent::Malformed { diagnostic, .. } => Event::Warning { message: format!("unparsed tool call shown as text: {diagnostic}") },
+                ParseEvent::Malformed { diagnostic, .. } => {
+                    Event::Warning { message: format!("unparsed tool call shown as text: {diagnostic}") }
+                }
             });
         }
     }

@@ -1,7 +1,7 @@
 //! A little-endian byte cursor that knows the difference between "corrupt" and "not here yet".
 
-use super::{GgufError, ValueType};
 use super::value::Value;
+use super::{GgufError, ValueType};
 
 /// Largest metadata string accepted (a chat template or a merges entry is far smaller;
 /// a corrupt length must not make a streaming caller wait for gigabytes).
@@ -124,7 +124,9 @@ impl<'a> Cursor<'a> {
             ValueType::Array => {
                 let at = self.pos as u64;
                 if depth >= MAX_ARRAY_DEPTH {
-                    return Err(GgufError::Corrupt { offset: at, what: "array nesting depth", value: depth as u64 }.into());
+                    return Err(
+                        GgufError::Corrupt { offset: at, what: "array nesting depth", value: depth as u64 }.into()
+                    );
                 }
                 let elem = self.value_type()?;
                 let len = self.count("array length", MAX_ARRAY_LEN)?;

@@ -52,7 +52,9 @@ pub enum GgufError {
     UnknownTensorType { tensor: String, id: u32 },
     #[error("tensor `{tensor}`: {reason}")]
     BadTensor { tensor: String, reason: String },
-    #[error("tensor `{tensor}` occupies bytes {start}..{end} but the file has only {file_len} bytes (truncated download?)")]
+    #[error(
+        "tensor `{tensor}` occupies bytes {start}..{end} but the file has only {file_len} bytes (truncated download?)"
+    )]
     TensorOutOfFile { tensor: String, start: u64, end: u64, file_len: u64 },
     #[error("metadata key `{0}` appears twice")]
     DuplicateKey(String),
@@ -134,7 +136,12 @@ impl Gguf {
         for t in &self.tensors {
             let r = self.tensor_range(t);
             if r.end > file_len {
-                return Err(GgufError::TensorOutOfFile { tensor: t.name.clone(), start: r.start, end: r.end, file_len });
+                return Err(GgufError::TensorOutOfFile {
+                    tensor: t.name.clone(),
+                    start: r.start,
+                    end: r.end,
+                    file_len,
+                });
             }
         }
         Ok(())
@@ -233,7 +240,14 @@ fn parse(c: &mut Cursor) -> Result<Gguf, Stop> {
         None => DEFAULT_ALIGNMENT,
         Some(v) => match v.as_i64() {
             Some(a) if a > 0 && (a as u64).is_power_of_two() => a as u64,
-            _ => return Err(GgufError::Corrupt { offset: 0, what: "general.alignment", value: v.as_i64().unwrap_or(-1) as u64 }.into()),
+            _ => {
+                return Err(GgufError::Corrupt {
+                    offset: 0,
+                    what: "general.alignment",
+                    value: v.as_i64().unwrap_or(-1) as u64,
+                }
+                .into())
+            }
         },
     };
 
@@ -271,11 +285,17 @@ fn tensor_info(c: &mut Cursor, alignment: u64) -> Result<TensorInfo, Stop> {
     let type_id = c.u32()?;
     let offset = c.u64()?;
     let bad = |reason: String| Stop::Error(GgufError::BadTensor { tensor: name.clone(), reason });
-    let ty = GgmlType::from_id(type_id).ok_or_else(|| GgufError::UnknownTensorType { tensor: name.clone(), id: type_id })?;
+    let ty =
+        GgmlType::from_id(type_id).ok_or_else(|| GgufError::UnknownTensorType { tensor: name.clone(), id: type_id })?;
     let n = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).filter(|&n| n < 1 << 40);
     let n = n.ok_or_else(|| bad(format!("dimensions {dims:?} are too large")))?;
     if dims[0] % ty.block_size() as u64 != 0 {
-        return Err(bad(format!("row length {} is not a multiple of the {} block size {}", dims[0], ty, ty.block_size())));
+        return Err(bad(format!(
+            "row length {} is not a multiple of the {} block size {}",
+            dims[0],
+            ty,
+            ty.block_size()
+        )));
     }
     if offset % alignment != 0 {
         return Err(bad(format!("data offset {offset} is not aligned to {alignment}")));

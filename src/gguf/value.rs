@@ -141,7 +141,9 @@ impl fmt::Display for Value {
     /// Short human form: long arrays are summarised (a vocabulary has 100k entries).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::String(s) if s.len() > 80 => write!(f, "{:?}... ({} bytes)", s.chars().take(60).collect::<String>(), s.len()),
+            Value::String(s) if s.len() > 80 => {
+                write!(f, "{:?}... ({} bytes)", s.chars().take(60).collect::<String>(), s.len())
+            }
             Value::String(s) => write!(f, "{s:?}"),
             Value::Array(t, items) if items.len() > 8 => write!(f, "[{:?}; {}]", t, items.len()),
             Value::Array(_, items) => {

@@ -54,7 +54,13 @@ impl GgufWriter {
     /// Adds a tensor. `dims_ne` are in ggml order (innermost first); `data` is already encoded
     /// in `ty` and must be exactly `ty.bytes_for(product of dims_ne)` bytes long. The number
     /// of dimensions is not checked (readers accept 1 to 4).
-    pub fn tensor(mut self, name: impl Into<String>, dims_ne: &[u64], ty: GgmlType, data: Vec<u8>) -> Result<GgufWriter, GgufError> {
+    pub fn tensor(
+        mut self,
+        name: impl Into<String>,
+        dims_ne: &[u64],
+        ty: GgmlType,
+        data: Vec<u8>,
+    ) -> Result<GgufWriter, GgufError> {
         let name = name.into();
         let n = dims_ne.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
         let Some(want) = n.and_then(|n| ty.bytes_for(n)) else {

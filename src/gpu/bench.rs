@@ -14,7 +14,14 @@ use super::{GpuContext, GpuError, Ops};
 pub async fn copy_bandwidth(ctx: &GpuContext, bytes: u64, repeats: usize) -> Result<f64, GpuError> {
     let bytes = bytes.min(ctx.max_binding_bytes()) / 16 * 16;
     let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
-    let make = |label| ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: bytes, usage, mapped_at_creation: false });
+    let make = |label| {
+        ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
     let (src, dst) = (make("bench.src"), make("bench.dst"));
     let mut best = f64::INFINITY;
     for i in 0..=repeats {

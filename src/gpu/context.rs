@@ -1,7 +1,7 @@
 //! The wgpu device, its limits, and the pipeline cache every kernel goes through.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::quant::GgmlType;
 
@@ -38,6 +38,17 @@ struct PipelineKey {
     constants: Vec<(String, u64)>,
 }
 
+/// How [`GpuContext::with_options`] sets up the device; the default is [`GpuContext::new`]'s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ContextOptions {
+    /// Bytes one storage binding may hold at most, when lower than the adapter allows: the
+    /// device is requested with this limit, and weights, KV cache and scratch are split to
+    /// fit it. Lets a desktop run (and tests check) what a mobile GPU allows (often 128 MiB).
+    /// WebGPU never grants less than its default (128 MiB), so below that only the engine's
+    /// own planning enforces it there; natively the device enforces any value.
+    pub max_binding_bytes: Option<u64>,
+}
+
 /// One device and queue, with the limits and features actually granted.
 ///
 /// Shareable across threads natively (the cache is behind a `Mutex`); tests keep one in a
@@ -48,6 +59,11 @@ pub struct GpuContext {
     pub adapter_info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// [`ContextOptions::max_binding_bytes`]: the binding limit planned with, when lowered.
+    binding_cap: Option<u64>,
+    /// Why the device was lost, once it is (set by wgpu's device-lost callback, or
+    /// [`GpuContext::mark_lost`]); every later use of the device is pointless.
+    lost: Arc<Mutex<Option<String>>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
 }
 
@@ -58,6 +74,11 @@ impl GpuContext {
     /// Optional features are requested where present; none is required, since Chromium's
     /// fallback adapter has neither shader-f16 nor mappable subgroups.
     pub async fn new() -> Result<GpuContext, GpuError> {
+        Self::with_options(ContextOptions::default()).await
+    }
+
+    /// [`GpuContext::new`] with `options` (a lowered binding limit).
+    pub async fn with_options(opts: ContextOptions) -> Result<GpuContext, GpuError> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         // OpenGL has no compute path worth using here, and probing it talks to the display
         // server; keep Vulkan / Metal / DX12 / WebGPU unless WGPU_BACKEND says otherwise.
@@ -72,7 +93,11 @@ impl GpuContext {
         let adapter = instance.request_adapter(&options).await.map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
         let features = adapter.features() & wanted;
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        let binding_cap = opts.max_binding_bytes.map(|cap| cap.min(limits.max_storage_buffer_binding_size) & !3);
+        if let Some(cap) = binding_cap {
+            limits.max_storage_buffer_binding_size = cap;
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("lfm-webgpu"),
@@ -84,14 +109,34 @@ impl GpuContext {
             })
             .await
             .map_err(|e| GpuError::RequestDevice(e.to_string()))?;
+        let lost = Arc::new(Mutex::new(None));
+        let record = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut lost = record.lock().unwrap_or_else(|e| e.into_inner());
+            lost.get_or_insert_with(|| format!("{reason:?}: {message}"));
+        });
         Ok(GpuContext {
             adapter_info: adapter.get_info(),
             limits: device.limits(),
             features: device.features(),
             device,
             queue,
+            binding_cap,
+            lost,
             pipelines: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Why the device was lost (wgpu's reason and the driver's message), or `None` while it
+    /// works. A lost device never comes back: a new context is needed.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records that the device is lost (when the caller knows before wgpu's callback runs,
+    /// e.g. right after destroying it); the first reason recorded is kept.
+    pub fn mark_lost(&self, why: &str) {
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| why.to_string());
     }
 
     /// [`GpuContext::new`], blocking (native only; the browser must await).
@@ -100,10 +145,17 @@ impl GpuContext {
         pollster::block_on(Self::new())
     }
 
+    /// [`GpuContext::with_options`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn with_options_blocking(options: ContextOptions) -> Result<GpuContext, GpuError> {
+        pollster::block_on(Self::with_options(options))
+    }
+
     /// The largest storage buffer that can be bound whole: the smaller of the binding and
-    /// buffer limits, rounded down to whole words.
+    /// buffer limits (and [`ContextOptions::max_binding_bytes`]), rounded down to whole words.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size) & !3
+        let cap = self.binding_cap.unwrap_or(u64::MAX);
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size).min(cap) & !3
     }
 
     /// Fails with [`GpuError::BindingTooLarge`] when `bytes` cannot be one storage binding.

@@ -3,7 +3,7 @@
 //! one command encoder and submits once; the only readback is the sampled token id (or the
 //! logits, when asked).
 
-use crate::model::{Attn, Config, Conv, Ffn, LayerKind, Mixer, Mlp, Moe, ModelError};
+use crate::model::{Attn, Config, Conv, Ffn, LayerKind, Mixer, Mlp, ModelError, Moe};
 use crate::reference::Logits;
 use crate::sampling::{Sampler, SamplingParams};
 
@@ -86,7 +86,12 @@ fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Res
 }
 
 /// Short-conv block: `out_proj(C * conv(B * x))` with the rolling conv state.
-fn conv_block(ops: &mut Ops<'_>, c: &Conv<GpuMatrix, GpuTensor>, s: &Scratch, state: &GpuTensor) -> Result<(), GpuError> {
+fn conv_block(
+    ops: &mut Ops<'_>,
+    c: &Conv<GpuMatrix, GpuTensor>,
+    s: &Scratch,
+    state: &GpuTensor,
+) -> Result<(), GpuError> {
     linear(ops, &c.in_proj, &s.xb, &s.bcx)?;
     k::short_conv(ops, &s.bcx, &c.kernel, state, &s.gated)?;
     linear(ops, &c.out_proj, &s.gated, &s.y)
@@ -145,19 +150,18 @@ impl GpuModel {
             return Err(ModelError::ContextOverflow { needed: capacity, limit: c.context_length });
         }
         let ctx = &self.ctx;
-        let layers = c
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, kind)| match kind {
-                LayerKind::Conv => {
-                    GpuTensor::zeros(ctx, &format!("conv_state.{i}"), c.conv_kernel - 1, c.hidden).map(LayerState::Conv)
-                }
-                LayerKind::Attention { n_kv_heads } => {
-                    KvCache::new(ctx, &format!("kv.{i}"), *n_kv_heads, c.head_dim, capacity).map(LayerState::Attn)
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let layers =
+            c.layers
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| match kind {
+                    LayerKind::Conv => GpuTensor::zeros(ctx, &format!("conv_state.{i}"), c.conv_kernel - 1, c.hidden)
+                        .map(LayerState::Conv),
+                    LayerKind::Attention { n_kv_heads } => {
+                        KvCache::new(ctx, &format!("kv.{i}"), *n_kv_heads, c.head_dim, capacity).map(LayerState::Attn)
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
         let batch = MAX_BATCH.min(capacity);
         let partials = layers
             .iter()
@@ -201,7 +205,12 @@ impl GpuModel {
         }
         let c = &self.config;
         let same_shape = st.layers.len() == c.layers.len()
-            && st.layers.iter().zip(&c.layers).all(|(s, k)| matches!((s, k), (LayerState::Conv(_), LayerKind::Conv) | (LayerState::Attn(_), LayerKind::Attention { .. })));
+            && st.layers.iter().zip(&c.layers).all(|(s, k)| {
+                matches!(
+                    (s, k),
+                    (LayerState::Conv(_), LayerKind::Conv) | (LayerState::Attn(_), LayerKind::Attention { .. })
+                )
+            });
         if !same_shape || st.scratch.x.cols != c.hidden {
             return Err(ModelError::ForeignState);
         }
@@ -234,7 +243,12 @@ impl GpuModel {
 
     /// Feeds `tokens` and picks the next token on the GPU with `sampler`'s settings (its seeded
     /// generator supplies the random number): only the token id is read back.
-    pub async fn forward_sample(&self, st: &mut GpuState, tokens: &[u32], sampler: &mut Sampler) -> Result<u32, ModelError> {
+    pub async fn forward_sample(
+        &self,
+        st: &mut GpuState,
+        tokens: &[u32],
+        sampler: &mut Sampler,
+    ) -> Result<u32, ModelError> {
         self.check_input(st, tokens)?;
         let (head, last) = tokens.split_at(tokens.len() - 1 - (tokens.len() - 1) % st.scratch.batch);
         for chunk in head.chunks(st.scratch.batch) {
@@ -280,7 +294,11 @@ impl GpuModel {
                 let n = penalized.len().min(sc.penalty_tokens.len());
                 if params.repetition_penalty != 1.0 && n > 0 {
                     // The most recent tokens when the window is larger than the buffer.
-                    ctx.queue.write_buffer(&sc.penalty_tokens.buffer, 0, bytemuck::cast_slice(&penalized[penalized.len() - n..]));
+                    ctx.queue.write_buffer(
+                        &sc.penalty_tokens.buffer,
+                        0,
+                        bytemuck::cast_slice(&penalized[penalized.len() - n..]),
+                    );
                     k::repetition_penalty(&mut ops, &sc.logits, 0, &sc.penalty_tokens, n, params.repetition_penalty)?;
                 }
                 k::sample(&mut ops, &st.scratch.logits, 0, params, u, &st.scratch.sampled, 0)?;
@@ -307,7 +325,12 @@ impl GpuModel {
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn forward_sample_blocking(&self, st: &mut GpuState, tokens: &[u32], sampler: &mut Sampler) -> Result<u32, ModelError> {
+    pub fn forward_sample_blocking(
+        &self,
+        st: &mut GpuState,
+        tokens: &[u32],
+        sampler: &mut Sampler,
+    ) -> Result<u32, ModelError> {
         pollster::block_on(self.forward_sample(st, tokens, sampler))
     }
 }

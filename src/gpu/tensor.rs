@@ -86,10 +86,7 @@ impl GpuTensor {
     /// allocated for a larger batch, or (T * heads, head_dim) for per-head ops.
     pub fn view(&self, rows: usize, cols: usize) -> Result<GpuTensor, GpuError> {
         if rows * cols == 0 || (rows * cols * 4) as u64 > self.buffer.size() {
-            return Err(GpuError::Shape(format!(
-                "a {rows} x {cols} view of a {}-byte buffer",
-                self.buffer.size()
-            )));
+            return Err(GpuError::Shape(format!("a {rows} x {cols} view of a {}-byte buffer", self.buffer.size())));
         }
         Ok(GpuTensor { buffer: self.buffer.clone(), rows, cols })
     }

@@ -85,7 +85,10 @@ impl Config {
             _ => vec![g.get_u64(&kv_key)? as i64; n_layers],
         };
         if kv_heads.len() != n_layers {
-            return Err(ModelError::BadConfig(format!("`{kv_key}` has {} entries for {n_layers} layers", kv_heads.len())));
+            return Err(ModelError::BadConfig(format!(
+                "`{kv_key}` has {} entries for {n_layers} layers",
+                kv_heads.len()
+            )));
         }
         let bad = |msg: String| ModelError::BadConfig(msg);
         if hidden == 0 || n_heads == 0 || hidden % n_heads != 0 {
@@ -115,7 +118,9 @@ impl Config {
             Arch::Lfm2Moe => {
                 if let Ok(f) = g.get_u64(&key("expert_gating_func")) {
                     if f != 2 {
-                        return Err(bad(format!("expert_gating_func {f} is not supported (LFM2-MoE uses 2 = sigmoid)")));
+                        return Err(bad(format!(
+                            "expert_gating_func {f} is not supported (LFM2-MoE uses 2 = sigmoid)"
+                        )));
                     }
                 }
                 let m = MoeConfig {

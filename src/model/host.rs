@@ -26,7 +26,11 @@ impl SharedBytes {
     /// A sub-window; `None` when the range is outside this window.
     pub fn slice(&self, start: u64, end: u64) -> Option<SharedBytes> {
         let (s, e) = (usize::try_from(start).ok()?, usize::try_from(end).ok()?);
-        (s <= e && e <= self.len()).then(|| SharedBytes { owner: self.owner.clone(), start: self.start + s, end: self.start + e })
+        (s <= e && e <= self.len()).then(|| SharedBytes {
+            owner: self.owner.clone(),
+            start: self.start + s,
+            end: self.start + e,
+        })
     }
 }
 

@@ -34,10 +34,7 @@ pub(super) fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
     if j < 4 {
         (s[j] & 63, s[j + 4] & 63)
     } else {
-        (
-            (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4),
-            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
-        )
+        ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
     }
 }
 
@@ -187,9 +184,7 @@ pub(super) fn plan_sym<const N: usize>(x: &[f32], reach: u8, max_code: u8) -> Sy
     let sub = x.len() / N;
     let mut amax = [0f32; N];
     for j in 0..N {
-        amax[j] = x[sub * j..sub * (j + 1)]
-            .iter()
-            .fold(0f32, |a, &v| a.max(v.abs()));
+        amax[j] = x[sub * j..sub * (j + 1)].iter().fold(0f32, |a, &v| a.max(v.abs()));
     }
     let r = reach as f32;
     let d = f16_at_least(amax.iter().fold(0f32, |a, &v| a.max(v)) / (r * max_code as f32));

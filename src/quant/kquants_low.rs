@@ -142,10 +142,7 @@ pub(super) fn quantize_q8_k(values: &[f32], out: &mut [u8]) {
             *q = ((iscale * v).round_ties_even() as i32).clamp(-128, 127) as i8 as u8;
         }
         for j in 0..16 {
-            let sum: i16 = b[4 + 16 * j..4 + 16 * (j + 1)]
-                .iter()
-                .map(|&q| q as i8 as i16)
-                .sum();
+            let sum: i16 = b[4 + 16 * j..4 + 16 * (j + 1)].iter().map(|&q| q as i8 as i16).sum();
             b[260 + 2 * j..262 + 2 * j].copy_from_slice(&sum.to_le_bytes());
         }
         b[0..4].copy_from_slice(&(1.0 / iscale).to_le_bytes());

@@ -145,18 +145,9 @@ pub enum QuantError {
     #[error("{0} tensors cannot be dequantized or quantized by this runtime")]
     Unsupported(GgmlType),
     #[error("{n} elements is not a whole number of {ty} blocks ({block_size} elements each)")]
-    NotWholeBlocks {
-        ty: GgmlType,
-        n: usize,
-        block_size: usize,
-    },
+    NotWholeBlocks { ty: GgmlType, n: usize, block_size: usize },
     #[error("{n} {ty} elements take {expected} bytes, but {actual} bytes were given")]
-    ByteLength {
-        ty: GgmlType,
-        n: usize,
-        expected: u64,
-        actual: usize,
-    },
+    ByteLength { ty: GgmlType, n: usize, expected: u64, actual: usize },
     #[error("{n} {ty} elements are more bytes than this machine can address")]
     TooLarge { ty: GgmlType, n: usize },
 }

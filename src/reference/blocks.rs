@@ -53,10 +53,8 @@ pub fn moe_block(m: &Moe<HostTensor, Vec<f32>>, u: &[f32], cfg: &Config, routing
     // Run each expert once over the tokens routed to it.
     let mut out = vec![0.0; t * h];
     for e in 0..n_exp {
-        let users: Vec<(usize, f32)> = (0..t * k)
-            .filter(|&i| selected[i] as usize == e)
-            .map(|i| (i / k, weights[i]))
-            .collect();
+        let users: Vec<(usize, f32)> =
+            (0..t * k).filter(|&i| selected[i] as usize == e).map(|i| (i / k, weights[i])).collect();
         if users.is_empty() {
             continue;
         }

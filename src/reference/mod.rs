@@ -57,7 +57,8 @@ pub struct Checkpoint {
 
 impl State {
     pub fn checkpoint(&self) -> Checkpoint {
-        let conv = self.layers.iter().map(|l| if let LayerState::Conv(t) = l { Some(t.clone()) } else { None }).collect();
+        let conv =
+            self.layers.iter().map(|l| if let LayerState::Conv(t) = l { Some(t.clone()) } else { None }).collect();
         Checkpoint { pos: self.pos, conv }
     }
 
@@ -175,7 +176,12 @@ impl ReferenceModel {
             return Err(ModelError::EmptyInput);
         }
         let same_shape = state.layers.len() == c.layers.len()
-            && state.layers.iter().zip(&c.layers).all(|(s, k)| matches!((s, k), (LayerState::Conv(_), LayerKind::Conv) | (LayerState::Attn(_), LayerKind::Attention { .. })));
+            && state.layers.iter().zip(&c.layers).all(|(s, k)| {
+                matches!(
+                    (s, k),
+                    (LayerState::Conv(_), LayerKind::Conv) | (LayerState::Attn(_), LayerKind::Attention { .. })
+                )
+            });
         if !same_shape {
             return Err(ModelError::ForeignState);
         }

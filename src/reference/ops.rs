@@ -123,7 +123,15 @@ pub fn short_conv(bcx: &[f32], kernel: &[f32], tail: &mut [f32], hidden: usize) 
 /// them: q is (T, n_heads * hd); k_cache, v_cache are (pos0 + T, n_kv_heads * hd). Query head
 /// h reads kv head h / (n_heads / n_kv_heads); scores are scaled by 1/sqrt(hd).
 /// Returns (T, n_heads * hd).
-pub fn attention(q: &[f32], k_cache: &[f32], v_cache: &[f32], pos0: usize, n_heads: usize, n_kv_heads: usize, hd: usize) -> Vec<f32> {
+pub fn attention(
+    q: &[f32],
+    k_cache: &[f32],
+    v_cache: &[f32],
+    pos0: usize,
+    n_heads: usize,
+    n_kv_heads: usize,
+    hd: usize,
+) -> Vec<f32> {
     let (q_width, kv_width) = (n_heads * hd, n_kv_heads * hd);
     let t = q.len() / q_width;
     let group = n_heads / n_kv_heads;
@@ -134,7 +142,8 @@ pub fn attention(q: &[f32], k_cache: &[f32], v_cache: &[f32], pos0: usize, n_hea
         for h in 0..n_heads {
             let kvh = h / group;
             let qh = &q[ti * q_width + h * hd..][..hd];
-            let mut scores: Vec<f32> = (0..n_ctx).map(|p| dot(qh, &k_cache[p * kv_width + kvh * hd..][..hd]) * scale).collect();
+            let mut scores: Vec<f32> =
+                (0..n_ctx).map(|p| dot(qh, &k_cache[p * kv_width + kvh * hd..][..hd]) * scale).collect();
             softmax(&mut scores);
             let oh = &mut out[ti * q_width + h * hd..][..hd];
             for (p, &s) in scores.iter().enumerate() {

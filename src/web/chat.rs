@@ -28,6 +28,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::engine::{Cancel, Event, Request, Session};
 
+use super::device;
+use super::error::{Code, LfmError, Result};
 use super::fetch::js_message;
 use super::model::{Loaded, Model};
 use super::to_js;
@@ -66,10 +68,11 @@ enum Stop {
 }
 
 impl ChatRequest {
-    fn parse(json: &str) -> Result<Request, String> {
-        let r: ChatRequest = serde_json::from_str(json).map_err(|e| format!("invalid request: {e}"))?;
+    fn parse(json: &str) -> Result<Request> {
+        let r: ChatRequest =
+            serde_json::from_str(json).map_err(|e| LfmError::invalid(format!("invalid request: {e}")))?;
         if r.messages.is_empty() {
-            return Err("invalid request: `messages` is empty".into());
+            return Err(LfmError::invalid("invalid request: `messages` is empty"));
         }
         let mut req = Request { messages: r.messages, tools: r.tools.unwrap_or_default(), ..Request::default() };
         let s = &mut req.sampling;
@@ -106,14 +109,16 @@ impl Model {
     /// A new conversation of at most `capacity` tokens (default 4096, capped at the model's
     /// context length). Its state is allocated on the GPU now.
     #[wasm_bindgen(js_name = "createSession")]
-    pub fn create_session(&self, capacity: Option<u32>) -> Result<ChatSession, JsError> {
+    pub fn create_session(&self, capacity: Option<u32>) -> Result<ChatSession, JsValue> {
+        let fail = |e: LfmError| e.context("createSession");
         let capacity = capacity.map_or(DEFAULT_CAPACITY, |c| c as usize);
         if capacity < 2 {
-            return Err(JsError::new(&format!("createSession: capacity {capacity} is too small")));
+            return Err(fail(LfmError::invalid(format!("capacity {capacity} is too small"))).into());
         }
         let m = &self.inner;
+        device::check_alive(&m.gpu().ctx).map_err(fail)?;
         let session = Session::new(m.backend.clone(), m.tokenizer.clone(), m.template.clone(), capacity)
-            .map_err(|e| JsError::new(&format!("createSession: {e}")))?;
+            .map_err(|e| fail(e.into()))?;
         Ok(ChatSession {
             model: m.clone(),
             capacity: session.capacity(),
@@ -128,20 +133,22 @@ impl ChatSession {
     /// Runs one assistant turn for `request` (an OpenAI chat-completions body as JSON text),
     /// calling `onEvent` with each event as a plain object. Resolves with the final
     /// `{type: "done", finish_reason, usage: {prompt_tokens, cached_tokens,
-    /// completion_tokens}, timings}` event; rejects with an `Error` for an invalid request, a
-    /// conversation longer than the capacity, a GPU failure, a chat already running, or an
-    /// exception thrown by `onEvent` (which also stops the generation).
+    /// completion_tokens}, timings}` event; rejects with an `LfmError` whose code is
+    /// `invalid_request` (a bad request), `context_overflow` (a conversation longer than the
+    /// capacity), `busy` (a chat already running), `aborted` (`onEvent` threw, which also
+    /// stops the generation), `gpu` or `device_lost`.
     #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
     pub fn chat(&self, request: String, #[wasm_bindgen(js_name = "onEvent")] on_event: Function) -> Promise {
         let slot = self.session.clone();
         let cancel = self.cancel.clone();
+        let model = self.model.clone();
         future_to_promise(async move {
-            let fail = |e: String| -> JsValue { JsError::new(&format!("chat: {e}")).into() };
+            let fail = |e: LfmError| -> JsValue { e.context("chat").into() };
             let req = ChatRequest::parse(&request).map_err(fail)?;
+            device::check_alive(&model.gpu().ctx).map_err(fail)?;
             let Some(mut session) = slot.borrow_mut().take() else {
-                return Err(fail(
-                    "another chat is still running on this session (await it, or interrupt() it first)".into(),
-                ));
+                let why = "another chat is still running on this session (await it, or interrupt() it first)";
+                return Err(fail(LfmError::new(Code::Busy, why)));
             };
             let mut thrown: Option<String> = None;
             let mut emit = |event: Event| {
@@ -162,11 +169,12 @@ impl ChatSession {
             let result = session.generate(&req, &cancel, &mut emit).await;
             *slot.borrow_mut() = Some(session);
             if let Some(e) = thrown {
-                return Err(fail(e));
+                return Err(fail(LfmError::new(Code::Aborted, e)));
             }
-            let done = result.map_err(|e| fail(e.to_string()))?;
-            let done = serde_json::to_value(Event::Done(done)).map_err(|e| fail(e.to_string()))?;
-            to_js(&done).map_err(JsValue::from)
+            let done = model.gpu_result(result).await.map_err(fail)?;
+            let done = serde_json::to_value(Event::Done(done))
+                .map_err(|e| fail(LfmError::new(Code::Internal, e.to_string())))?;
+            to_js(&done).map_err(fail)
         })
     }
 
@@ -176,13 +184,17 @@ impl ChatSession {
         self.cancel.cancel();
     }
 
-    /// Forgets the conversation. Throws while a chat is running.
-    pub fn reset(&self) -> Result<(), JsError> {
+    /// Forgets the conversation. Throws `busy` while a chat is running, `device_lost` once
+    /// the GPU device is lost.
+    pub fn reset(&self) -> Result<(), JsValue> {
+        let fail = |e: LfmError| -> JsValue { e.context("reset").into() };
+        device::check_alive(&self.model.gpu().ctx).map_err(fail)?;
         let mut slot = self.session.borrow_mut();
         let Some(session) = slot.as_mut() else {
-            return Err(JsError::new("reset: a chat is running on this session (interrupt() it and await it first)"));
+            let why = "a chat is running on this session (interrupt() it and await it first)";
+            return Err(fail(LfmError::new(Code::Busy, why)));
         };
-        session.reset().map_err(|e| JsError::new(&format!("reset: {e}")))
+        session.reset().map_err(|e| fail(e.into()))
     }
 
     /// Tokens the session can hold (the capacity asked for, capped at the model's context).

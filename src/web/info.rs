@@ -3,7 +3,7 @@
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use super::{context, to_js};
+use super::{default_context, to_js};
 
 /// The adapter and device in use:
 ///
@@ -18,12 +18,12 @@ use super::{context, to_js};
 /// its `GPUAdapterInfo` vendor and architecture strings are not passed on by wgpu), so
 /// `deviceType` "Cpu" (a fallback adapter) is the main hint.
 #[wasm_bindgen]
-pub async fn gpu_info() -> Result<JsValue, JsError> {
-    let ctx = context().await?;
+pub async fn gpu_info() -> Result<JsValue, JsValue> {
+    let ctx = default_context().await.map_err(|e| e.context("gpu_info"))?;
     let a = &ctx.adapter_info;
     let l = &ctx.limits;
     let features: Vec<String> = ctx.features.iter_names().map(|(name, _)| name.to_string()).collect();
-    to_js(&json!({
+    Ok(to_js(&json!({
         "adapter": adapter_label(a),
         "name": a.name,
         "deviceType": format!("{:?}", a.device_type),
@@ -42,7 +42,7 @@ pub async fn gpu_info() -> Result<JsValue, JsError> {
             "maxComputeWorkgroupsPerDimension": l.max_compute_workgroups_per_dimension,
             "minStorageBufferOffsetAlignment": l.min_storage_buffer_offset_alignment,
         },
-    }))
+    }))?)
 }
 
 /// "name (backend, device type)", with a placeholder for the empty names browsers give.

@@ -19,7 +19,8 @@ use crate::quant::{self, GgmlType};
 use crate::reference::ops as reference;
 use crate::rng::Rng;
 
-use super::{context, now_ms, to_js};
+use super::error::LfmError;
+use super::{default_context, now_ms, to_js};
 
 /// Seed of every check's inputs (each check mixes in its index in [`Check::all`]).
 const SEED: u64 = 0x5EED_CAFE;
@@ -35,7 +36,7 @@ const SEED: u64 = 0x5EED_CAFE;
 /// `index`. A check that failed with a GPU error has `error` (its message) and `passed: false`.
 /// Throws when no check matches `filter` or the GPU cannot be set up.
 #[wasm_bindgen]
-pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsError> {
+pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsValue> {
     // Each check keeps its index in the full list, so its inputs do not depend on the filter.
     let checks: Vec<(usize, Check)> = Check::all()
         .into_iter()
@@ -45,12 +46,10 @@ pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsError> {
     if checks.is_empty() {
         let names: Vec<String> = Check::all().iter().map(Check::name).collect();
         let filter = filter.unwrap_or_default();
-        return Err(JsError::new(&format!(
-            "self_test: no check matches {filter:?}; the checks are: {}",
-            names.join(", ")
-        )));
+        let why = format!("no check matches {filter:?}; the checks are: {}", names.join(", "));
+        return Err(LfmError::invalid(why).context("self_test").into());
     }
-    let ctx = context().await?;
+    let ctx = default_context().await.map_err(|e| e.context("self_test"))?;
     let start = now_ms();
     let mut results = Vec::new();
     for (i, check) in &checks {
@@ -71,12 +70,12 @@ pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsError> {
         });
     }
     let passed = results.iter().all(|r| r["passed"] == true);
-    to_js(&json!({
+    Ok(to_js(&json!({
         "passed": passed,
         "adapter": super::info::adapter_label(&ctx.adapter_info),
         "ms": now_ms() - start,
         "checks": results,
-    }))
+    }))?)
 }
 
 /// Runs `check` inside validation and out-of-memory error scopes, so a WebGPU error fails that

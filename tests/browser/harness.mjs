@@ -59,8 +59,10 @@ export function ensureBuilt() {
 /**
  * Starts the server and Chromium and opens the test page with the module loaded.
  * `close()` ends both (safe to call twice, and after a failed start).
+ * Options: `routes` (the server's, see server.mjs), `page` (the path opened; the page must set
+ * `window.lfmReady` or `window.lfmError`).
  */
-export async function openSession() {
+export async function openSession({ routes, page: pagePath = '' } = {}) {
   const session = { server: null, browser: null, page: null, logs: [], pageErrors: [] };
   session.close = async () => {
     const { browser, server } = session;
@@ -72,7 +74,7 @@ export async function openSession() {
     throw new Error(`no Chromium at ${chromiumPath}: run .ci/run (apt-get install chromium) or set LFM_CHROMIUM`);
   }
   try {
-    session.server = await startServer();
+    session.server = await startServer(routes ? { routes } : {});
     session.browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, timeout: 60_000 });
     const page = (session.page = await session.browser.newPage());
     page.on('console', (m) => session.logs.push(`[${m.type()}] ${m.text()}`));
@@ -81,7 +83,11 @@ export async function openSession() {
       session.logs.push(`[pageerror] ${e.stack || e}`);
     });
     page.on('crash', () => session.logs.push('[crash] the page crashed'));
-    await page.goto(session.server.url, { timeout: 30_000 });
+    page.on('worker', (w) => {
+      session.logs.push(`[worker] started ${w.url()}`);
+      w.on('close', () => session.logs.push(`[worker] closed ${w.url()}`));
+    });
+    await page.goto(session.server.url + pagePath, { timeout: 30_000 });
     await page.waitForFunction(() => window.lfmReady || window.lfmError, null, { timeout: 60_000 });
     const loadError = await page.evaluate(() => window.lfmError);
     if (loadError) throw new Error(`the page could not load the module:\n${loadError}`);

@@ -1,14 +1,21 @@
-// The npm package (pkg/index.js) in headless Chromium: `createEngine` loads tiny-moe Q8_0 and
-// `engine.chat.completions.create` answers in OpenAI's shapes, streaming and not, reusing the
-// conversation state on a follow-up turn, with a tool call (injected as model output with
-// `forced_output`: the tiny model cannot write one) and an AbortSignal that stops a stream.
+// The npm package (pkg/index.js) in headless Chromium: `createEngine` loads tiny-moe Q8_0 into
+// the engine's Web Worker and `engine.chat.completions.create` answers in OpenAI's shapes,
+// streaming and not, reusing the conversation state on a follow-up turn, with a tool call
+// (injected as model output with `forced_output`: the tiny model cannot write one) and an
+// AbortSignal that stops a stream; `runTools` runs JS handlers (one that throws, one that never
+// answers); `generate` gives the golden greedy tokens.
 //
 //   node --test tests/browser/pkg.test.mjs
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ensureBuilt, openSession, pageTests } from './harness.mjs';
+import { repoRoot } from './server.mjs';
+
+const golden = JSON.parse(readFileSync(path.resolve(repoRoot, '../shared/fixtures/tiny-moe/golden.json'), 'utf8'));
 
 const MODEL = '/fixtures/tiny-moe/tiny-moe-q8_0.gguf';
 const QUESTION = [{ role: 'user', content: 'What is the capital of France?' }];
@@ -42,6 +49,9 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
       assert.equal(r.events.at(-1).phase, 'done');
       assert.equal(r.stats.loaded, true);
       assert.equal(r.stats.historyTokens, 0);
+      // The engine runs in its worker: the page itself never instantiated the wasm module.
+      assert.ok(session.page.workers().some((w) => w.url().endsWith('/pkg-npm/worker.js')), 'no engine worker');
+      assert.equal(r.stats.model.name, 'tiny-moe-q8_0');
     },
     { timeout: 20 * 60_000 },
   );
@@ -174,5 +184,72 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
     assert.ok(r.stats.lastUsage.prompt_tokens > 0);
     assert.match(r.bad, /messages/);
     assert.match(r.badJson, /invalid request/);
+  });
+
+  pageTest('generate: the golden greedy tokens, and stop ids', 120_000, async (page) => {
+    const want = golden.files.q8_0.dequant_reference.generated_ids.slice(0, 6);
+    const r = await page.evaluate(
+      async ({ tokens, stopAt }) => ({
+        greedy: await window.engine.generate({ tokens, max_tokens: 6, temperature: 0 }),
+        stopped: await window.engine.generate({ tokens, max_tokens: 6, temperature: 0, stop: [stopAt] }),
+        sampled: await window.engine.generate({ tokens, max_tokens: 6, temperature: 1, seed: 7 }),
+        again: await window.engine.generate({ tokens, max_tokens: 6, temperature: 1, seed: 7 }),
+        empty: await window.engine.generate({ tokens: [], max_tokens: 2 }).catch((e) => ({ name: e.name, code: e.code })),
+      }),
+      { tokens: golden.prompt.ids, stopAt: want[2] },
+    );
+    assert.deepEqual(r.greedy, { tokens: want, finish_reason: 'length' });
+    assert.deepEqual(r.stopped, { tokens: want.slice(0, 3), finish_reason: 'stop' });
+    assert.equal(r.sampled.tokens.length, 6);
+    assert.deepEqual(r.again, r.sampled, 'the same seed samples the same tokens');
+    assert.equal(r.empty.name, 'LfmError');
+    assert.equal(r.empty.code, 'invalid_request', JSON.stringify(r.empty));
+  });
+
+  pageTest('runTools: handlers run, a throwing and a hanging tool give error results, the model answers', 180_000, async (page) => {
+    const r = await page.evaluate(async (question) => {
+      const calls = [];
+      const tools = [
+        {
+          name: 'get_weather',
+          description: 'The weather in a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          handler: async ({ city }) => {
+            calls.push(city);
+            return { city, temperature_c: 21 };
+          },
+        },
+        { name: 'explode', description: 'Always fails', handler: () => { throw new Error('kaboom'); } },
+        { name: 'hang', description: 'Never answers', handler: () => new Promise(() => {}) },
+      ];
+      const seen = [];
+      const forced_output = ["<|tool_call_start|>[get_weather(city='Paris'), explode(), hang()]<|tool_call_end|><|im_end|>", null];
+      const result = await window.engine.runTools({
+        messages: question, tools, maxSteps: 4, toolTimeoutMs: 300, temperature: 0, max_tokens: 40, forced_output,
+        onMessage: (m) => seen.push(m.role),
+      });
+      const looped = await window.engine.runTools({ messages: question, tools: tools.slice(0, 1), maxSteps: 2, temperature: 0, max_tokens: 32, forced_output: forced_output[0].replace(', explode(), hang()', '') });
+      const bad = await window.engine.runTools({ messages: question, tools: [{ name: 'x' }] }).catch((e) => e.code);
+      return { result, calls, seen, looped: { steps: looped.steps, finish: looped.finish_reason, calls: calls.length }, bad };
+    }, [{ role: 'user', content: 'What is the weather in Paris?' }]);
+    const { result } = r;
+    assert.equal(result.steps, 2);
+    assert.deepEqual(r.seen, ['assistant', 'tool', 'tool', 'tool', 'assistant']);
+    const [call, weather, explode, hang, answer] = result.messages;
+    assert.deepEqual(call.tool_calls.map((c) => c.function.name), ['get_weather', 'explode', 'hang']);
+    assert.equal(call.tool_calls[0].function.arguments, '{"city":"Paris"}');
+    assert.deepEqual(r.calls.slice(0, 1), ['Paris']);
+    assert.deepEqual([weather.role, weather.tool_call_id, JSON.parse(weather.content)], ['tool', call.tool_calls[0].id, { city: 'Paris', temperature_c: 21 }]);
+    assert.match(JSON.parse(explode.content).error, /kaboom/);
+    assert.match(JSON.parse(hang.content).error, /did not answer within 0.3 s/);
+    assert.equal(answer.role, 'assistant');
+    assert.ok(answer.content.length > 0, 'the model answered after the tool results');
+    assert.deepEqual(result.message, answer);
+    assert.ok(['length', 'stop'].includes(result.finish_reason));
+    // The second answer's prompt holds the first one and the tool results.
+    assert.ok(result.usage.prompt_tokens > 2 * 20, JSON.stringify(result.usage));
+    assert.ok(result.usage.prompt_tokens_details.cached_tokens > 0, 'the second step reused the first step\'s state');
+    assert.deepEqual(r.looped, { steps: 2, finish: 'max_steps', calls: 3 });
+    assert.equal(r.bad, 'invalid_request');
   });
 });

@@ -6,6 +6,8 @@
 //   /fixtures/...   ../shared/fixtures (model files for the model tests)
 //   /pkg-npm/...    the npm package's sources (pkg/), its dist/ being the same wasm-bindgen
 //                   output as /pkg/ (pkg/build.sh writes that into pkg/dist for publishing)
+//   /slow/...       like /fixtures/, sent at about 4 MB/s (to interrupt a download midway)
+//   /status/NNN     answers HTTP NNN (error paths)
 //
 // GET and HEAD only; byte ranges are honoured (`Range: bytes=a-b`) so a page can stream a
 // large GGUF in chunks. Run it alone to poke at the page by hand:
@@ -62,12 +64,36 @@ function parseRange(header, size) {
   return [Number(m[1]), m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)];
 }
 
+/** Bytes per tick and the tick (ms) of /slow/: about 4 MB/s. */
+const SLOW_CHUNK = 64 << 10;
+const SLOW_TICK_MS = 16;
+
+/** `stream` piped into `res` at most SLOW_CHUNK bytes per SLOW_TICK_MS. */
+async function sendSlowly(stream, res) {
+  for await (const data of stream) {
+    for (let i = 0; i < data.length; i += SLOW_CHUNK) {
+      if (res.destroyed) return stream.destroy();
+      res.write(data.subarray(i, i + SLOW_CHUNK));
+      await new Promise((ok) => setTimeout(ok, SLOW_TICK_MS));
+    }
+  }
+  res.end();
+}
+
 async function handle(routes, req, res) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
     return;
   }
-  const file = resolve(routes, new URL(req.url, 'http://x').pathname);
+  let urlPath = new URL(req.url, 'http://x').pathname;
+  const forced = /^\/status\/(\d{3})$/.exec(urlPath);
+  if (forced) {
+    res.writeHead(Number(forced[1]), { 'content-type': 'text/plain' }).end(`status ${forced[1]}\n`);
+    return;
+  }
+  const slow = urlPath.startsWith('/slow/');
+  if (slow) urlPath = urlPath.replace('/slow/', '/fixtures/');
+  const file = resolve(routes, urlPath);
   const info = file && (await stat(file).catch(() => null));
   if (!info || !info.isFile()) {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${req.url}\n`);
@@ -96,15 +122,20 @@ async function handle(routes, req, res) {
     res.end();
     return;
   }
-  createReadStream(file, { start: range[0], end: range[1] }).on('error', () => res.destroy()).pipe(res);
+  const body = createReadStream(file, { start: range[0], end: range[1] }).on('error', () => res.destroy());
+  if (slow) await sendSlowly(body, res);
+  else body.pipe(res);
 }
 
 /**
- * Starts the server on 127.0.0.1 and a free port (or `port`).
- * @returns {Promise<{ url: string, close: () => Promise<void> }>} `url` ends with '/'.
+ * Starts the server on 127.0.0.1 and a free port (or `port`). `requests` logs every request
+ * as `{ method, path, range }` (tests check what the page fetched).
+ * @returns {Promise<{ url: string, close: () => Promise<void>, requests: object[] }>} `url` ends with '/'.
  */
 export async function startServer({ routes = defaultRoutes, port = 0 } = {}) {
+  const requests = [];
   const server = http.createServer((req, res) => {
+    requests.push({ method: req.method, path: new URL(req.url, 'http://x').pathname, range: req.headers.range ?? null });
     handle(routes, req, res).catch((e) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`server error: ${e.message}\n`);
@@ -117,7 +148,7 @@ export async function startServer({ routes = defaultRoutes, port = 0 } = {}) {
       server.closeAllConnections();
       server.close(() => ok());
     });
-  return { url, close };
+  return { url, close, requests };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -79,7 +79,10 @@ pub fn check_against_dequant(r: &dyn Runner, model: &str, variant: &str) {
             .filter(|(i, _)| !ids.contains(&(*i as i32)))
             .map(|(_, &v)| v)
             .fold(f32::MIN, f32::max);
-        assert!(intruder <= kth + tol, "{name} position {t}: a token outside the golden top-{k} has logit {intruder} > {kth}");
+        assert!(
+            intruder <= kth + tol,
+            "{name} position {t}: a token outside the golden top-{k} has logit {intruder} > {kth}"
+        );
     }
 
     // The decode path: feed the golden continuation one token at a time; its argmaxes must
@@ -93,7 +96,11 @@ pub fn check_against_dequant(r: &dyn Runner, model: &str, variant: &str) {
     // llama.cpp quantizes activations, so only its top-1 agreement is a meaningful check.
     let (_, lc_ids) = g.i32(&format!("llamacpp.{variant}.topk_ids"));
     let agree = logits.chunks(vocab).enumerate().filter(|(t, row)| argmax(row) as i32 == lc_ids[t * k]).count();
-    assert!(agree * 10 >= prompt.len() * 6, "{name}: top-1 agrees with llama.cpp at only {agree}/{} positions", prompt.len());
+    assert!(
+        agree * 10 >= prompt.len() * 6,
+        "{name}: top-1 agrees with llama.cpp at only {agree}/{} positions",
+        prompt.len()
+    );
 }
 
 /// The prompt in one call, one token per call, and chunks of the given sizes give the same

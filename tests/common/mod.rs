@@ -77,7 +77,11 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
     assert_eq!(a.len(), b.len(), "compared slices differ in length");
     a.iter().zip(b).enumerate().fold((0.0, 0), |(m, at), (i, (x, y))| {
         let d = (x - y).abs();
-        if d > m || d.is_nan() { (d, i) } else { (m, at) }
+        if d > m || d.is_nan() {
+            (d, i)
+        } else {
+            (m, at)
+        }
     })
 }
 
@@ -91,7 +95,10 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 pub fn assert_close_rel(what: &str, got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!((a - b).abs() <= tol * (1.0 + b.abs()), "{what}: index {i}: got {a}, want {b} (tol {tol:e} x (1 + |want|))");
+        assert!(
+            (a - b).abs() <= tol * (1.0 + b.abs()),
+            "{what}: index {i}: got {a}, want {b} (tol {tol:e} x (1 + |want|))"
+        );
     }
 }
 

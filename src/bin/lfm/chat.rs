@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use lfm_webgpu::chat::tool_calls::{TOOL_CALL_END, TOOL_CALL_START};
+use lfm_webgpu::chat::tool_calls::pythonic_call;
 use lfm_webgpu::engine::{Cancel, Done, EngineError, Event, FinishReason, Request, Session};
 use lfm_webgpu::sampling::SamplingParams;
 use serde_json::{json, Value};
@@ -70,14 +70,13 @@ pub fn run(a: &ChatArgs) -> Result<()> {
         None => Vec::new(),
     };
     let forced = ForcedOutputs::from_env()?;
-    let (loaded, template, session) = a.model.open()?;
+    let (loaded, _, session) = a.model.open()?;
     let interactive = std::io::stdin().is_terminal();
     let phase = Arc::new(AtomicU8::new(ASKING));
     let cancel = Cancel::new();
     catch_ctrl_c(cancel.clone(), phase.clone(), interactive);
 
     let mut chat = Chat {
-        template_renders_calls: template.source().contains("tool_calls"),
         session,
         system: a.system.clone(),
         user_tools,
@@ -128,9 +127,6 @@ struct Chat {
     max_tool_rounds: usize,
     stats: bool,
     forced: ForcedOutputs,
-    /// Whether the template renders an assistant message's `tool_calls` (LFM2.5's does); if
-    /// not (LFM2's), the calls go into its content the way the model wrote them.
-    template_renders_calls: bool,
     cancel: Cancel,
     phase: Arc<AtomicU8>,
     input: StdinLock<'static>,
@@ -253,7 +249,7 @@ impl Chat {
                 eprintln!(); // after the terminal's `^C`
             }
             let calls = if stopped { Vec::new() } else { calls }; // calls of a stopped answer are not run
-            self.messages.push(self.assistant_message(text, &calls));
+            self.messages.push(Self::assistant_message(text, &calls));
             self.note(&speed_line(&done));
             if self.stats {
                 eprintln!("stats: {}", serde_json::to_string(&done).unwrap_or_default());
@@ -306,27 +302,24 @@ impl Chat {
         Ok(Answer { text, calls, done: done? })
     }
 
-    fn assistant_message(&self, text: String, calls: &[Call]) -> Value {
+    /// The answer as an OpenAI-style message. The calls always go in `tool_calls`: for a
+    /// template that does not render them (LFM2's), the chat template writes them into the
+    /// content the way the model wrote them.
+    fn assistant_message(text: String, calls: &[Call]) -> Value {
         if calls.is_empty() {
             return json!({"role": "assistant", "content": text});
         }
-        if self.template_renders_calls {
-            let calls: Vec<Value> = calls
-                .iter()
-                .map(
-                    |c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}),
-                )
-                .collect();
-            return json!({"role": "assistant", "content": text, "tool_calls": calls});
-        }
-        let written: Vec<String> = calls.iter().map(|c| tools::pythonic_call(&c.name, &c.arguments)).collect();
-        json!({"role": "assistant", "content": format!("{text}{TOOL_CALL_START}[{}]{TOOL_CALL_END}", written.join(", "))})
+        let calls: Vec<Value> = calls
+            .iter()
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .collect();
+        json!({"role": "assistant", "content": text, "tool_calls": calls})
     }
 
     /// Shows a call, runs it (built-in, once confirmed) or asks the user for its result;
     /// returns the result for the model (`error: ...` when it failed or was declined).
     fn run_tool(&mut self, call: &Call) -> String {
-        let shown = tools::pythonic_call(&call.name, &call.arguments);
+        let shown = pythonic_call(&call.name, &call.arguments);
         let result = if tools::is_builtin(&call.name) {
             let answer = self.ask(&format!("tool call: {shown} · run it? [y/N] "));
             if answer.is_some_and(|a| matches!(a.trim().to_ascii_lowercase().as_str(), "y" | "yes")) {

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use lfm_webgpu::chat::tool_calls::pythonic_call;
 use lfm_webgpu::engine::{Cancel, Event, Request};
 use serde_json::{json, Value};
 
@@ -69,7 +70,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
                 println!(
                     "{}tool call: {}",
                     if text.is_empty() || text.ends_with('\n') { "" } else { "\n" },
-                    tools::pythonic_call(&name, &arguments)
+                    pythonic_call(&name, &arguments)
                 );
             }
             calls.push(json!({"id": id, "name": name, "arguments": arguments}));

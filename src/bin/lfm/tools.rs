@@ -117,32 +117,6 @@ pub fn name_of(schema: &Value) -> Option<&str> {
     schema.get("function").unwrap_or(schema).get("name")?.as_str()
 }
 
-/// `name(key='value', n=3)`: a call as the model writes it (Python literals).
-pub fn pythonic_call(name: &str, arguments: &Value) -> String {
-    let args = match arguments.as_object() {
-        Some(map) => map.iter().map(|(k, v)| format!("{k}={}", python_literal(v))).collect::<Vec<_>>().join(", "),
-        None => String::new(),
-    };
-    format!("{name}({args})")
-}
-
-fn python_literal(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n")),
-        Value::Array(a) => format!("[{}]", a.iter().map(python_literal).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => {
-            let items: Vec<String> = o
-                .iter()
-                .map(|(k, v)| format!("{}: {}", python_literal(&Value::String(k.clone())), python_literal(v)))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,15 +132,5 @@ mod tests {
         assert!(run_builtin("clock", &json!({"utc_offset": -5.5})).unwrap().contains("-05:30"));
         assert!(run_builtin("clock", &json!({"utc_offset": 99})).is_err());
         assert!(run_builtin("clock", &json!({"utc_offset": "soon"})).is_err());
-    }
-
-    #[test]
-    fn calls_print_as_python() {
-        let args = json!({"city": "Paris", "days": 3, "metric": true, "note": "it's", "x": null, "l": [1, "a"]});
-        assert_eq!(
-            pythonic_call("get_weather", &args),
-            "get_weather(city='Paris', days=3, metric=True, note='it\\'s', x=None, l=[1, 'a'])"
-        );
-        assert_eq!(pythonic_call("f", &json!({})), "f()");
     }
 }

@@ -96,7 +96,7 @@ impl DateTime {
             let num = |out: &mut String, n: i64, width: usize| {
                 let _ = if unpadded { write!(out, "{n}") } else { write!(out, "{n:0width$}") };
             };
-            let hour12 = if self.hour % 12 == 0 { 12 } else { self.hour % 12 };
+            let hour12 = if self.hour.is_multiple_of(12) { 12 } else { self.hour % 12 };
             match spec {
                 'Y' => {
                     let _ = write!(out, "{}", self.year);

@@ -114,7 +114,7 @@ fn write_str_repr(out: &mut String, s: &str) {
 /// controls (Cc), separators other than the ASCII space (Zs, Zl, Zp), the common format
 /// characters (Cf), surrogates and private use are not printable. Unassigned code points (Cn),
 /// which Python also escapes, print as themselves here.
-fn is_printable(c: char) -> bool {
+pub fn is_printable(c: char) -> bool {
     !matches!(c as u32,
         0x00..=0x1f | 0x7f..=0xa0 | 0xad
         | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890..=0x891 | 0x8e2 | 0x1680 | 0x180e

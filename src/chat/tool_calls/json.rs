@@ -5,9 +5,9 @@
 //! holding JSON (decoded), and, when the section is not valid JSON, the same structure written
 //! as Python literals (single quotes, `True`, trailing commas).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{pythonic, Call, MAX_DEPTH};
+use super::{arguments_object, pythonic, Call, MAX_DEPTH};
 
 /// Whether a section starts like the JSON form: `{` or `[` then `{`.
 pub(super) fn looks_like_json(src: &str) -> bool {
@@ -43,17 +43,7 @@ fn call(i: usize, item: Value) -> Result<Call, String> {
         _ => return Err(format!("call {i}: \"name\" is missing or not a non-empty string")),
     };
     let arguments = object.remove("arguments").or_else(|| object.remove("parameters"));
-    let arguments = match arguments {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(arguments)) => arguments,
-        Some(Value::String(text)) if text.trim().is_empty() => Map::new(),
-        Some(Value::String(text)) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(arguments)) => arguments,
-            Ok(_) => return Err(format!("call {i} ('{name}'): the arguments string is not a JSON object")),
-            Err(e) => return Err(format!("call {i} ('{name}'): the arguments string is not valid JSON: {e}")),
-        },
-        Some(_) => return Err(format!("call {i} ('{name}'): \"arguments\" is not an object")),
-    };
+    let arguments = arguments_object(arguments).map_err(|why| format!("call {i} ('{name}'): {why}"))?;
     if let Some(deepest) = arguments.values().map(depth).max().filter(|&d| d > MAX_DEPTH) {
         return Err(format!("call {i} ('{name}'): values nested {deepest} levels deep (at most {MAX_DEPTH})"));
     }

@@ -15,6 +15,8 @@
 //! ```
 //!
 //! The input is detokenized text: the special tokens appear as their literal text.
+//! [`pythonic_call`] writes a call back in the Pythonic form (which the parser reads back), for
+//! putting it into a prompt or in front of a user.
 //!
 //! # Contract
 //!
@@ -60,6 +62,8 @@ mod json;
 mod pythonic;
 
 use serde_json::{Map, Value};
+
+pub use pythonic::pythonic_call;
 
 /// Opens a call section.
 pub const TOOL_CALL_START: &str = "<|tool_call_start|>";
@@ -220,6 +224,23 @@ fn parse_section(format: ToolFormat, content: &str) -> Result<Vec<Call>, String>
         }
         diagnostic
     })
+}
+
+/// A call's `arguments` as clients and models give them: a JSON object; a string holding one
+/// (OpenAI's wire format), decoded; or nothing (absent, `null` or a blank string), which is no
+/// arguments. `Err`: why it is none of these.
+pub(crate) fn arguments_object(arguments: Option<Value>) -> Result<Map<String, Value>, String> {
+    match arguments {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(arguments)) => Ok(arguments),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(Map::new()),
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(arguments)) => Ok(arguments),
+            Ok(_) => Err("the arguments string is not a JSON object".into()),
+            Err(e) => Err(format!("the arguments string is not valid JSON: {e}")),
+        },
+        Some(_) => Err("\"arguments\" is not an object".into()),
+    }
 }
 
 fn push_text(events: &mut Vec<ParseEvent>, text: &str) {

@@ -15,7 +15,11 @@ struct Params {
 /// bandwidth yardstick of `lfm bench`.
 pub fn copy(ops: &mut Ops<'_>, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) -> Result<(), GpuError> {
     if bytes % 16 != 0 || bytes > src.size() || bytes > dst.size() {
-        return Err(GpuError::Shape(format!("copy: {bytes} bytes between buffers of {} and {}", src.size(), dst.size())));
+        return Err(GpuError::Shape(format!(
+            "copy: {bytes} bytes between buffers of {} and {}",
+            src.size(),
+            dst.size()
+        )));
     }
     let n = to_u32((bytes / 16) as usize, "copy")?;
     let params = Params { n_vec4: n, _pad: [0; 3] };

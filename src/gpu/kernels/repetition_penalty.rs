@@ -41,5 +41,11 @@ pub fn repetition_penalty(
         penalty,
         vocab: to_u32(logits.cols, "repetition_penalty")?,
     };
-    dispatch_elementwise(ops, "repetition_penalty", n_tokens, bytemuck::bytes_of(&params), &[&logits.buffer, &tokens.buffer])
+    dispatch_elementwise(
+        ops,
+        "repetition_penalty",
+        n_tokens,
+        bytemuck::bytes_of(&params),
+        &[&logits.buffer, &tokens.buffer],
+    )
 }

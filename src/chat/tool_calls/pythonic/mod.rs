@@ -9,6 +9,9 @@ use super::{Call, MAX_DEPTH};
 
 mod number;
 mod string;
+mod write;
+
+pub use write::pythonic_call;
 
 /// Parses a call list: `[call, ...]` (trailing comma allowed), or the same calls without the
 /// brackets.
