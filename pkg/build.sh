@@ -14,4 +14,5 @@ if [ "$crate" != "$npm" ]; then
   echo "pkg/build.sh: pkg/package.json has version $npm, the crate $crate: keep them equal" >&2
   exit 1
 fi
-exec tests/browser/build-wasm.sh --out-dir pkg/dist "$@"
+# Progress goes to stderr: `npm pack --json` prints its result on stdout.
+exec tests/browser/build-wasm.sh --out-dir pkg/dist "$@" >&2

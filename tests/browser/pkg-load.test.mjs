@@ -29,7 +29,7 @@ const HEAP_LIMIT = 128 << 20;
 /** Writes the random-weight model of the heap test (examples/synth_gguf.rs) unless present. */
 function ensureBigModel() {
   if (statSync(BIG_MODEL, { throwIfNoEntry: false })?.size > 2 * HEAP_LIMIT) return;
-  const args = ['run', '--quiet', '--release', '--example', 'synth_gguf', '--', '--like', path.join(fixtures, Q8), '--out', BIG_MODEL];
+  const args = ['run', '--quiet', '--example', 'synth_gguf', '--', '--like', path.join(fixtures, Q8), '--out', BIG_MODEL];
   const r = spawnSync('cargo', args, { cwd: repoRoot, stdio: ['ignore', 2, 2] });
   if (r.status !== 0) throw new Error(`cargo ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
 }
