@@ -85,6 +85,11 @@ pub fn map_pairs(v: &Value) -> Vec<(Value, Value)> {
 /// `repr()` of a Python str: single quotes unless the text has a `'` and no `"`.
 fn write_str_repr(out: &mut String, s: &str) {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    write_quoted(out, s, quote);
+}
+
+/// `s` as a Python string literal in `quote`s, escaped as `repr()` escapes.
+pub fn write_quoted(out: &mut String, s: &str, quote: char) {
     out.push(quote);
     for c in s.chars() {
         match c {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::chat::template::python::{float_repr, is_printable};
+use crate::chat::template::python::{float_repr, write_quoted};
 
 /// `name(key='value', n=3, flag=True, x=None, l=[1, 'a'], d={'k': 2.5})`: one call as the
 /// model writes it, its arguments as Python literals. Strings are always single-quoted, escaped
@@ -69,26 +69,7 @@ fn write_literal(out: &mut String, v: &Value) {
     }
 }
 
-/// A single-quoted Python string literal.
+/// A single-quoted Python string literal (always `'`, as the model writes them).
 fn write_string(out: &mut String, s: &str) {
-    out.push('\'');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if !is_printable(c) => {
-                let n = c as u32;
-                let _ = match n {
-                    0..=0xff => write!(out, "\\x{n:02x}"),
-                    0x100..=0xffff => write!(out, "\\u{n:04x}"),
-                    _ => write!(out, "\\U{n:08x}"),
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
+    write_quoted(out, s, '\'');
 }
