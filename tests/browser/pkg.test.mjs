@@ -169,6 +169,25 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
     assert.equal(early, 'AbortError');
   });
 
+  pageTest('engine.interrupt() mid-stream, then the same question gets the uninterrupted answer', 180_000, async (page) => {
+    const r = await page.evaluate(async ({ question, greedy }) => {
+      const e = window.engine;
+      await e.resetChat();
+      const reference = await e.chat.completions.create({ messages: question, ...greedy });
+      await e.resetChat();
+      const chunks = [];
+      for await (const c of await e.chat.completions.create({ messages: [{ role: 'user', content: 'Tell me a long story.' }], temperature: 0, max_tokens: 200, stream: true })) {
+        chunks.push(c);
+        if (chunks.length === 2) e.interrupt();
+      }
+      const again = await e.chat.completions.create({ messages: question, ...greedy });
+      return { reference: reference.choices[0].message, last: chunks.at(-1), again: again.choices[0].message };
+    }, { question: QUESTION, greedy: GREEDY });
+    assert.equal(r.last.choices[0].finish_reason, 'abort');
+    assert.ok(r.last.usage.completion_tokens < 200);
+    assert.deepEqual(r.again, r.reference, 'the answer after an interrupted one differs from a clean run');
+  });
+
   pageTest('tokenize, detokenize, stats and clear errors', 60_000, async (page) => {
     const r = await page.evaluate(async () => {
       const e = window.engine;
