@@ -12,6 +12,8 @@
 //! ```
 //! The shader finds `d` of block `b` at word `scale_base + b / 2`, half `b % 2`.
 
+use std::collections::HashMap;
+
 use crate::quant::GgmlType;
 
 use super::context::GpuError;
@@ -124,29 +126,128 @@ pub fn plan_parts(
 /// The GPU bytes of whole rows given in GGUF layout (`bytes.len()` a multiple of the row
 /// size): as is, padded to a word, for aligned formats; bodies then scales for the others.
 pub fn repack(fmt: GpuFormat, bytes: &[u8]) -> Vec<u8> {
+    let mut out = match fmt.split_scale {
+        None => bytes.to_vec(),
+        Some(_) => {
+            let (mut bodies, scales) = split_scales(fmt, bytes);
+            bodies.extend_from_slice(&scales);
+            bodies
+        }
+    };
+    out.resize(bytes.len().next_multiple_of(4), 0);
+    out
+}
+
+/// The block bodies and the f16 scales of whole blocks of a repacked format, each in block
+/// order (`bytes.len()` a multiple of the block size).
+fn split_scales(fmt: GpuFormat, bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let ts = fmt.ty.type_size();
-    let mut out = Vec::with_capacity(bytes.len().next_multiple_of(4));
-    match fmt.split_scale {
-        None => out.extend_from_slice(bytes),
-        Some(at) => {
-            let body = match at {
-                ScaleAt::Front => 2..ts,
-                ScaleAt::Back => 0..ts - 2,
-            };
-            let scale = match at {
-                ScaleAt::Front => 0..2,
-                ScaleAt::Back => ts - 2..ts,
-            };
-            for block in bytes.chunks_exact(ts) {
-                out.extend_from_slice(&block[body.clone()]);
+    let (body, scale) = match fmt.split_scale {
+        Some(ScaleAt::Front) => (2..ts, 0..2),
+        Some(ScaleAt::Back) => (0..ts - 2, ts - 2..ts),
+        None => (0..ts, 0..0),
+    };
+    let blocks = bytes.len() / ts;
+    let mut bodies = Vec::with_capacity(blocks * body.len());
+    let mut scales = Vec::with_capacity(blocks * scale.len());
+    for block in bytes.chunks_exact(ts) {
+        bodies.extend_from_slice(&block[body.clone()]);
+        scales.extend_from_slice(&block[scale.clone()]);
+    }
+    (bodies, scales)
+}
+
+/// Writes the rows of one part (a buffer of [`plan_parts`]) piecewise, in chunks of whole rows
+/// in any order, so that once every row is written the buffer holds exactly [`repack`] of
+/// all the part's rows. Used to upload a matrix a chunk at a time.
+///
+/// GPU buffer writes must be whole words at word offsets. Rows of the aligned formats and
+/// block bodies of the repacked ones always are (16, 20, 32 or 208 bytes a block), but two
+/// blocks share each word of the scale region: when a chunk starts or ends at an odd block,
+/// its half of that word is held until the chunk with the other half is written.
+pub struct PartWriter {
+    fmt: GpuFormat,
+    rows: usize,
+    row_bytes: usize,
+    blocks_per_row: usize,
+    /// Scale words of which one half has come: word index -> (half: 0 low, 1 high; bytes).
+    held: HashMap<usize, (usize, [u8; 2])>,
+}
+
+impl PartWriter {
+    /// A writer for a part of `rows` rows of `cols` elements (`cols` checked by the plan).
+    pub fn new(fmt: GpuFormat, rows: usize, cols: usize) -> PartWriter {
+        let row_bytes = fmt.row_bytes(cols) as usize;
+        let blocks_per_row = cols / fmt.ty.block_size();
+        debug_assert!(fmt.split_scale.is_none() || (fmt.ty.type_size() - 2).is_multiple_of(4), "whole-word bodies");
+        PartWriter { fmt, rows, row_bytes, blocks_per_row, held: HashMap::new() }
+    }
+
+    /// Puts `raw`, whole rows in GGUF layout starting at part row `first`, in place: calls
+    /// `write(byte_offset, bytes)` with word-aligned, whole-word pieces of the part's buffer.
+    ///
+    /// Panics when the rows are not whole or fall outside the part (callers check).
+    pub fn write_rows(&mut self, first: usize, raw: &[u8], mut write: impl FnMut(u64, &[u8])) {
+        assert!(raw.len().is_multiple_of(self.row_bytes), "whole rows");
+        assert!(first + raw.len() / self.row_bytes <= self.rows, "rows within the part");
+        if raw.is_empty() {
+            return;
+        }
+        if self.fmt.split_scale.is_none() {
+            // Rows of aligned formats are whole words (see `GpuFormat::check_cols`).
+            write((first * self.row_bytes) as u64, raw);
+            return;
+        }
+        let body = self.fmt.ty.type_size() - 2;
+        let (b0, b1) = (first * self.blocks_per_row, (first + raw.len() / self.row_bytes) * self.blocks_per_row);
+        let blocks = self.rows * self.blocks_per_row;
+        let scale_base = blocks * body;
+        let (bodies, scales) = split_scales(self.fmt, raw);
+        write((b0 * body) as u64, &bodies);
+
+        // Scales of blocks `lo .. hi` are written whole; an odd first or last block's goes
+        // through `pair`.
+        let (mut lo, mut hi, mut s) = (b0, b1, &scales[..]);
+        if lo % 2 == 1 {
+            self.pair(scale_base, lo, [s[0], s[1]], &mut write);
+            (lo, s) = (lo + 1, &s[2..]);
+        }
+        if lo < hi && hi % 2 == 1 {
+            if hi == blocks {
+                // The part's last scale: its word ends in padding (zeros, as `repack` pads).
+                let mut padded = s.to_vec();
+                padded.extend_from_slice(&[0, 0]);
+                write((scale_base + 2 * lo) as u64, &padded);
+                return;
             }
-            for block in bytes.chunks_exact(ts) {
-                out.extend_from_slice(&block[scale.clone()]);
+            let n = s.len();
+            self.pair(scale_base, hi - 1, [s[n - 2], s[n - 1]], &mut write);
+            (hi, s) = (hi - 1, &s[..n - 2]);
+        }
+        if lo < hi {
+            write((scale_base + 2 * lo) as u64, s);
+        }
+    }
+
+    /// The scale `half` of block `block`: written with its neighbour's once both have come.
+    fn pair(&mut self, scale_base: usize, block: usize, half: [u8; 2], write: &mut impl FnMut(u64, &[u8])) {
+        let (word, at) = (block / 2, block % 2);
+        match self.held.remove(&word) {
+            Some((other_at, other)) => {
+                debug_assert_ne!(other_at, at, "block {block}'s scale written twice");
+                let (low, high) = if at == 0 { (half, other) } else { (other, half) };
+                write((scale_base + 4 * word) as u64, &[low[0], low[1], high[0], high[1]]);
+            }
+            None => {
+                self.held.insert(word, (at, half));
             }
         }
     }
-    out.resize(bytes.len().next_multiple_of(4), 0);
-    out
+
+    /// Scale halves still waiting for their neighbour (none once every row is written).
+    pub fn held_halves(&self) -> usize {
+        self.held.len()
+    }
 }
 
 /// Word offset of the scale region in a part of `blocks` repacked blocks.

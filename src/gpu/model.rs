@@ -6,7 +6,9 @@
 //!
 //! 1. [`GpuModel::upload_plan`]: the tensors the model uses, each with its [`TensorRole`],
 //!    after checking the config, every shape and every type (nothing is read yet);
-//! 2. [`GpuModel::upload_tensor`]: one tensor's bytes into GPU buffers ([`Uploaded`]);
+//! 2. [`GpuModel::upload_tensor`]: one tensor's bytes into GPU buffers ([`Uploaded`]); or,
+//!    to hold only part of a large tensor at a time, [`GpuModel::begin_upload`] (the buffers),
+//!    [`TensorUpload::write_rows`] for each chunk of rows, then [`TensorUpload::finish`];
 //! 3. [`GpuModel::from_uploaded`]: the weight tree from the uploaded tensors, by name.
 //!
 //! [`GpuModel::load`] runs the three in order from a function that returns each tensor.
@@ -16,10 +18,12 @@ use std::sync::Arc;
 
 use crate::gguf::{Gguf, TensorInfo};
 use crate::model::{Config, HostTensor, ModelError, SharedBytes, Weights};
+use crate::quant::GgmlType;
 
 use super::kernels::RopeTable;
 use super::layout::GpuFormat;
-use super::{GpuContext, GpuError, GpuMatrix, GpuTensor};
+use super::matrix::{WrittenRows, FLUSH_BYTES};
+use super::{GpuContext, GpuError, GpuMatrix, GpuTensor, MatrixUpload};
 
 pub struct GpuModel {
     pub ctx: Arc<GpuContext>,
@@ -62,6 +66,75 @@ impl Uploaded {
     }
 }
 
+/// One tensor of the plan being uploaded a chunk of whole rows at a time
+/// ([`GpuModel::begin_upload`]): its buffers exist from the start, so the tensor's bytes never
+/// need to be in memory whole. Rows are as in [`HostTensor`]: `dims[0]` elements each, a
+/// stacked expert tensor being `rows_per_expert * n_experts` rows.
+pub struct TensorUpload {
+    name: String,
+    ty: GgmlType,
+    rows: usize,
+    cols: usize,
+    row_bytes: usize,
+    into: UploadInto,
+}
+
+enum UploadInto {
+    Matrix(MatrixUpload),
+    /// Vectors are small: dequantized on the host as rows come, uploaded by `finish`.
+    Vector {
+        data: Vec<f32>,
+        written: WrittenRows,
+    },
+}
+
+impl TensorUpload {
+    /// Rows of the tensor.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of one row in the file.
+    pub fn row_bytes(&self) -> usize {
+        self.row_bytes
+    }
+
+    /// Writes `raw`, whole rows as stored in the file, as rows `first_row ..`. Chunks may have
+    /// any number of rows and come in any order, each row once.
+    pub fn write_rows(&mut self, ctx: &GpuContext, first_row: usize, raw: &[u8]) -> Result<(), ModelError> {
+        match &mut self.into {
+            UploadInto::Matrix(m) => m.write_rows(ctx, first_row, raw)?,
+            UploadInto::Vector { data, written } => {
+                let n = raw.len() / self.row_bytes;
+                let end = first_row.saturating_add(n);
+                if !raw.len().is_multiple_of(self.row_bytes) || end > self.rows {
+                    let why = format!(
+                        "{}: {} bytes at row {first_row} are not whole rows of a {}-row tensor",
+                        self.name,
+                        raw.len(),
+                        self.rows
+                    );
+                    return Err(GpuError::Shape(why).into());
+                }
+                written.mark(&self.name, first_row..end)?;
+                crate::quant::dequantize(self.ty, raw, &mut data[first_row * self.cols..end * self.cols])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The uploaded tensor, once every row is written.
+    pub fn finish(self, ctx: &GpuContext) -> Result<Uploaded, ModelError> {
+        Ok(match self.into {
+            UploadInto::Matrix(m) => Uploaded::Matrix(m.finish()?),
+            UploadInto::Vector { data, written } => {
+                written.check_all(&self.name, self.rows)?;
+                Uploaded::Vector(GpuTensor::from_f32(ctx, &self.name, self.rows, self.cols, &data)?)
+            }
+        })
+    }
+}
+
 impl GpuModel {
     /// Uploads the weights of a GGUF file held in host memory (a memory map natively).
     pub fn new(ctx: Arc<GpuContext>, gguf: &Gguf, file: &SharedBytes) -> Result<GpuModel, ModelError> {
@@ -76,9 +149,16 @@ impl GpuModel {
         tensor: impl Fn(&TensorInfo) -> Result<HostTensor, ModelError>,
     ) -> Result<GpuModel, ModelError> {
         let mut uploaded = HashMap::new();
+        let mut unflushed = 0;
         for t in Self::upload_plan(gguf)? {
             let u = Self::upload_tensor(&ctx, t.role, &tensor(&t.info)?)?;
+            // Natively the writes are staged until a submission: keep that memory bounded.
+            unflushed += t.info.n_bytes();
             uploaded.insert(t.info.name, u);
+            if unflushed >= FLUSH_BYTES {
+                ctx.queue.submit([]);
+                unflushed = 0;
+            }
         }
         Self::from_uploaded(ctx, gguf, uploaded)
     }
@@ -119,20 +199,46 @@ impl GpuModel {
             );
             return Err(GpuError::Shape(why).into());
         }
-        Ok(match role {
+        let mut upload = Self::begin(ctx, role, &host.name, host.ty, &host.dims)?;
+        upload.write_rows(ctx, 0, &host.bytes)?;
+        upload.finish(ctx)
+    }
+
+    /// Starts uploading tensor `info` of the plan in `role`: allocates its GPU buffers, to be
+    /// filled by [`TensorUpload::write_rows`] (a chunk of rows at a time) before
+    /// [`TensorUpload::finish`]. Gives the same tensor as [`GpuModel::upload_tensor`].
+    pub fn begin_upload(ctx: &GpuContext, role: TensorRole, info: &TensorInfo) -> Result<TensorUpload, ModelError> {
+        Self::begin(ctx, role, &info.name, info.ty, &info.dims)
+    }
+
+    fn begin(
+        ctx: &GpuContext,
+        role: TensorRole,
+        name: &str,
+        ty: GgmlType,
+        dims: &[u64],
+    ) -> Result<TensorUpload, ModelError> {
+        let unsupported = || ModelError::UnsupportedType { tensor: name.to_string(), ty };
+        let Some((&cols, outer)) = dims.split_first() else {
+            return Err(GpuError::Shape(format!("{name}: a tensor without dimensions")).into());
+        };
+        let (cols, rows) = (cols as usize, outer.iter().product::<u64>() as usize);
+        let into = match role {
             TensorRole::Matrix => {
                 // Stacked experts [cols, rows_per_expert, n_experts]: keep each expert in one buffer.
-                let row_group = if host.dims.len() == 3 { host.dims[1] as usize } else { 1 };
-                Uploaded::Matrix(GpuMatrix::from_host(ctx, host, row_group)?)
+                let row_group = if dims.len() == 3 { dims[1] as usize } else { 1 };
+                let max = ctx.max_binding_bytes();
+                UploadInto::Matrix(GpuMatrix::allocate(ctx, name, ty, rows, cols, row_group, max)?)
             }
             TensorRole::Vector => {
-                if !host.ty.can_dequantize() {
-                    return Err(ModelError::UnsupportedType { tensor: host.name.clone(), ty: host.ty });
+                if !ty.can_dequantize() {
+                    return Err(unsupported());
                 }
-                let t = GpuTensor::from_f32(ctx, &host.name, host.rows(), host.cols(), &host.to_f32())?;
-                Uploaded::Vector(t)
+                UploadInto::Vector { data: vec![0.0; rows * cols], written: WrittenRows::default() }
             }
-        })
+        };
+        let row_bytes = ty.bytes_for(cols as u64).ok_or_else(unsupported)? as usize;
+        Ok(TensorUpload { name: name.to_string(), ty, rows, cols, row_bytes, into })
     }
 
     /// Builds the model from the tensors of [`GpuModel::upload_plan`], uploaded by

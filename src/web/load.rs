@@ -3,8 +3,10 @@
 //! Loading never holds the whole file: the header is read first (a prefix grown until
 //! [`Gguf::parse_prefix`] completes), everything that can be checked is checked (architecture,
 //! shapes, tensor types, tokenizer, file length), then the weights are read in file order in
-//! requests of at most [`MAX_REQUEST`] bytes (neighbouring tensors share a request; a larger
-//! tensor gets its own), each uploaded to the GPU and dropped before the next.
+//! requests of at most [`MAX_REQUEST`] bytes, each uploaded to the GPU and dropped before the
+//! next: neighbouring tensors share a request, and a larger tensor is read in chunks of whole
+//! rows into GPU buffers allocated first ([`GpuModel::begin_upload`]). So the wasm heap holds
+//! a few requests' bytes at most, however large the file or its largest tensor.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -19,7 +21,7 @@ use wasm_bindgen::JsCast;
 use crate::chat::template::ChatTemplate;
 use crate::engine::Backend;
 use crate::gguf::{Gguf, GgufError, Parsed};
-use crate::gpu::{GpuContext, GpuModel, PlannedTensor, MAX_BATCH};
+use crate::gpu::{GpuContext, GpuModel, PlannedTensor, Uploaded, MAX_BATCH};
 use crate::model::{HostTensor, ModelError, SharedBytes};
 use crate::tokenizer::Tokenizer;
 
@@ -35,8 +37,9 @@ use super::options::{JsLoadOptions, LoadOptions};
 const FIRST_READ: u64 = 1 << 20;
 /// A header needing more than this is corrupt (and would otherwise be read whole).
 const MAX_HEADER: u64 = 256 << 20;
-/// Most bytes one weight request asks for, unless one tensor alone is larger.
-const MAX_REQUEST: u64 = 16 << 20;
+/// Most bytes one weight request asks for: a tensor larger than this is read in chunks of
+/// whole rows of at most this size (one row, if a row is larger).
+const MAX_REQUEST: u64 = 8 << 20;
 /// Tensors at most this far apart share a request (the bytes between are read and dropped).
 const MAX_GAP: u64 = 64 << 10;
 
@@ -110,14 +113,22 @@ async fn load(
     progress.total = Some(total);
 
     let mut uploaded = HashMap::new();
-    for group in request_groups(&gguf, plan) {
-        let bytes = remote.take(group.range.clone()).await?;
-        let bytes = SharedBytes::new(Arc::new(bytes));
-        upload_group(&ctx, &gguf, &group, &bytes, &mut uploaded).await?;
-        drop(bytes);
-        // WebGPU calls on a lost device do nothing and report nothing: stop here instead.
-        device::check_alive(&ctx)?;
-        progress.report("weights", group.range.end)?;
+    for request in requests(&gguf, plan) {
+        match request {
+            Request::Group(group) => {
+                let bytes = remote.take(group.range.clone()).await?;
+                let bytes = SharedBytes::new(Arc::new(bytes));
+                scoped(&ctx, || upload_group(&ctx, &gguf, &group, &bytes, &mut uploaded)).await?;
+                drop(bytes);
+                // WebGPU calls on a lost device do nothing and report nothing: stop here instead.
+                device::check_alive(&ctx)?;
+                progress.report("weights", group.range.end)?;
+            }
+            Request::Large(t) => {
+                let u = upload_large(&ctx, &gguf, &t, &mut remote, &mut progress).await?;
+                uploaded.insert(t.info.name, u);
+            }
+        }
     }
     let gpu = GpuModel::from_uploaded(ctx, &gguf, uploaded)?;
     // A state (KV cache, scratch, logits) is allocated by each generate or session: one that
@@ -170,38 +181,45 @@ struct Group {
     tensors: Vec<PlannedTensor>,
 }
 
-/// The plan's tensors in file order, neighbours gathered into requests of at most
-/// [`MAX_REQUEST`] bytes.
-fn request_groups(gguf: &Gguf, mut plan: Vec<PlannedTensor>) -> Vec<Group> {
+/// How a tensor's bytes are read.
+enum Request {
+    /// With its neighbours, in one request.
+    Group(Group),
+    /// Alone, in chunks: a tensor larger than [`MAX_REQUEST`].
+    Large(PlannedTensor),
+}
+
+/// The plan's tensors in file order: tensors larger than [`MAX_REQUEST`] alone, neighbours
+/// gathered into requests of at most [`MAX_REQUEST`] bytes.
+fn requests(gguf: &Gguf, mut plan: Vec<PlannedTensor>) -> Vec<Request> {
     plan.sort_by_key(|t| t.info.offset);
-    let mut groups: Vec<Group> = Vec::new();
+    let mut requests: Vec<Request> = Vec::new();
     for t in plan {
         let r = gguf.tensor_range(&t.info);
-        match groups.last_mut() {
-            Some(g) if r.start <= g.range.end + MAX_GAP && r.end - g.range.start <= MAX_REQUEST => {
+        if r.end - r.start > MAX_REQUEST {
+            requests.push(Request::Large(t));
+            continue;
+        }
+        match requests.last_mut() {
+            Some(Request::Group(g)) if r.start <= g.range.end + MAX_GAP && r.end - g.range.start <= MAX_REQUEST => {
                 g.range.end = g.range.end.max(r.end);
                 g.tensors.push(t);
             }
-            _ => groups.push(Group { range: r, tensors: vec![t] }),
+            _ => requests.push(Request::Group(Group { range: r, tensors: vec![t] })),
         }
     }
-    groups
+    requests
 }
 
-/// Uploads the tensors of `group` (whose bytes are `bytes`) inside WebGPU error scopes, so an
-/// out-of-memory or validation error rejects the load instead of going to the console. The
-/// scopes are pushed and popped with no await between (scopes are a stack that concurrent
-/// calls on the page would otherwise interleave).
-async fn upload_group(
+/// Uploads the tensors of `group`, whose bytes are `bytes`.
+fn upload_group(
     ctx: &GpuContext,
     gguf: &Gguf,
     group: &Group,
     bytes: &SharedBytes,
-    uploaded: &mut HashMap<String, crate::gpu::Uploaded>,
-) -> Result<()> {
-    let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-    let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let result = group.tensors.iter().try_for_each(|t| {
+    uploaded: &mut HashMap<String, Uploaded>,
+) -> Result<(), ModelError> {
+    group.tensors.iter().try_for_each(|t| {
         let r = gguf.tensor_range(&t.info);
         let (start, end) = (r.start - group.range.start, r.end - group.range.start);
         let bytes = bytes.slice(start, end).ok_or_else(|| {
@@ -210,8 +228,45 @@ async fn upload_group(
         let host = HostTensor { name: t.info.name.clone(), ty: t.info.ty, dims: t.info.dims.clone(), bytes };
         let u = GpuModel::upload_tensor(ctx, t.role, &host)?;
         uploaded.insert(t.info.name.clone(), u);
-        Ok::<_, ModelError>(())
-    });
+        Ok(())
+    })
+}
+
+/// Uploads a tensor larger than a request: its GPU buffers first, then chunks of whole rows,
+/// each read, written and dropped before the next is asked for. Progress is reported after
+/// each chunk.
+async fn upload_large(
+    ctx: &GpuContext,
+    gguf: &Gguf,
+    t: &PlannedTensor,
+    remote: &mut Remote,
+    progress: &mut Progress<'_>,
+) -> Result<Uploaded> {
+    let start = gguf.tensor_range(&t.info).start;
+    let mut upload = scoped(ctx, || GpuModel::begin_upload(ctx, t.role, &t.info)).await?;
+    let (rows, row_bytes) = (upload.rows(), upload.row_bytes() as u64);
+    let chunk_rows = (MAX_REQUEST / row_bytes).max(1) as usize;
+    for first in (0..rows).step_by(chunk_rows) {
+        let n = chunk_rows.min(rows - first);
+        let at = start + first as u64 * row_bytes;
+        let end = at + n as u64 * row_bytes;
+        let bytes = remote.take(at..end).await?;
+        scoped(ctx, || upload.write_rows(ctx, first, &bytes)).await?;
+        drop(bytes);
+        device::check_alive(ctx)?;
+        progress.report("weights", end)?;
+    }
+    scoped(ctx, || upload.finish(ctx)).await
+}
+
+/// Runs `gpu_work` (creating buffers, writing them) inside WebGPU error scopes, so an
+/// out-of-memory or validation error rejects the load instead of going to the console. The
+/// scopes are pushed and popped with no await between (scopes are a stack that concurrent
+/// calls on the page would otherwise interleave); their errors are awaited after.
+async fn scoped<T>(ctx: &GpuContext, gpu_work: impl FnOnce() -> Result<T, ModelError>) -> Result<T> {
+    let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let result = gpu_work();
     let (validation, oom) = (validation.pop(), oom.pop());
     if let Some(e) = oom.await {
         return Err(LfmError::new(
