@@ -40,7 +40,30 @@ pub struct GpuCheckpoint {
     conv: Vec<Option<GpuTensor>>,
 }
 
+/// GPU bytes a [`GpuState`] holds, by kind (`lfm bench`'s memory report).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateBytes {
+    /// K and V of every attention layer, for the state's whole capacity.
+    pub kv: u64,
+    /// The conv layers' rolling states.
+    pub conv: u64,
+    /// Activation buffers of one step (sized for the largest batch).
+    pub scratch: u64,
+}
+
 impl GpuState {
+    /// The GPU memory this state allocated (see [`StateBytes`]).
+    pub fn bytes(&self) -> StateBytes {
+        let mut b = StateBytes { scratch: self.scratch.bytes(), ..Default::default() };
+        for layer in &self.layers {
+            match layer {
+                LayerState::Conv(t) => b.conv += t.buffer.size(),
+                LayerState::Attn(kv) => b.kv += kv.bytes(),
+            }
+        }
+        b
+    }
+
     /// Saves the conv states (a few KB per layer, copied on the GPU) and the position.
     pub fn checkpoint(&self, ctx: &GpuContext) -> Result<GpuCheckpoint, GpuError> {
         let mut ops = Ops::new(ctx);

@@ -24,9 +24,9 @@ pub mod shader;
 mod tensor;
 
 pub use context::{ContextOptions, GpuContext, GpuError};
-pub use forward::{GpuCheckpoint, GpuState, MAX_BATCH};
+pub use forward::{GpuCheckpoint, GpuState, StateBytes, MAX_BATCH};
 pub use kv_cache::{KvBlock, KvCache};
 pub use matrix::{GpuMatrix, MatrixPart, MatrixUpload};
 pub use model::{GpuModel, PlannedTensor, TensorRole, TensorUpload, Uploaded};
-pub use ops::Ops;
+pub use ops::{Ops, OpsCounts};
 pub use tensor::GpuTensor;

@@ -1,10 +1,58 @@
 //! The encoding model: kernels record dispatches into an [`Ops`], which wraps one command
 //! encoder (one per forward step) and submits it once. Kernels never submit or read back.
 
+use std::cell::Cell;
+
 use wgpu::util::DeviceExt;
 
 use super::context::{GpuContext, GpuError};
 use super::shader::ShaderSpec;
+
+/// What every [`Ops`] on this thread has recorded and submitted so far: the deterministic cost
+/// measures of a forward step (`lfm bench`, `tests/perf_counts.rs`), counted rather than timed.
+/// Per thread, so tests running side by side do not mix their counts (natively a step runs on
+/// the thread that blocks on it; the browser has one thread).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpsCounts {
+    /// Kernel launches (`dispatch_workgroups` calls).
+    pub dispatches: u64,
+    /// Workgroups launched, summed over the dispatches.
+    pub workgroups: u64,
+    /// Buffer-to-buffer copies recorded.
+    pub copies: u64,
+    /// Command buffers submitted.
+    pub submits: u64,
+}
+
+thread_local! {
+    static COUNTS: Cell<OpsCounts> = const { Cell::new(OpsCounts { dispatches: 0, workgroups: 0, copies: 0, submits: 0 }) };
+}
+
+impl OpsCounts {
+    /// The running totals of this thread.
+    pub fn now() -> OpsCounts {
+        COUNTS.with(Cell::get)
+    }
+
+    /// What was recorded between `earlier` (an earlier [`OpsCounts::now`]) and now.
+    pub fn since(earlier: OpsCounts) -> OpsCounts {
+        let now = Self::now();
+        OpsCounts {
+            dispatches: now.dispatches - earlier.dispatches,
+            workgroups: now.workgroups - earlier.workgroups,
+            copies: now.copies - earlier.copies,
+            submits: now.submits - earlier.submits,
+        }
+    }
+
+    fn add(f: impl FnOnce(&mut OpsCounts)) {
+        COUNTS.with(|c| {
+            let mut v = c.get();
+            f(&mut v);
+            c.set(v);
+        });
+    }
+}
 
 /// One kernel launch, as a host function describes it.
 pub(crate) struct Dispatch<'a> {
@@ -77,6 +125,10 @@ impl<'c> Ops<'c> {
         let [x, y, z] = d.workgroups;
         pass.dispatch_workgroups(x, y, z);
         self.dispatches += 1;
+        OpsCounts::add(|c| {
+            c.dispatches += 1;
+            c.workgroups += x as u64 * y as u64 * z as u64;
+        });
         Ok(())
     }
 
@@ -84,11 +136,13 @@ impl<'c> Ops<'c> {
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
         self.pass = None;
         self.encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
+        OpsCounts::add(|c| c.copies += 1);
     }
 
     /// Finishes the encoder and submits it.
     pub fn submit(mut self) -> wgpu::SubmissionIndex {
         self.pass = None;
+        OpsCounts::add(|c| c.submits += 1);
         self.ctx.queue.submit([self.encoder.finish()])
     }
 

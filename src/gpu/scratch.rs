@@ -120,6 +120,37 @@ impl Scratch {
         })
     }
 
+    /// GPU bytes of every buffer (as allocated, at the batch capacity).
+    pub fn bytes(&self) -> u64 {
+        let mut all = vec![
+            &self.tokens,
+            &self.x,
+            &self.xb,
+            &self.y,
+            &self.bcx,
+            &self.gated,
+            &self.q,
+            &self.qn,
+            &self.k,
+            &self.kn,
+            &self.v,
+            &self.attn,
+            &self.attn_partials,
+            &self.ffn_gate,
+            &self.ffn_up,
+            &self.ffn_h,
+            &self.last,
+            &self.last_normed,
+            &self.logits,
+            &self.sampled,
+            &self.penalty_tokens,
+        ];
+        if let Some(m) = &self.moe {
+            all.extend([&m.router, &m.selected, &m.weights, &m.gate, &m.up, &m.hidden, &m.down]);
+        }
+        all.iter().map(|t| t.buffer.size()).sum()
+    }
+
     /// The same buffers seen at `t` rows (t <= batch): what one step's kernels bind.
     pub fn rows(&self, t: usize) -> Result<Scratch, GpuError> {
         let v = |x: &GpuTensor| x.view(t, x.cols);

@@ -1,16 +1,24 @@
-//! `lfm bench`: prefill and decode speed of the GPU backend, weight bytes per decoded token,
-//! and the adapter's own copy bandwidth measured in the same run, so speed reads as a
-//! fraction of what the hardware can move.
+//! `lfm bench`: prefill speed and time to first token at several prompt lengths, decode speed
+//! at several context lengths, the bytes one decoded token reads, the GPU memory the model and
+//! its state take, the kernel launches per token, and the adapter's own copy bandwidth measured
+//! in the same run, so speed reads as a fraction of what the hardware can move.
+//!
+//! Decode at a long context uses a shortcut: the state's position is set to the context length
+//! with its KV cache left zeroed (and conv states zero), then tokens are decoded as usual. The
+//! attention reads every cached position as it would after a real prefill, so the work per
+//! token is the same; only the values differ. A real 128K-token prefill would take hours on a
+//! slow adapter.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lfm_webgpu::gguf::GgufFile;
-use lfm_webgpu::gpu::{bench, GpuContext, GpuModel};
+use lfm_webgpu::gpu::{bench, GpuContext, GpuModel, GpuState, OpsCounts};
 use lfm_webgpu::model::SharedBytes;
 use lfm_webgpu::rng::Rng;
 use lfm_webgpu::sampling::{Sampler, SamplingParams};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::info::human_bytes;
 use crate::{hub, Format};
@@ -21,76 +29,372 @@ pub struct BenchArgs {
     /// or Hub repo (ORG/NAME[:FILE_OR_QUANT]).
     #[arg(long)]
     model: String,
-    /// Prompt length for the prefill measurement (random token ids).
-    #[arg(long, default_value_t = 128)]
-    prompt_tokens: usize,
-    /// Tokens decoded one at a time (greedy) after the prompt.
-    #[arg(long, default_value_t = 32)]
+    /// Prompt lengths for the prefill and time-to-first-token measurements (random token
+    /// ids), comma-separated; each is followed by --gen-tokens decoded tokens. 0: none.
+    #[arg(long, value_delimiter = ',', default_value = "128")]
+    prompt_tokens: Vec<usize>,
+    /// Tokens decoded one at a time (greedy, sampled on the GPU) after each prompt and at
+    /// each --context.
+    #[arg(long, default_value_t = 16)]
     gen_tokens: usize,
+    /// Context lengths to decode at, comma-separated (e.g. 1024,32768,131072): the KV cache
+    /// holds that many positions, zeroed rather than prefilled (the same work per decoded
+    /// token; capped at the model's context length). 0: none.
+    #[arg(long, value_delimiter = ',', default_value = "1024")]
+    context: Vec<usize>,
+    /// Skip the warm-up step (pipeline compilation then counts in the first measurement).
+    #[arg(long)]
+    no_warmup: bool,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
 
+/// One prompt length's measurement.
+struct PrefillRun {
+    prompt_tokens: usize,
+    ttft_s: f64,
+    prefill_counts: OpsCounts,
+    decode: Option<DecodeRun>,
+}
+
+/// Decoding `tokens` tokens from position `context`.
+struct DecodeRun {
+    context: usize,
+    tokens: usize,
+    seconds: f64,
+    counts: OpsCounts,
+}
+
+impl DecodeRun {
+    fn tokens_per_s(&self) -> f64 {
+        self.tokens as f64 / self.seconds
+    }
+
+    /// Bytes each token read on average: the weights, and the KV cache up to its position.
+    fn bytes_per_token(&self, weights: u64, m: &GpuModel) -> u64 {
+        let mid = self.context + self.tokens / 2;
+        weights + bench::kv_bytes_read_at(m, mid)
+    }
+
+    fn json(&self, weights: u64, m: &GpuModel, copy_bw: f64) -> Value {
+        let bytes = self.bytes_per_token(weights, m);
+        let bps = bytes as f64 * self.tokens_per_s();
+        json!({
+            "context": self.context,
+            "gen_tokens": self.tokens,
+            "seconds": self.seconds,
+            "decode_tokens_per_s": self.tokens_per_s(),
+            "weight_bytes_per_token": weights,
+            "kv_bytes_per_token": bytes - weights,
+            "bytes_per_token": bytes,
+            "bytes_per_s": bps,
+            "fraction_of_copy_bandwidth": bps / copy_bw,
+            "dispatches_per_token": self.counts.dispatches as f64 / self.tokens as f64,
+        })
+    }
+}
+
+/// GPU memory while the largest state was alive.
+struct Peak {
+    /// Counted from our buffers.
+    ours: bench::MemoryBytes,
+    /// The allocator's (allocated, reserved) bytes, where the backend reports them.
+    device: Option<(u64, u64)>,
+    /// The state's capacity in positions.
+    capacity: usize,
+}
+
+/// The running benchmark: model, warm state for timing, and the largest memory seen.
+struct Bench<'a> {
+    model: &'a GpuModel,
+    rng: Rng,
+    /// Memory with the largest state alive.
+    peak: Option<Peak>,
+    /// Prefill rate of the last prompt, for the time a longer one will take.
+    last_rate: Option<f64>,
+}
+
+impl Bench<'_> {
+    fn state(&mut self, capacity: usize) -> crate::Result<GpuState> {
+        Ok(self.model.new_state(capacity)?)
+    }
+
+    fn note_memory(&mut self, st: &GpuState) {
+        if self.peak.as_ref().is_none_or(|p| p.capacity < st.capacity) {
+            let device = bench::device_memory(&self.model.ctx);
+            self.peak = Some(Peak { ours: bench::memory_bytes(self.model, st), device, capacity: st.capacity });
+        }
+    }
+
+    fn random_tokens(&mut self, n: usize) -> Vec<u32> {
+        let vocab = self.model.config.vocab_size;
+        (0..n).map(|_| self.rng.below(vocab) as u32).collect()
+    }
+
+    /// Decodes `n` tokens after `first` from `st`'s position, with progress every 10 s.
+    fn decode(&mut self, st: &mut GpuState, first: u32, n: usize, what: &str) -> crate::Result<DecodeRun> {
+        let mut greedy = Sampler::new(SamplingParams::default());
+        let context = st.pos;
+        let (t0, c0) = (Instant::now(), OpsCounts::now());
+        let mut shown = t0;
+        let mut next = first;
+        for i in 0..n {
+            next = self.model.forward_sample_blocking(st, &[next], &mut greedy)?;
+            if shown.elapsed().as_secs_f64() > 10.0 {
+                eprintln!("bench: {what}: {}/{n} tokens", i + 1);
+                shown = Instant::now();
+            }
+        }
+        Ok(DecodeRun { context, tokens: n, seconds: t0.elapsed().as_secs_f64(), counts: OpsCounts::since(c0) })
+    }
+
+    fn prefill(&mut self, n: usize, gen: usize) -> crate::Result<PrefillRun> {
+        match self.last_rate {
+            Some(rate) => eprintln!("bench: prefill {n} tokens (about {:.0} s at the last rate)", n as f64 / rate),
+            None => eprintln!("bench: prefill {n} tokens"),
+        }
+        let prompt = self.random_tokens(n);
+        let mut st = self.state(n + gen + 1)?;
+        let mut greedy = Sampler::new(SamplingParams::default());
+        let (t0, c0) = (Instant::now(), OpsCounts::now());
+        let first = self.model.forward_sample_blocking(&mut st, &prompt, &mut greedy)?;
+        let ttft_s = t0.elapsed().as_secs_f64();
+        let prefill_counts = OpsCounts::since(c0);
+        self.last_rate = Some(n as f64 / ttft_s);
+        self.note_memory(&st);
+        let decode = if gen > 0 { Some(self.decode(&mut st, first, gen, &format!("decode after {n}"))?) } else { None };
+        Ok(PrefillRun { prompt_tokens: n, ttft_s, prefill_counts, decode })
+    }
+
+    /// Decode at `context` positions already in the cache (the zeroed-KV shortcut).
+    fn decode_at(&mut self, context: usize, gen: usize) -> crate::Result<DecodeRun> {
+        eprintln!("bench: decode {gen} tokens at context {context}");
+        let mut st = self.state(context + gen + 1)?;
+        st.pos = context;
+        self.note_memory(&st);
+        let first = self.random_tokens(1)[0];
+        self.decode(&mut st, first, gen, &format!("decode at {context}"))
+    }
+
+    /// One small prefill and one decode step: compiles the pipelines of both paths.
+    fn warm_up(&mut self) -> crate::Result<()> {
+        let mut st = self.state(4)?;
+        let mut greedy = Sampler::new(SamplingParams::default());
+        let prompt = self.random_tokens(2);
+        let next = self.model.forward_sample_blocking(&mut st, &prompt, &mut greedy)?;
+        self.model.forward_sample_blocking(&mut st, &[next], &mut greedy)?;
+        Ok(())
+    }
+}
+
+fn counts_json(c: &OpsCounts) -> Value {
+    json!({ "dispatches": c.dispatches, "workgroups": c.workgroups, "copies": c.copies, "submits": c.submits })
+}
+
+/// The 1-minute load average (Linux), so a run on a busy machine can be told apart.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 pub fn run(a: &BenchArgs) -> crate::Result<()> {
+    let load_before = load_average();
     let path = hub::resolve(&a.model)?;
     let ctx = Arc::new(GpuContext::new_blocking()?);
+    eprintln!("bench: loading {}", path.display());
     let t0 = Instant::now();
     let file = GgufFile::open(&path)?;
+    let plan = GpuModel::upload_plan(&file.header)?;
+    let file_weight_bytes: u64 = plan.iter().map(|t| t.info.n_bytes()).sum();
+    let mut types = BTreeMap::new();
+    for t in &plan {
+        *types.entry(format!("{:?}", t.info.ty)).or_insert(0usize) += 1;
+    }
     let model = GpuModel::new(ctx.clone(), &file.header, &SharedBytes::new(file.shared_bytes()))?;
     let load_s = t0.elapsed().as_secs_f64();
-    let c = &model.config;
+    let c = model.config.clone();
+    let gen = a.gen_tokens;
+    let max_context = c.context_length.saturating_sub(gen + 1).max(1);
 
-    let mut rng = Rng::new(1);
-    let prompt: Vec<u32> = (0..a.prompt_tokens.max(1)).map(|_| rng.below(c.vocab_size) as u32).collect();
-    let mut state = model.new_state((prompt.len() + a.gen_tokens + 1).min(c.context_length))?;
-    let mut greedy = Sampler::new(SamplingParams::default());
-    let t0 = Instant::now();
-    let mut next = model.forward_sample_blocking(&mut state, &prompt, &mut greedy)?;
-    let prefill_s = t0.elapsed().as_secs_f64();
-
-    let t0 = Instant::now();
-    for _ in 0..a.gen_tokens {
-        next = model.forward_sample_blocking(&mut state, &[next], &mut greedy)?;
+    let mut b = Bench { model: &model, rng: Rng::new(1), peak: None, last_rate: None };
+    if !a.no_warmup {
+        eprintln!("bench: warm-up");
+        b.warm_up()?;
     }
-    let decode_s = t0.elapsed().as_secs_f64();
-
+    let mut prefills = Vec::new();
+    for &n in a.prompt_tokens.iter().filter(|&&n| n > 0) {
+        prefills.push(b.prefill(n.min(max_context), gen)?);
+    }
+    let mut decodes = Vec::new();
+    if gen > 0 {
+        for &n in a.context.iter().filter(|&&n| n > 0) {
+            if n > max_context {
+                eprintln!(
+                    "bench: context {n} capped at {max_context} (the context length less the generated tokens and one)"
+                );
+            }
+            decodes.push(b.decode_at(n.min(max_context), gen)?);
+        }
+    }
+    let Peak { ours: memory, device: device_memory, capacity } = match b.peak.take() {
+        Some(p) => p,
+        None => {
+            let st = b.state(1)?;
+            Peak { ours: bench::memory_bytes(&model, &st), device: bench::device_memory(&ctx), capacity: 1 }
+        }
+    };
+    eprintln!("bench: copy bandwidth");
     let copy_bw = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 5))?;
-    let per_token = bench::weight_bytes_per_token(&model);
-    let decode_tps = a.gen_tokens as f64 / decode_s;
-    let decode_bw = per_token as f64 * decode_tps;
+
+    let tb = bench::token_bytes(&model);
+    let per_token = tb.total();
+    let kv_per_pos = bench::kv_bytes_per_position(&model);
+    let theoretical_kv = kv_per_pos * capacity as u64;
     let info = &ctx.adapter_info;
+    let prefill_json: Vec<Value> = prefills
+        .iter()
+        .map(|p| {
+            json!({
+                "prompt_tokens": p.prompt_tokens,
+                "time_to_first_token_s": p.ttft_s,
+                "prefill_tokens_per_s": p.prompt_tokens as f64 / p.ttft_s,
+                "counts": counts_json(&p.prefill_counts),
+                "decode": p.decode.as_ref().map(|d| d.json(per_token, &model, copy_bw)),
+            })
+        })
+        .collect();
+    let decode_json: Vec<Value> = decodes.iter().map(|d| d.json(per_token, &model, copy_bw)).collect();
+    // The headline figures: the first prompt length and the decode after it.
+    let first = prefills.first();
+    let first_decode = first.and_then(|p| p.decode.as_ref()).or(decodes.first());
+    let decode_tps = first_decode.map(DecodeRun::tokens_per_s);
+    let decode_bw = first_decode.map(|d| d.bytes_per_token(per_token, &model) as f64 * d.tokens_per_s());
     let report = json!({
         "model": path.display().to_string(),
+        "file_bytes": std::fs::metadata(&path)?.len(),
+        "tensor_types": types,
+        "config": {
+            "arch": format!("{:?}", c.arch),
+            "hidden": c.hidden,
+            "layers": c.layers.len(),
+            "attention_layers": c.layers.iter().filter(|l| !matches!(l, lfm_webgpu::model::LayerKind::Conv)).count(),
+            "vocab": c.vocab_size,
+            "experts": c.moe.as_ref().map(|m| m.n_experts),
+            "experts_used": c.moe.as_ref().map(|m| m.n_experts_used),
+            "context_length": c.context_length,
+        },
         "adapter": { "name": info.name, "backend": format!("{:?}", info.backend), "device_type": format!("{:?}", info.device_type) },
-        "weight_bytes": model.weight_bytes,
         "load_s": load_s,
-        "prompt_tokens": prompt.len(),
-        "prefill_tokens_per_s": prompt.len() as f64 / prefill_s,
-        "gen_tokens": a.gen_tokens,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "load_average": { "before": load_before, "after": load_average() },
+        "weight_bytes": model.weight_bytes,
+        "token_bytes": { "dense": tb.dense, "experts": tb.experts, "head": tb.head, "embed_row": tb.embed_row, "total": per_token },
+        "kv_bytes_per_position": kv_per_pos,
+        "memory": {
+            "capacity_tokens": capacity,
+            "weights": memory.weights,
+            "rope": memory.rope,
+            "kv": memory.kv,
+            "conv": memory.conv,
+            "scratch": memory.scratch,
+            "total": memory.total(),
+            "theoretical_weights": file_weight_bytes,
+            "theoretical_kv": theoretical_kv,
+            "theoretical_total": file_weight_bytes + theoretical_kv,
+            "device_allocated": device_memory.map(|d| d.0),
+            "device_reserved": device_memory.map(|d| d.1),
+        },
+        "copy_bandwidth_bytes_per_s": copy_bw,
+        "prefill": prefill_json,
+        "decode": decode_json,
+        // Headline figures (the first prompt length and the decode after it).
+        "prompt_tokens": first.map(|p| p.prompt_tokens),
+        "time_to_first_token_s": first.map(|p| p.ttft_s),
+        "prefill_tokens_per_s": first.map(|p| p.prompt_tokens as f64 / p.ttft_s),
+        "gen_tokens": gen,
         "decode_tokens_per_s": decode_tps,
         "weight_bytes_per_token": per_token,
-        "copy_bandwidth_bytes_per_s": copy_bw,
+        "dispatches_per_decode_token": first_decode.map(|d| d.counts.dispatches as f64 / d.tokens as f64),
         "decode_bytes_per_s": decode_bw,
-        "decode_fraction_of_copy_bandwidth": decode_bw / copy_bw,
+        "decode_fraction_of_copy_bandwidth": decode_bw.map(|bw| bw / copy_bw),
     });
     if a.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+
     println!("adapter      {} ({:?}, {:?})", info.name, info.backend, info.device_type);
     println!(
-        "model        {} ({} of weights, loaded in {load_s:.1} s)",
+        "model        {} ({} of weights on the GPU, {} in the file; loaded in {load_s:.1} s)",
         path.display(),
-        human_bytes(model.weight_bytes)
+        human_bytes(model.weight_bytes),
+        human_bytes(file_weight_bytes)
     );
-    println!("prefill      {} tokens at {:.1} tok/s", prompt.len(), prompt.len() as f64 / prefill_s);
-    println!("decode       {} tokens at {decode_tps:.2} tok/s", a.gen_tokens);
-    println!("per token    {} of weights read", human_bytes(per_token));
     println!(
-        "bandwidth    decode {:.2} GB/s = {:.1} % of the adapter's copy bandwidth ({:.2} GB/s)",
-        decode_bw / 1e9,
-        100.0 * decode_bw / copy_bw,
-        copy_bw / 1e9
+        "per token    {} of weights read (dense {}, routed experts {}, head {}) + {} of KV per position",
+        human_bytes(per_token),
+        human_bytes(tb.dense),
+        human_bytes(tb.experts),
+        human_bytes(tb.head),
+        human_bytes(kv_per_pos)
     );
+    println!("copy         {:.2} GB/s (the adapter's own copy kernel)", copy_bw / 1e9);
+    if let (Some(before), Some(after)) = (load_before, load_average()) {
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!("machine      load average {before:.1} before, {after:.1} after, on {cpus} CPUs");
+    }
+    let device = match device_memory {
+        Some((alloc, reserved)) => {
+            format!("; the allocator: {} in use, {} reserved", human_bytes(alloc), human_bytes(reserved))
+        }
+        None => String::new(),
+    };
+    println!(
+        "memory       {} at {capacity} positions: weights {}, KV {}, scratch {}, conv {} \
+         (theory: weights {} + KV {} = {}){device}",
+        human_bytes(memory.total()),
+        human_bytes(memory.weights),
+        human_bytes(memory.kv),
+        human_bytes(memory.scratch),
+        human_bytes(memory.conv + memory.rope),
+        human_bytes(file_weight_bytes),
+        human_bytes(theoretical_kv),
+        human_bytes(file_weight_bytes + theoretical_kv),
+    );
+    let decode_cells = |d: Option<&DecodeRun>| match d {
+        Some(d) => {
+            let bps = d.bytes_per_token(per_token, &model) as f64 * d.tokens_per_s();
+            format!(
+                "{:>9.2} {:>7.2} {:>7.1}% {:>9.0}",
+                d.tokens_per_s(),
+                bps / 1e9,
+                100.0 * bps / copy_bw,
+                d.counts.dispatches as f64 / d.tokens as f64
+            )
+        }
+        None => format!("{:>9} {:>7} {:>8} {:>9}", "-", "-", "-", "-"),
+    };
+    let decode_header = format!("{:>9} {:>7} {:>8} {:>9}", "decode/s", "GB/s", "of copy", "launches");
+    if !prefills.is_empty() {
+        println!();
+        println!("{:>8} {:>10} {:>9} {:>9}   {decode_header}", "prompt", "prefill/s", "TTFT s", "launches");
+        for p in &prefills {
+            println!(
+                "{:>8} {:>10.2} {:>9.2} {:>9}   {}",
+                p.prompt_tokens,
+                p.prompt_tokens as f64 / p.ttft_s,
+                p.ttft_s,
+                p.prefill_counts.dispatches,
+                decode_cells(p.decode.as_ref())
+            );
+        }
+    }
+    if !decodes.is_empty() {
+        println!();
+        println!("{:>8}   {decode_header}", "context");
+        for d in &decodes {
+            println!("{:>8}   {}", d.context, decode_cells(Some(d)));
+        }
+    }
+    println!("\n(decode GB/s: weights + KV read per token x tokens/s; launches: kernel dispatches per step or token)");
     Ok(())
 }

@@ -1,0 +1,79 @@
+//! `lfm bench --format json` on the tiny-moe fixture: every figure present, finite and
+//! positive, and the counted ones consistent (no timing is asserted).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    format!("{}/../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn positive(v: &Value, what: &str) -> f64 {
+    let x = v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+    assert!(x.is_finite() && x > 0.0, "{what} = {x}");
+    x
+}
+
+#[test]
+fn bench_json_reports_every_figure() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lfm"))
+        .args(["bench", "--model", &fixture("tiny-moe/tiny-moe-q8_0.gguf")])
+        .args(["--prompt-tokens", "8,70", "--gen-tokens", "3", "--context", "300,100000000", "--format", "json"])
+        .output()
+        .expect("lfm runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "lfm bench failed:\n{stderr}");
+    assert!(stderr.contains("bench: prefill 70 tokens"), "progress goes to stderr:\n{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+
+    for key in [
+        "copy_bandwidth_bytes_per_s",
+        "weight_bytes_per_token",
+        "kv_bytes_per_position",
+        "prefill_tokens_per_s",
+        "time_to_first_token_s",
+        "decode_tokens_per_s",
+        "decode_bytes_per_s",
+        "decode_fraction_of_copy_bandwidth",
+        "dispatches_per_decode_token",
+    ] {
+        positive(&r[key], key);
+    }
+    let prefill = r["prefill"].as_array().expect("prefill rows");
+    assert_eq!(prefill.len(), 2);
+    for (row, n) in prefill.iter().zip([8, 70]) {
+        assert_eq!(row["prompt_tokens"], n);
+        positive(&row["prefill_tokens_per_s"], "prefill tok/s");
+        positive(&row["time_to_first_token_s"], "TTFT");
+        positive(&row["decode"]["decode_tokens_per_s"], "decode tok/s after the prompt");
+        // 70 tokens: a full step of 64 and one of 6.
+        assert_eq!(row["counts"]["submits"], if n == 8 { 1 } else { 2 });
+    }
+    let decode = r["decode"].as_array().expect("decode rows");
+    assert_eq!(decode.len(), 2);
+    assert_eq!(decode[0]["context"], 300);
+    // The second context is capped at the model's context length less the generated tokens.
+    let limit = r["config"]["context_length"].as_u64().unwrap();
+    assert_eq!(decode[1]["context"].as_u64(), Some(limit - 4));
+    for row in decode {
+        positive(&row["fraction_of_copy_bandwidth"], "fraction of copy bandwidth");
+        let (w, kv) = (row["weight_bytes_per_token"].as_u64().unwrap(), row["kv_bytes_per_token"].as_u64().unwrap());
+        assert_eq!(row["bytes_per_token"].as_u64(), Some(w + kv));
+        assert!(kv >= r["kv_bytes_per_position"].as_u64().unwrap() * row["context"].as_u64().unwrap());
+    }
+
+    // Memory: the largest state's KV is exactly the f32 K and V of its capacity.
+    let m = &r["memory"];
+    assert_eq!(m["capacity_tokens"].as_u64(), Some(limit));
+    assert_eq!(m["kv"], m["theoretical_kv"]);
+    for key in ["weights", "kv", "scratch", "total", "theoretical_weights", "theoretical_total"] {
+        positive(&m[key], key);
+    }
+    let parts = ["weights", "rope", "kv", "conv", "scratch"].iter().map(|k| m[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(m["total"].as_u64(), Some(parts));
+    let tb = &r["token_bytes"];
+    let sum = ["dense", "experts", "head", "embed_row"].iter().map(|k| tb[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(tb["total"].as_u64(), Some(sum));
+    assert_eq!(r["weight_bytes_per_token"].as_u64(), Some(sum));
+}
