@@ -503,3 +503,34 @@ fn calls_go_into_the_content_for_templates_that_do_not_render_them() {
         Err(TemplateError::BadToolCall { index: 0, call: 0, .. })
     ));
 }
+
+/// A template comes with the model file, so rendering must be bounded: one that never ends
+/// fails with a render error (minijinja's fuel) instead of hanging the chat. A long
+/// conversation with many tools stays far inside the bound.
+#[test]
+fn rendering_is_bounded() {
+    let endless =
+        ChatTemplate::new("{% for i in range(100000) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}")
+            .unwrap();
+    let err = endless.render(&[], None, true, &RenderExtra::default()).unwrap_err();
+    assert!(matches!(err, TemplateError::Render(ref m) if m.contains("fuel")), "{err}");
+
+    let parameters =
+        json!({"type": "object", "properties": {"city": {"type": "string", "description": "x".repeat(200)}}});
+    let tools: Vec<Value> = (0..64)
+        .map(|i| json!({"type": "function", "function": {"name": format!("tool_{i}"), "description": "y".repeat(500), "parameters": parameters}}))
+        .collect();
+    let messages: Vec<Value> = (0..2000)
+        .flat_map(|i| {
+            [
+                json!({"role": "user", "content": format!("Question {i}: what is the weather in Paris today?")}),
+                json!({"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "tool_1", "arguments": {"city": "Paris"}}}]}),
+                json!({"role": "tool", "content": "{\"temperature\": 21, \"sky\": \"clear\"}"}),
+                json!({"role": "assistant", "content": "<think>It is sunny.</think>It is 21 degrees and clear."}),
+            ]
+        })
+        .collect();
+    let extra = RenderExtra::default().now(DateTime::date(2026, 1, 15));
+    let out = ChatTemplate::new(LFM2_5_TEMPLATE).unwrap().render(&messages, Some(&tools), true, &extra).unwrap();
+    assert!(out.len() > 600_000 && out.ends_with("<|im_start|>assistant\n"));
+}

@@ -252,3 +252,30 @@ fn streaming_detokenization_never_splits_a_character() {
         "some tokens were held back until a character completed"
     );
 }
+
+/// Found by fuzzing (`fuzz/`, target detokenize_stream): after 8 tokens held back the stream
+/// emitted all it had, cutting a character whose first byte had just come, so the deltas no
+/// longer added up to the full decoding. Invalid bytes then characters, in single-byte tokens.
+#[test]
+fn streaming_detokenization_of_invalid_bytes_adds_up_to_the_full_decoding() {
+    let tok =
+        Tokenizer::from_json_bytes(&std::fs::read(common::fixtures().join("lfm2-tokenizer.json")).unwrap()).unwrap();
+    // The single-byte token of `b`: GPT-2's byte-level alphabet keeps printable Latin-1 bytes
+    // as their own char and maps the others, in order, to U+0100 onwards.
+    let printable = |b: u8| matches!(b, 0x21..=0x7e | 0xa1..=0xac | 0xae..=0xff);
+    let byte_token = |b: u8| {
+        let c = if printable(b) { b as u32 } else { 256 + (0..b).filter(|&x| !printable(x)).count() as u32 };
+        tok.id_of(&char::from_u32(c).unwrap().to_string()).unwrap()
+    };
+    for bytes in [
+        [&[0x80; 7][..], "\u{200d}😀".as_bytes()].concat(),
+        [&b"\xff\x80\xe2"[..], "é".as_bytes(), b"\xf0\x9f", &[0x80; 9], "👦".as_bytes(), b"\xe2\x80"].concat(),
+    ] {
+        let ids: Vec<u32> = bytes.iter().map(|&b| byte_token(b)).collect();
+        let mut stream = lfm_webgpu::engine::TextStream::new();
+        let mut deltas: Vec<String> = ids.iter().map(|&id| stream.push(&tok, id).unwrap()).collect();
+        deltas.push(stream.finish(&tok).unwrap());
+        assert_eq!(deltas.concat(), tok.decode(&ids, false).unwrap(), "{deltas:?}");
+        assert_eq!(deltas.concat(), String::from_utf8_lossy(&bytes));
+    }
+}

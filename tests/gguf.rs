@@ -487,6 +487,28 @@ fn prefixes_of_a_written_file() {
     assert!(completed_at.unwrap() as u64 <= full.data_offset);
 }
 
+/// Found by fuzzing (`fuzz/`, target gguf_prefix): an ask made inside a tensor info or a kv
+/// pair left out that item's remaining fields, so a longer prefix could ask for less than a
+/// shorter one had (180 bytes asked for 213, then 191 bytes for 194). Asks only ever grow.
+#[test]
+fn asks_never_shrink_as_the_prefix_grows() {
+    let mut w = GgufWriter::new(3);
+    for (k, v) in every_value() {
+        w = w.metadata(k, v);
+    }
+    let w = w.tensor("a", &[4], GgmlType::F32, vec![0; 16]).unwrap().tensor("b", &[2, 2], GgmlType::F32, vec![0; 16]);
+    for bytes in [sample(3), w.unwrap().to_bytes()] {
+        let header_end =
+            (0..bytes.len()).find(|&len| matches!(Gguf::parse_prefix(&bytes[..len]), Ok(Parsed::Complete(_))));
+        let mut last = 0;
+        for len in 0..header_end.unwrap() {
+            let n = need(&bytes[..len]);
+            assert!(n >= last, "{} bytes asked for {last}, {len} bytes for {n}", len - 1);
+            last = n;
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------ bad input
 
 #[test]

@@ -225,3 +225,17 @@ fn truncated_tensor_data_is_an_error_not_a_panic() {
         );
     }
 }
+
+/// Found reviewing what the gguf_header fuzz target covers (`fuzz/`): a scalar
+/// `head_count_kv` was expanded to one entry per layer before `block_count` was checked, so a
+/// corrupt count (2^40) aborted the process allocating 8 TB instead of failing.
+#[test]
+fn absurd_layer_count_is_a_typed_error() {
+    let mut w = GgufWriter::new(3).metadata("general.architecture", Value::String("lfm2".into()));
+    for (key, n) in [("embedding_length", 64), ("block_count", 1 << 40), ("attention.head_count", 4)] {
+        w = w.metadata(format!("lfm2.{key}"), Value::U64(n));
+    }
+    let g = Gguf::from_bytes(&w.metadata("lfm2.attention.head_count_kv", Value::U32(2)).to_bytes()).unwrap();
+    let err = lfm_webgpu::model::Config::from_gguf(&g).unwrap_err();
+    assert!(matches!(&err, ModelError::BadConfig(m) if m.contains("block_count")), "{err}");
+}

@@ -46,6 +46,13 @@ pub const GGUF_TEMPLATE_KEY: &str = "tokenizer.chat_template";
 /// The template's name inside the environment (shows in error locations).
 const NAME: &str = "chat_template";
 
+/// The work one render may do, in minijinja fuel (about one unit per instruction or per 64
+/// bytes of data): a template comes with the model file, and one that loops without end must
+/// fail with [`TemplateError::Render`] instead of hanging the chat. LFM2.5's template renders
+/// 8,000 messages and 64 tools (a 600 KB prompt, more than any context holds) with under 1
+/// million; running out of this takes about half a second natively.
+pub const FUEL: u64 = 10_000_000;
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum TemplateError {
     /// The template source does not parse.
@@ -200,6 +207,7 @@ impl ChatTemplate {
         env.set_syntax(syntax);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_undefined_behavior(UndefinedBehavior::Lenient); // jinja2's default `Undefined`
+        env.set_fuel(Some(FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.set_formatter(python::format_output);
         env.add_filter("tojson", python::tojson_filter);

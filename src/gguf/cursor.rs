@@ -128,7 +128,7 @@ impl<'a> Cursor<'a> {
                         GgufError::Corrupt { offset: at, what: "array nesting depth", value: depth as u64 }.into()
                     );
                 }
-                let elem = self.value_type()?;
+                let elem = self.value_type().map_err(|s| s.need_also(8))?; // then the length
                 let len = self.count("array length", MAX_ARRAY_LEN)?;
                 // Fixed-size elements: ask for the whole array at once instead of element by element.
                 if let Some(size) = elem.scalar_size() {

@@ -265,24 +265,29 @@ fn parse(c: &mut Cursor) -> Result<Gguf, Stop> {
     Ok(Gguf { version, metadata, tensors, alignment, data_offset })
 }
 
+// When the input runs out inside a kv pair or a tensor info, the ask also covers the smallest
+// encoding of that item's remaining fields, as it covers the items still to come: an ask
+// never drops what an earlier (shorter) prefix already asked for.
+
 fn kv(c: &mut Cursor) -> Result<(String, Value), Stop> {
-    let key = c.string()?;
-    let ty = c.value_type()?;
+    let key = c.string().map_err(|s| s.need_also(4 + 1))?; // value type, u8 value
+    let ty = c.value_type().map_err(|s| s.need_also(1))?;
     Ok((key, c.value(ty)?))
 }
 
 fn tensor_info(c: &mut Cursor, alignment: u64) -> Result<TensorInfo, Stop> {
-    let name = c.string()?;
+    let name = c.string().map_err(|s| s.need_also(MIN_TENSOR_INFO_BYTES - 8))?;
     let at = c.pos as u64;
-    let n_dims = c.u32()?;
+    let n_dims = c.u32().map_err(|s| s.need_also(8 + 4 + 8))?; // one dim, type, offset
     if n_dims == 0 || n_dims > MAX_DIMS {
         return Err(GgufError::Corrupt { offset: at, what: "tensor dimension count", value: n_dims.into() }.into());
     }
     let mut dims = Vec::with_capacity(n_dims as usize);
-    for _ in 0..n_dims {
-        dims.push(c.u64()?);
+    for i in 0..n_dims {
+        let rest = u64::from(n_dims - i - 1) * 8 + 4 + 8; // the other dims, type, offset
+        dims.push(c.u64().map_err(|s| s.need_also(rest))?);
     }
-    let type_id = c.u32()?;
+    let type_id = c.u32().map_err(|s| s.need_also(8))?;
     let offset = c.u64()?;
     let bad = |reason: String| Stop::Error(GgufError::BadTensor { tensor: name.clone(), reason });
     let ty =

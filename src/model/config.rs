@@ -65,6 +65,10 @@ pub struct Config {
     pub moe: Option<MoeConfig>,
 }
 
+/// More layers than any model has (LFM2s have 16 to 30): a corrupt `block_count` fails here
+/// instead of sizing per-layer lists.
+const MAX_LAYERS: usize = 1 << 16;
+
 impl Config {
     pub fn from_gguf(g: &Gguf) -> Result<Config, ModelError> {
         let arch = match g.get_str("general.architecture")? {
@@ -77,6 +81,9 @@ impl Config {
 
         let hidden = usize_of("embedding_length")?;
         let n_layers = usize_of("block_count")?;
+        if n_layers > MAX_LAYERS {
+            return Err(ModelError::BadConfig(format!("block_count {n_layers} is over {MAX_LAYERS}")));
+        }
         let n_heads = usize_of("attention.head_count")?;
         let kv_key = key("attention.head_count_kv");
         // One entry per layer (0 = conv layer); a scalar would mean "all attention".
