@@ -10,8 +10,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lfm_webgpu::chat::template::{ChatTemplate, DateTime, RenderExtra, LFM2_5_TEMPLATE};
+use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
@@ -28,12 +28,47 @@ static TEMPLATES: LazyLock<Vec<ChatTemplate>> =
 
 /// Strings a hostile or confused client would put in a message.
 const WORDS: &[&str] = &[
-    "system", "user", "assistant", "tool", "developer", "function", "content", "role", "text",
-    "image", "type", "name", "arguments", "parameters", "tool_calls", "thinking", "</think>",
-    "<think>", "<|im_start|>", "<|im_end|>", "<|startoftext|>", "<|tool_call_start|>",
-    "<|tool_call_end|>", "{{ messages }}", "{% for m in messages %}", "{#", "'", "\"", "\\",
-    "CONTINUE_FINAL_MESSAGE_TAG ", "", " ", "\n", "é👋", "\u{0}", "{\"a\": 1}", "[1, 2]",
-    "null", "undefined", "__class__", "items",
+    "system",
+    "user",
+    "assistant",
+    "tool",
+    "developer",
+    "function",
+    "content",
+    "role",
+    "text",
+    "image",
+    "type",
+    "name",
+    "arguments",
+    "parameters",
+    "tool_calls",
+    "thinking",
+    "</think>",
+    "<think>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|startoftext|>",
+    "<|tool_call_start|>",
+    "<|tool_call_end|>",
+    "{{ messages }}",
+    "{% for m in messages %}",
+    "{#",
+    "'",
+    "\"",
+    "\\",
+    "CONTINUE_FINAL_MESSAGE_TAG ",
+    "",
+    " ",
+    "\n",
+    "é👋",
+    "\u{0}",
+    "{\"a\": 1}",
+    "[1, 2]",
+    "null",
+    "undefined",
+    "__class__",
+    "items",
 ];
 
 /// Reads the generator's choices from the input; zeros once it runs out.

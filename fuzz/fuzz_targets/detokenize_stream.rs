@@ -9,10 +9,10 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lfm_webgpu::engine::TextStream;
 use lfm_webgpu::gguf::Gguf;
 use lfm_webgpu::tokenizer::Tokenizer;
+use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/tiny-dense/tiny-dense-q8_0.gguf");

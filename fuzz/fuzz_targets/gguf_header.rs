@@ -5,12 +5,12 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lfm_webgpu::chat::template::{ChatTemplate, DateTime, RenderExtra, SpecialTokens};
 use lfm_webgpu::gguf::{Gguf, GgufError, Parsed};
 use lfm_webgpu::gpu::GpuModel;
 use lfm_webgpu::model::Config;
 use lfm_webgpu::tokenizer::Tokenizer;
+use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 
 fuzz_target!(|data: &[u8]| {

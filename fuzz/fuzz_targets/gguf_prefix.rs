@@ -12,8 +12,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lfm_webgpu::gguf::{Gguf, GgufError, Parsed};
+use libfuzzer_sys::fuzz_target;
 
 /// One parse, comparable: headers as their Debug text (`Value::F32(NaN)` is not `==` itself).
 #[derive(Debug, PartialEq)]

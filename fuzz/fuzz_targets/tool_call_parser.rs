@@ -9,10 +9,10 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lfm_webgpu::chat::tool_calls::{
     pythonic_call, ParseEvent, ToolCallParser, ToolFormat, TOOL_CALL_END, TOOL_CALL_START,
 };
+use libfuzzer_sys::fuzz_target;
 
 /// All events of `chunks`, then `finish`.
 fn run(format: ToolFormat, chunks: &[&str]) -> Vec<ParseEvent> {
@@ -118,8 +118,10 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         if !text.contains(TOOL_CALL_START) {
             // No section: every byte comes back as text.
-            let texts: String =
-                whole.iter().filter_map(|e| if let ParseEvent::Text(t) = e { Some(t.as_str()) } else { None }).collect();
+            let texts: String = whole
+                .iter()
+                .filter_map(|e| if let ParseEvent::Text(t) = e { Some(t.as_str()) } else { None })
+                .collect();
             assert_eq!(texts, text);
         }
         for (name, arguments) in calls {
