@@ -83,16 +83,24 @@ function parseRange(header, size) {
   return [Number(m[1]), m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)];
 }
 
-async function handle(routes, securityHeaders, req, res) {
+/** Sends a file body: piped as it is read (the test server substitutes a throttled sender). */
+const pipeBody = (stream, res) => stream.pipe(res);
+
+/**
+ * Answers `req` with the file its path (or `urlPath`) names under `routes`: GET and HEAD,
+ * byte ranges (206 / 416), 404 for anything else. `headers` go on every answer (and override
+ * the defaults); `send(stream, res)` writes a body.
+ */
+export async function serveFile(routes, req, res, { urlPath, headers: extra = {}, send = pipeBody } = {}) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD', ...securityHeaders }).end();
+    res.writeHead(405, { allow: 'GET, HEAD', ...extra }).end();
     return;
   }
-  const urlPath = new URL(req.url, 'http://x').pathname;
+  urlPath ??= new URL(req.url, 'http://x').pathname;
   const file = resolveFile(routes, urlPath);
   const info = file && (await stat(file).catch(() => null));
   if (!info || !info.isFile()) {
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...securityHeaders }).end('not found\n');
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...extra }).end(`not found: ${urlPath}\n`);
     return;
   }
   const headers = {
@@ -101,13 +109,13 @@ async function handle(routes, securityHeaders, req, res) {
     // A local development server: always revalidate, so edits show on reload.
     'cache-control': 'no-cache',
     'last-modified': info.mtime.toUTCString(),
-    ...securityHeaders,
+    ...extra,
   };
   let range = parseRange(req.headers.range, info.size);
   let status = 200;
   if (range) {
     if (range[0] > range[1] || range[0] >= info.size) {
-      res.writeHead(416, { 'content-range': `bytes */${info.size}`, ...securityHeaders }).end();
+      res.writeHead(416, { 'content-range': `bytes */${info.size}`, ...extra }).end();
       return;
     }
     status = 206;
@@ -121,9 +129,7 @@ async function handle(routes, securityHeaders, req, res) {
     res.end();
     return;
   }
-  createReadStream(file, { start: range[0], end: range[1] })
-    .on('error', () => res.destroy())
-    .pipe(res);
+  await send(createReadStream(file, { start: range[0], end: range[1] }).on('error', () => res.destroy()), res);
 }
 
 /**
@@ -143,7 +149,7 @@ export async function startServer({ port = 8080, host = '127.0.0.1', routes = {}
   const requests = [];
   const server = http.createServer((req, res) => {
     requests.push({ method: req.method, path: new URL(req.url, 'http://x').pathname, range: req.headers.range ?? null });
-    handle(allRoutes, securityHeaders, req, res).catch((e) => {
+    serveFile(allRoutes, req, res, { headers: securityHeaders }).catch((e) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(`server error: ${e.message}\n`);
     });
@@ -163,7 +169,7 @@ export async function startServer({ port = 8080, host = '127.0.0.1', routes = {}
 // Building the package's wasm module (pkg/build.sh) when it is missing or stale.
 
 /** Newest modification time (ms) of the files under `p` (0 when absent). */
-function newestMtime(p) {
+export function newestMtime(p) {
   const s = statSync(p, { throwIfNoEntry: false });
   if (!s) return 0;
   if (!s.isDirectory()) return s.mtimeMs;

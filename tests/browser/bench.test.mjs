@@ -12,13 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-import { startServer } from '../../www/serve.mjs';
-import { chromiumArgs, chromiumPath, ensureBuilt } from './harness.mjs';
+import { chromiumArgs, chromiumPath, ensureBuilt, startPageServer } from './harness.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(repoRoot, 'test-output/bench');
-const wasmDir = process.env.LFM_WEB_PKG ? path.resolve(process.env.LFM_WEB_PKG) : path.join(repoRoot, 'target/web-pkg');
-const fixtures = path.resolve(repoRoot, '../shared/fixtures');
 const MODEL_URL = '/fixtures/tiny-moe/tiny-moe-q8_0.gguf';
 
 describe('benchmark page in headless Chromium (tiny-moe q8_0)', () => {
@@ -29,7 +26,7 @@ describe('benchmark page in headless Chromium (tiny-moe q8_0)', () => {
   before(
     async () => {
       ensureBuilt();
-      server = await startServer({ port: 0, routes: { '/fixtures/': fixtures, '/lfm-webgpu/dist/': wasmDir } });
+      server = await startPageServer();
       browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, timeout: 60_000 });
     },
     { timeout: 20 * 60_000 },

@@ -7,13 +7,14 @@
 //   LFM_WEB_PKG        use this wasm-bindgen output instead of building target/web-pkg
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 
-import { repoRoot, startServer } from './server.mjs';
+import { newestMtime, startServer as startWwwServer } from '../../www/serve.mjs';
+import { fixturesDir, repoRoot, startServer, webPkgDir } from './server.mjs';
 
 export const chromiumPath = process.env.LFM_CHROMIUM || '/usr/bin/chromium';
 
@@ -29,14 +30,6 @@ export const chromiumArgs = process.env.LFM_CHROMIUM_ARGS
 export const artifactsDir = path.join(repoRoot, 'test-output/browser');
 
 const pkgDir = path.join(repoRoot, 'target/web-pkg');
-
-/** Newest modification time (ms) of the files under `p`. */
-function newestMtime(p) {
-  const s = statSync(p, { throwIfNoEntry: false });
-  if (!s) return 0;
-  if (!s.isDirectory()) return s.mtimeMs;
-  return Math.max(0, ...readdirSync(p).map((f) => newestMtime(path.join(p, f))));
-}
 
 /**
  * Makes sure target/web-pkg holds a build of the current sources: runs
@@ -54,6 +47,14 @@ export function ensureBuilt() {
   // Cargo's output goes to stderr, out of the way of the test runner's own stdout.
   const r = spawnSync(path.join(repoRoot, 'tests/browser/build-wasm.sh'), [], { stdio: ['ignore', 2, 2] });
   if (r.status !== 0) throw new Error(`tests/browser/build-wasm.sh failed (exit ${r.status ?? r.signal})`);
+}
+
+/**
+ * The chat page's own server (www/serve.mjs, with its CSP) on a free port, serving also the
+ * fixtures and this build's wasm module as the package's dist/.
+ */
+export function startPageServer() {
+  return startWwwServer({ port: 0, routes: { '/fixtures/': fixturesDir, '/lfm-webgpu/dist/': webPkgDir } });
 }
 
 /**

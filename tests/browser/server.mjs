@@ -9,60 +9,31 @@
 //   /slow/...       like /fixtures/, sent at about 4 MB/s (to interrupt a download midway)
 //   /status/NNN     answers HTTP NNN (error paths)
 //
-// GET and HEAD only; byte ranges are honoured (`Range: bytes=a-b`) so a page can stream a
-// large GGUF in chunks. Run it alone to poke at the page by hand:
+// Files are served by the chat page's own server code (www/serve.mjs `serveFile`: GET and
+// HEAD, byte ranges so a page can stream a large GGUF in chunks), without its CSP (the test
+// page runs an inline script). Run it alone to poke at the page by hand:
 //   node tests/browser/server.mjs [port]
 
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { serveFile } from '../../www/serve.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../..');
 
+/** The wasm-bindgen output the tests run (tests/browser/build-wasm.sh, or LFM_WEB_PKG). */
+export const webPkgDir = process.env.LFM_WEB_PKG ? path.resolve(process.env.LFM_WEB_PKG) : path.join(repoRoot, 'target/web-pkg');
+export const fixturesDir = path.resolve(repoRoot, '../shared/fixtures');
+
 export const defaultRoutes = {
-  '/pkg/': process.env.LFM_WEB_PKG ? path.resolve(process.env.LFM_WEB_PKG) : path.join(repoRoot, 'target/web-pkg'),
-  '/pkg-npm/dist/': process.env.LFM_WEB_PKG ? path.resolve(process.env.LFM_WEB_PKG) : path.join(repoRoot, 'target/web-pkg'),
+  '/pkg/': webPkgDir,
+  '/pkg-npm/dist/': webPkgDir,
   '/pkg-npm/': path.join(repoRoot, 'pkg'),
-  '/fixtures/': path.resolve(repoRoot, '../shared/fixtures'),
+  '/fixtures/': fixturesDir,
   '/': path.join(here, 'page'),
 };
-
-const mimeTypes = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm', // needed by WebAssembly.instantiateStreaming
-  '.md': 'text/plain; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-};
-
-/** The file a URL path names under `routes` (longest prefix first), or null. */
-function resolve(routes, urlPath) {
-  const prefixes = Object.keys(routes).sort((a, b) => b.length - a.length);
-  for (const prefix of prefixes) {
-    if (!urlPath.startsWith(prefix)) continue;
-    const root = routes[prefix];
-    let rel = decodeURIComponent(urlPath.slice(prefix.length));
-    if (rel === '' || rel.endsWith('/')) rel += 'index.html';
-    const file = path.resolve(root, rel);
-    // No escaping the route's folder with `..`.
-    return file === root || file.startsWith(root + path.sep) ? file : null;
-  }
-  return null;
-}
-
-/** `Range: bytes=a-b` of a file of `size` bytes as [start, end] inclusive; null for the whole. */
-function parseRange(header, size) {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header || '');
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  if (m[1] === '') return [Math.max(0, size - Number(m[2])), size - 1]; // suffix: last N bytes
-  return [Number(m[1]), m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)];
-}
 
 /** Bytes per tick and the tick (ms) of /slow/: about 4 MB/s. */
 const SLOW_CHUNK = 64 << 10;
@@ -81,10 +52,6 @@ async function sendSlowly(stream, res) {
 }
 
 async function handle(routes, req, res) {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD' }).end();
-    return;
-  }
   let urlPath = new URL(req.url, 'http://x').pathname;
   const forced = /^\/status\/(\d{3})$/.exec(urlPath);
   if (forced) {
@@ -93,38 +60,8 @@ async function handle(routes, req, res) {
   }
   const slow = urlPath.startsWith('/slow/');
   if (slow) urlPath = urlPath.replace('/slow/', '/fixtures/');
-  const file = resolve(routes, urlPath);
-  const info = file && (await stat(file).catch(() => null));
-  if (!info || !info.isFile()) {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${req.url}\n`);
-    return;
-  }
-  const headers = {
-    'content-type': mimeTypes[path.extname(file)] || 'application/octet-stream',
-    'accept-ranges': 'bytes',
-    'cache-control': 'no-store',
-  };
-  let range = parseRange(req.headers.range, info.size);
-  let status = 200;
-  if (range) {
-    if (range[0] > range[1] || range[0] >= info.size) {
-      res.writeHead(416, { 'content-range': `bytes */${info.size}` }).end();
-      return;
-    }
-    status = 206;
-    headers['content-range'] = `bytes ${range[0]}-${range[1]}/${info.size}`;
-  } else {
-    range = [0, info.size - 1];
-  }
-  headers['content-length'] = range[1] - range[0] + 1;
-  res.writeHead(status, headers);
-  if (req.method === 'HEAD' || info.size === 0) {
-    res.end();
-    return;
-  }
-  const body = createReadStream(file, { start: range[0], end: range[1] }).on('error', () => res.destroy());
-  if (slow) await sendSlowly(body, res);
-  else body.pipe(res);
+  // Never cached: a test that damages or replaces a file must see the new bytes.
+  await serveFile(routes, req, res, { urlPath, headers: { 'cache-control': 'no-store' }, send: slow ? sendSlowly : undefined });
 }
 
 /**

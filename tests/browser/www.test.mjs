@@ -20,11 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { startServer } from '../../www/serve.mjs';
-import { chromiumArgs, chromiumPath, ensureBuilt, pageTests } from './harness.mjs';
+import { chromiumArgs, chromiumPath, ensureBuilt, pageTests, startPageServer } from './harness.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const screenshots = path.join(repoRoot, 'test-output/www');
-const wasmDir = process.env.LFM_WEB_PKG ? path.resolve(process.env.LFM_WEB_PKG) : path.join(repoRoot, 'target/web-pkg');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures');
 const MODEL_URL = '/fixtures/tiny-moe/tiny-moe-q8_0.gguf';
 const MODEL_BYTES = statSync(path.join(fixtures, 'tiny-moe/tiny-moe-q8_0.gguf')).size;
@@ -176,7 +175,7 @@ describe('chat page in headless Chromium (tiny-moe q8_0)', () => {
   before(
     async () => {
       ensureBuilt();
-      server = await startServer({ port: 0, routes: { '/fixtures/': fixtures, '/lfm-webgpu/dist/': wasmDir } });
+      server = await startPageServer();
       browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, timeout: 60_000 });
       context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
       context.on('request', (r) => requests.push(r.url()));
