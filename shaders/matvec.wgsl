@@ -1,9 +1,8 @@
-// y = W x for a few vectors (decode). A workgroup computes ROWS consecutive rows for one
-// vector: each thread sums a strided share of the 4-element units of all ROWS rows (so each
-// x unit is loaded once for ROWS rows), then one tree reduction in workgroup memory serves
-// all ROWS rows (fewer workgroups and barriers: both cost much on software adapters).
+// y = W x for a few vectors (decode). A workgroup computes ROWS (8) consecutive rows for one
+// vector; the loop over the shared dimension and the sum are common/dot_rows.wgsl's.
 // The host prepends one quant helper (shaders/quant/<type>.wgsl, pipeline `matvec_<type>`),
-// which defines QK and dequant4 over `w`; so one kernel serves every type.
+// and `quant/dot.wgsl` is that type's dot-unit helper (shaders/dot/); so one kernel serves
+// every type.
 // A dispatch covers rows part_row0 .. part_row0 + n_rows of ONE GpuMatrix part (a matrix may
 // span several buffers) and writes them to y columns y_col0 ..; the host issues one dispatch
 // per part touched, which is also how an expert slice of a stacked matrix is selected.
@@ -40,17 +39,14 @@ fn matvec(
     if (r0 >= params.n_rows) {
         return; // uniform: depends on the workgroup only
     }
-    let blocks_per_row = params.cols4 / (QK / 4u);
+    let units_per_row = params.cols4 / (UNIT / 4u);
     // Rows past the end repeat the last row (in bounds) and are not stored.
     let last = params.n_rows - 1u;
-    let blk0 = vec4<u32>(
-        (params.part_row0 + min(r0, last)) * blocks_per_row,
-        (params.part_row0 + min(r0 + 1u, last)) * blocks_per_row,
-        (params.part_row0 + min(r0 + 2u, last)) * blocks_per_row,
-        (params.part_row0 + min(r0 + 3u, last)) * blocks_per_row,
-    );
-    let sums = dot_rows(lid.x, blk0, t * params.cols4, params.cols4);
+    let rows = min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
+    let rows_b = min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last));
+    let row0 = vec4<u32>(params.part_row0);
+    let sums = dot_rows(lid.x, (row0 + rows) * units_per_row, (row0 + rows_b) * units_per_row, t * params.cols4, params.cols4);
     if (lid.x < ROWS && r0 + lid.x < params.n_rows) {
-        y[t * params.y_stride + params.y_col0 + r0 + lid.x] = sums[lid.x];
+        y[t * params.y_stride + params.y_col0 + r0 + lid.x] = row_sum(sums, lid.x);
     }
 }

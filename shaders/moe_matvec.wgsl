@@ -2,7 +2,7 @@
 // experts: y[t, s] = W_e x[t] (or x[t, s]) with e = selected[t, s], W_e rows
 // e * rows_per_expert .. (e + 1) * rows_per_expert of a stacked (E * rows_per_expert, cols)
 // matrix. The routing stays on the GPU: a workgroup reads its expert from `selected`.
-// A workgroup computes ROWS rows of one (token, slot) like matvec (the loop is shared:
+// A workgroup computes ROWS (8) rows of one (token, slot) like matvec (the loop is shared:
 // common/dot_rows.wgsl). The host prepends a quant helper (pipeline `moe_matvec_<type>`) and
 // issues one dispatch per GpuMatrix part (each holds whole experts); workgroups whose expert
 // lies in another part exit at once, so each expert's rows are read only where selected.
@@ -44,19 +44,15 @@ fn moe_matvec(
     if (r0 >= rpe || local >= params.n_experts) {
         return; // uniform: depends on the workgroup only
     }
-    let blocks_per_row = params.cols4 / (QK / 4u);
+    let units_per_row = params.cols4 / (UNIT / 4u);
     // Rows past the end repeat the expert's last row (in bounds) and are not stored.
-    let first = local * rpe;
-    let last = rpe - 1u;
-    let blk0 = vec4<u32>(
-        (first + min(r0, last)) * blocks_per_row,
-        (first + min(r0 + 1u, last)) * blocks_per_row,
-        (first + min(r0 + 2u, last)) * blocks_per_row,
-        (first + min(r0 + 3u, last)) * blocks_per_row,
-    );
+    let first = vec4<u32>(local * rpe);
+    let last = vec4<u32>(rpe - 1u);
+    let rows = first + min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), last);
+    let rows_b = first + min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last);
     let x_row = select(ts / params.k, ts, params.x_per_slot != 0u);
-    let sums = dot_rows(lid.x, blk0, x_row * params.cols4, params.cols4);
+    let sums = dot_rows(lid.x, rows * units_per_row, rows_b * units_per_row, x_row * params.cols4, params.cols4);
     if (lid.x < ROWS && r0 + lid.x < rpe) {
-        y[ts * rpe + r0 + lid.x] = sums[lid.x];
+        y[ts * rpe + r0 + lid.x] = row_sum(sums, lid.x);
     }
 }

@@ -194,6 +194,43 @@ fn cancel_stops_within_one_token() {
     assert!(seen >= 1);
 }
 
+/// An interrupt during a long prefill stops it within one chunk of the prompt: the turn ends
+/// with `Abort` and no answer, what was fed stays in the state, and the same request asked
+/// again resumes from there and gives the answer of an uninterrupted session.
+#[test]
+fn cancel_during_prefill_stops_it_and_the_conversation_resumes() {
+    let m = model("tiny-moe", "q8_0", false);
+    let long = request(vec![user(&"Tell me about the sea and the sky. ".repeat(300))], 4);
+    let (clean_events, clean) = turn(&mut session(&m, 4096), &long);
+    let clean = clean.unwrap();
+    assert!(clean.usage.prompt_tokens > 2000, "{} prompt tokens", clean.usage.prompt_tokens);
+    let prefill = std::time::Duration::from_secs_f64(clean.timings.prefill_ms / 1e3);
+
+    // Interrupted a quarter of the way in (a thread: nothing else runs during a prefill).
+    let mut s = session(&m, 4096);
+    let cancel = Cancel::new();
+    let timer = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(prefill / 4);
+            cancel.cancel();
+        })
+    };
+    let mut events = Vec::new();
+    let done = pollster::block_on(s.generate(&long, &cancel, &mut |e| events.push(e))).unwrap();
+    timer.join().unwrap();
+    assert_eq!(done.finish_reason, FinishReason::Abort);
+    assert_eq!(done.usage.completion_tokens, 0);
+    assert_eq!(text_of(&events), "");
+    let fed = s.history().len();
+    assert!(fed < clean.usage.prompt_tokens - 1, "the prefill ran to its end ({fed} tokens) despite the interrupt");
+
+    let (events, again) = turn(&mut s, &long);
+    let again = again.unwrap();
+    assert_eq!(again.usage.cached_tokens, fed, "the interrupted prefill's tokens are reused");
+    assert_eq!(text_of(&events), text_of(&clean_events), "the resumed answer equals the uninterrupted one");
+}
+
 #[test]
 fn stop_strings_and_loops_end_generation() {
     let m = model("tiny-moe", "q8_0", false);

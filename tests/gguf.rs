@@ -1,9 +1,12 @@
 //! GGUF reader tests: the shipped fixtures against the tables gguf-py wrote into their
 //! `golden.json`, writer/reader round trips, prefix (streaming) parsing, and bad input.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use common::gguf_bytes::{find, info_at, put_u32, put_u64};
 use lfm_webgpu::gguf::{Gguf, GgufError, GgufFile, GgufWriter, Parsed, Value, ValueType};
 use lfm_webgpu::quant::GgmlType;
 use serde_json::Value as Json;
@@ -70,37 +73,6 @@ fn s(v: &str) -> Value {
 
 fn f32_bytes(xs: &[f32]) -> Vec<u8> {
     xs.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Position of the only occurrence of `needle`.
-fn find(hay: &[u8], needle: &[u8]) -> usize {
-    let hits: Vec<usize> =
-        hay.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect();
-    assert_eq!(hits.len(), 1, "{:?} occurs {} times", String::from_utf8_lossy(needle), hits.len());
-    hits[0]
-}
-
-fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
-    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put_u64(bytes: &mut [u8], at: usize, v: u64) {
-    bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
-
-/// Where the fields of tensor `name`'s info lie in a written file.
-struct InfoAt {
-    n_dims: usize,
-    dims: usize,
-    ty: usize,
-    offset: usize,
-}
-
-fn info_at(bytes: &[u8], name: &str) -> InfoAt {
-    let n_dims = find(bytes, name.as_bytes()) + name.len();
-    let nd = u32::from_le_bytes(bytes[n_dims..n_dims + 4].try_into().unwrap()) as usize;
-    let ty = n_dims + 4 + 8 * nd;
-    InfoAt { n_dims, dims: n_dims + 4, ty, offset: ty + 4 }
 }
 
 /// A small file with a bit of everything: the base the bad-input tests corrupt.
@@ -575,6 +547,33 @@ fn tensor_offset_outside_the_file() {
     // Past any plausible file: rejected while parsing the header.
     put_u64(&mut b, at.offset, u64::MAX - 31);
     assert!(matches!(header_err(&b), GgufError::BadTensor { tensor, .. } if tensor == "bias"));
+}
+
+/// Two tensors whose data share bytes: a corrupt (or hostile) header, rejected while parsing
+/// it, naming both. An empty tensor occupies nothing, so it overlaps nothing.
+#[test]
+fn overlapping_tensor_ranges() {
+    let mut b = sample(3);
+    // weight: Q4_0 [32, 2], bytes 0..36 of the data section; bias: 12 bytes at 64.
+    put_u64(&mut b, info_at(&b, "bias").offset, 32);
+    let err = header_err(&b);
+    assert!(
+        matches!(&err, GgufError::BadTensor { tensor, reason } if tensor == "bias" && reason.contains("overlaps tensor `weight` (0..36)")),
+        "{err:?}"
+    );
+    // The same offset as another tensor.
+    put_u64(&mut b, info_at(&b, "bias").offset, 0);
+    assert!(matches!(header_err(&b), GgufError::BadTensor { .. }));
+
+    let mut b = GgufWriter::new(3)
+        .tensor("a", &[4], GgmlType::F32, f32_bytes(&[1.0; 4]))
+        .unwrap()
+        .tensor("empty", &[0, 4], GgmlType::F32, vec![])
+        .unwrap()
+        .to_bytes();
+    put_u64(&mut b, info_at(&b, "empty").offset, 0);
+    let g = Gguf::from_bytes(&b).unwrap();
+    assert_eq!(g.tensor("empty").unwrap().n_bytes(), 0);
 }
 
 #[test]

@@ -85,3 +85,32 @@ fn a_limit_below_an_unsplittable_buffer_is_a_clear_error() {
     let err = load(&ctx, "q8_0").and_then(|m| m.new_state(8).map(|_| ())).unwrap_err();
     assert!(matches!(err, ModelError::Gpu(GpuError::BindingTooLarge { limit, .. }) if limit == LIMIT / 2), "{err}");
 }
+
+/// A buffer the device cannot hold, asked for in the middle of a conversation (logits of every
+/// position: (tokens, vocab) f32 in one binding, over the limit for more than one token): a
+/// typed error before anything is submitted, the state untouched, and the same model and state
+/// go on to give the golden tokens.
+#[test]
+fn a_buffer_over_the_device_limit_is_a_typed_error_and_the_model_goes_on() {
+    let ctx = context(LIMIT);
+    let m = load(&ctx, "q8_0").unwrap();
+    let g = Golden::load("tiny-moe");
+    let (prompt, want) = (g.ids("prompt_ids"), g.ids("dequant.q8_0.generated_ids"));
+    let mut state = m.new_state(prompt.len() + 4).unwrap();
+
+    let err = m.forward_blocking(&mut state, &prompt, Logits::All).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::Gpu(GpuError::BindingTooLarge { what, limit, .. }) if what.contains("logits") && *limit == LIMIT),
+        "{err}"
+    );
+    assert_eq!(state.pos, 0, "the failed step must not count");
+    assert!(ctx.lost().is_none());
+
+    let mut sampler = Sampler::new(SamplingParams::default());
+    let mut got = vec![m.forward_sample_blocking(&mut state, &prompt, &mut sampler).unwrap()];
+    while got.len() < 4 {
+        let next = [*got.last().unwrap()];
+        got.push(m.forward_sample_blocking(&mut state, &next, &mut sampler).unwrap());
+    }
+    assert_eq!(got, want[..4], "greedy tokens after the failed allocation");
+}

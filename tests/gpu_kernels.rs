@@ -10,8 +10,8 @@ mod common;
 use common::gpu::{assert_close, ctx, host_matrix, ids, random, run, tensor, upload, validate_with_naga, zeros};
 use lfm_webgpu::gpu::kernels::{self, RopeTable};
 use lfm_webgpu::gpu::layout::{self, GpuFormat};
-use lfm_webgpu::gpu::shader::{self, ShaderSpec, GPU_TYPES};
-use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::gpu::shader::{self, ShaderSpec, ShaderTarget, GPU_TYPES};
+use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops, Tuning};
 use lfm_webgpu::model::HostTensor;
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::reference::ops as reference;
@@ -198,6 +198,36 @@ fn matvec_and_matmul_match_reference_for_every_type() {
                 let got = run(&y, |ops| kernel(ops, &gw, 0, rows, &gx, &y).unwrap());
                 assert_close(&format!("{name} {ty} T={t}"), &got, &want, |i, _| tol[i]);
             }
+        }
+    }
+}
+
+#[test]
+fn matvec_matches_reference_with_every_workgroup_sum() {
+    // The context's own tuning is covered above; here the other ones: the workgroup-memory
+    // tree (adapters without subgroups, e.g. browsers) at a CPU's 8 threads and a GPU's 64,
+    // and the subgroup sum where the adapter has it. Cut rows (a slice at row 5) and 2 vectors.
+    let mut rng = Rng::new(18);
+    let subgroups = ctx().features.contains(wgpu::Features::SUBGROUP) && ctx().adapter_info.subgroup_min_size >= 8;
+    let tunings = [(8, false), (64, false), (8, subgroups)];
+    for (matvec_wg, subgroup_reduce) in tunings {
+        let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
+        own.tuning = Tuning { matvec_wg, shader: ShaderTarget { subgroup_reduce, enable_directive: false } };
+        for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
+            let (rows, cols, t) = (45, cols_for(ty), 2);
+            let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+            let x = random(&mut rng, t * cols, 1.0);
+            let want = reference::matmul(&w, 5, rows - 5, &x);
+            let tol = matvec_tolerance(&w, 5, rows - 5, &x);
+            let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
+            let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
+            let y = GpuTensor::zeros(&own, "y", t, rows - 5).unwrap();
+            let mut ops = Ops::new(&own);
+            kernels::matvec_rows(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
+            ops.submit();
+            let got = y.read_f32_blocking(&own).unwrap();
+            let what = format!("matvec {ty}, {matvec_wg} threads, subgroup sum {subgroup_reduce}");
+            assert_close(&what, &got, &want, |i, _| tol[i]);
         }
     }
 }

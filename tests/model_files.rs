@@ -4,11 +4,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use common::gguf_bytes::{find, get_u64, info_at, put_u64};
 use common::{assert_close, gguf_path, Golden};
-use lfm_webgpu::gguf::{Gguf, GgufError, GgufFile, GgufWriter, TensorInfo, Value};
+use lfm_webgpu::gguf::{Gguf, GgufError, GgufFile, GgufWriter, TensorInfo, Value, ValueType};
+use lfm_webgpu::gpu::{GpuContext, GpuModel};
 use lfm_webgpu::model::{ModelError, SharedBytes};
+use lfm_webgpu::sampling::{Sampler, SamplingParams};
 use lfm_webgpu::quant::{dequantize_to_vec, quantize, GgmlType};
 use lfm_webgpu::reference::{Logits, ReferenceModel};
 
@@ -238,4 +241,147 @@ fn absurd_layer_count_is_a_typed_error() {
     let g = Gguf::from_bytes(&w.metadata("lfm2.attention.head_count_kv", Value::U32(2)).to_bytes()).unwrap();
     let err = lfm_webgpu::model::Config::from_gguf(&g).unwrap_err();
     assert!(matches!(&err, ModelError::BadConfig(m) if m.contains("block_count")), "{err}");
+}
+
+// ------------------------------------------------- absurd metadata: typed errors, device intact
+
+/// The GPU context every bad file below is loaded on (lavapipe in CI), shared by the tests.
+fn gpu() -> Arc<GpuContext> {
+    static CTX: OnceLock<Arc<GpuContext>> = OnceLock::new();
+    CTX.get_or_init(|| Arc::new(GpuContext::new_blocking().expect("a wgpu adapter (lavapipe in CI)"))).clone()
+}
+
+/// Loads `bytes` on the reference and on the GPU backend: both must fail, with the same
+/// error, which is returned.
+fn rejected(bytes: Vec<u8>) -> ModelError {
+    let on_gpu = Gguf::from_bytes(&bytes)
+        .map_err(ModelError::from)
+        .and_then(|g| GpuModel::new(gpu(), &g, &SharedBytes::new(Arc::new(bytes.clone()))))
+        .err()
+        .expect("the GPU backend loaded a bad file");
+    let reference = load(bytes).err().expect("the reference backend loaded a bad file");
+    assert_eq!(on_gpu.to_string(), reference.to_string());
+    reference
+}
+
+/// After the failures, the same GPU device loads the real model and gives its golden greedy
+/// tokens: a bad file leaves nothing behind.
+fn assert_the_device_still_runs_the_model() {
+    let file = GgufFile::open(gguf_path("tiny-moe", "q8_0")).unwrap();
+    let m = GpuModel::new(gpu(), &file.header, &SharedBytes::new(file.shared_bytes())).unwrap();
+    let g = Golden::load("tiny-moe");
+    let (prompt, want) = (g.ids("prompt_ids"), g.ids("dequant.q8_0.generated_ids"));
+    let mut state = m.new_state(prompt.len() + 3).unwrap();
+    let mut sampler = Sampler::new(SamplingParams::default());
+    let mut got = vec![m.forward_sample_blocking(&mut state, &prompt, &mut sampler).unwrap()];
+    while got.len() < 3 {
+        let next = [*got.last().unwrap()];
+        got.push(m.forward_sample_blocking(&mut state, &next, &mut sampler).unwrap());
+    }
+    assert_eq!(got, want[..3]);
+    assert!(gpu().lost().is_none());
+}
+
+/// The fixture's bytes, to be patched in place (every offset in the file stays right).
+fn fixture_bytes() -> Vec<u8> {
+    std::fs::read(gguf_path("tiny-moe", "q8_0")).unwrap()
+}
+
+/// Arrays of absurd lengths: one declared with 2^40 elements (corrupt: a reader must not wait
+/// for, or allocate, terabytes) and one really holding a million entries where the config wants
+/// one per layer.
+#[test]
+fn huge_metadata_arrays_are_typed_errors() {
+    let mut b = fixture_bytes();
+    // Key, value type (array), element type, then the element count.
+    let key = b"tokenizer.ggml.token_type";
+    let count = find(&b, key) + key.len() + 4 + 4;
+    assert_eq!(get_u64(&b, count), 65536);
+    put_u64(&mut b, count, 1 << 40);
+    let err = rejected(b);
+    assert!(matches!(&err, ModelError::Gguf(GgufError::Corrupt { what: "array length", .. })), "{err}");
+
+    let (mut meta, tensors) = fixture();
+    meta.insert("lfm2moe.attention.head_count_kv".into(), Value::Array(ValueType::I32, vec![Value::I32(2); 1 << 20]));
+    let err = rejected(write(&meta, tensors));
+    assert!(matches!(&err, ModelError::BadConfig(m) if m.contains("1048576 entries for 6 layers")), "{err}");
+    assert_the_device_still_runs_the_model();
+}
+
+/// A tensor with a zero dimension (an empty tensor is valid GGUF, not a valid weight), and
+/// zero or 2^40 in the hyperparameters: named, before anything is allocated for them.
+#[test]
+fn zero_and_absurd_dimensions_are_typed_errors() {
+    let (meta, mut tensors) = fixture();
+    let t = tensors.iter_mut().find(|t| t.0 == "blk.0.ffn_up.weight").unwrap();
+    (t.1, t.3) = (vec![64, 0], vec![]);
+    let err = rejected(write(&meta, tensors));
+    assert!(
+        matches!(&err, ModelError::WrongShape { tensor, found, .. } if tensor == "blk.0.ffn_up.weight" && found == &[64, 0]),
+        "{err}"
+    );
+
+    for (key, n, what) in [
+        ("embedding_length", 0, "embedding_length 0"),
+        ("vocab_size", 0, "vocab_size"),
+        ("expert_used_count", 0, "expert_used_count 0"),
+        ("embedding_length", 1 << 40, "token_embd.weight"),
+        ("expert_count", 1 << 40, "ffn_gate_inp"),
+        ("feed_forward_length", 1 << 40, "ffn_"),
+    ] {
+        let (mut meta, tensors) = fixture();
+        meta.insert(format!("lfm2moe.{key}"), Value::U64(n));
+        let err = rejected(write(&meta, tensors));
+        assert!(
+            matches!(&err, ModelError::BadConfig(_) | ModelError::WrongShape { .. }) && err.to_string().contains(what),
+            "{key} = {n}: {err}"
+        );
+    }
+    assert_the_device_still_runs_the_model();
+}
+
+/// Tensors of 2^40 elements and more (terabytes) are rejected with the header; one just
+/// below that is a valid header whose data is not in the file.
+#[test]
+fn tensors_of_2_40_elements_are_typed_errors() {
+    let mut b = fixture_bytes();
+    let at = info_at(&b, "token_embd.weight");
+    put_u64(&mut b, at.dims + 8, 1 << 35); // 64 x 2^35 = 2^41 elements
+    let err = rejected(b.clone());
+    assert!(
+        matches!(&err, ModelError::Gguf(GgufError::BadTensor { tensor, reason }) if tensor == "token_embd.weight" && reason.contains("too large")),
+        "{err}"
+    );
+    put_u64(&mut b, at.dims + 8, (1 << 34) - 1); // just under 2^40 elements: about 1 TB of Q8_0
+    let err = rejected(b);
+    assert!(
+        matches!(&err, ModelError::Gguf(GgufError::TensorOutOfFile { tensor, .. }) if tensor == "token_embd.weight"),
+        "{err}"
+    );
+    assert_the_device_still_runs_the_model();
+}
+
+/// A tensor whose data overlaps another's, or lies past the end of the file.
+#[test]
+fn tensor_ranges_overlapping_or_outside_the_file_are_typed_errors() {
+    let base = fixture_bytes();
+    let down = get_u64(&base, info_at(&base, "blk.0.ffn_down.weight").offset);
+    let mut b = base.clone();
+    put_u64(&mut b, info_at(&b, "blk.0.ffn_up.weight").offset, down);
+    let err = rejected(b);
+    assert!(
+        matches!(&err, ModelError::Gguf(GgufError::BadTensor { reason, .. }) if reason.contains("overlaps tensor")),
+        "{err}"
+    );
+
+    let mut b = base.clone();
+    let g = Gguf::from_bytes(&base).unwrap();
+    let past_the_end = (base.len() as u64 - g.data_offset).next_multiple_of(g.alignment);
+    put_u64(&mut b, info_at(&b, "token_embd_norm.weight").offset, past_the_end);
+    let err = rejected(b);
+    assert!(
+        matches!(&err, ModelError::Gguf(GgufError::TensorOutOfFile { tensor, .. }) if tensor == "token_embd_norm.weight"),
+        "{err}"
+    );
+    assert_the_device_still_runs_the_model();
 }

@@ -16,3 +16,13 @@ fn bytes_i(v: u32) -> vec4<f32> {
 fn spread4(h: u32) -> u32 {
     return (h & 1u) | ((h & 2u) << 7u) | ((h & 4u) << 14u) | ((h & 8u) << 21u);
 }
+
+// The low nibbles of the four bytes of `v` as unsigned values.
+fn nibbles_lo(v: u32) -> vec4<f32> {
+    return vec4<f32>((vec4<u32>(v) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(15u));
+}
+
+// The high nibbles of the four bytes of `v` as unsigned values.
+fn nibbles_hi(v: u32) -> vec4<f32> {
+    return vec4<f32>((vec4<u32>(v) >> vec4<u32>(4u, 12u, 20u, 28u)) & vec4<u32>(15u));
+}

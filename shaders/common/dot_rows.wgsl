@@ -1,39 +1,33 @@
 // The inner loop of the matrix-vector kernels: ROWS rows of one GpuMatrix part dotted with one
-// vector by one workgroup. Each thread sums a strided share of the 4-element units of all ROWS
-// rows (so each x unit is loaded once for ROWS rows), then one tree reduction in workgroup
-// memory serves all ROWS rows (fewer workgroups and barriers: both cost much on software
-// adapters).
-// The including kernel provides the quant helper (QK and dequant4 over `w`, one part),
-// `x: array<vec4<f32>>` and `override wg_size` (a power of two, at most 256).
+// vector by one workgroup. Each thread takes whole dot units (a block, or a fixed part of one:
+// `UNIT` elements, defined by the per-format helper `dot/<type>.wgsl` or `dot/generic.wgsl`)
+// of all ROWS rows, so each x unit is loaded once for ROWS rows and each weight word once with
+// wide loads, then the partial sums of the workgroup are added by `reduce_rows` (subgroup
+// operations where the whole workgroup is one subgroup, else a tree in workgroup memory; the
+// host picks the file, see `common/reduce_*.wgsl`).
+// Few, fat workgroups: barriers and workgroup launches cost much on software adapters.
+// The including kernel provides `x: array<vec4<f32>>` and `override wg_size`.
 
-const ROWS: u32 = 4u; // rows per workgroup: one vec4 lane each
+#include "quant/dot.wgsl"
+#include "common/reduce.wgsl"
 
-var<workgroup> dot_partial: array<vec4<f32>, wg_size>; // one lane per row
+const ROWS: u32 = 8u; // rows per workgroup: two vec4 lanes of 4
 
-// Lane k: row `blk0[k] / blocks_per_row` of the part (blk0: its first block) dotted with
-// x[x0 .. x0 + cols4]. Has barriers: every thread of the workgroup calls it, in uniform control
-// flow, and every thread gets the sums.
-fn dot_rows(lid: u32, blk0: vec4<u32>, x0: u32, cols4: u32) -> vec4<f32> {
-    let units_per_block = QK / 4u;
-    var acc = vec4<f32>(0.0);
-    for (var u = lid; u < cols4; u += wg_size) {
-        let xv = x[x0 + u];
-        let b = u / units_per_block;
-        let j = u % units_per_block;
-        acc += vec4<f32>(
-            dot(dequant4(blk0[0] + b, j), xv),
-            dot(dequant4(blk0[1] + b, j), xv),
-            dot(dequant4(blk0[2] + b, j), xv),
-            dot(dequant4(blk0[3] + b, j), xv),
-        );
+// Rows `first[i] / units_per_row` of the part (first: their first dot unit, rows 0..3 in `a`,
+// 4..7 in `b`) dotted with x[x0 .. x0 + cols4]. Has barriers on the shared-memory path: every
+// thread of the workgroup calls it, in uniform control flow, and every thread gets the sums.
+fn dot_rows(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSums {
+    let units = cols4 / (UNIT / 4u);
+    var acc = RowSums(vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var u = lid; u < units; u += wg_size) {
+        let xu = x0 + u * (UNIT / 4u);
+        acc.a += vec4<f32>(unit_dot(a[0] + u, xu), unit_dot(a[1] + u, xu), unit_dot(a[2] + u, xu), unit_dot(a[3] + u, xu));
+        acc.b += vec4<f32>(unit_dot(b[0] + u, xu), unit_dot(b[1] + u, xu), unit_dot(b[2] + u, xu), unit_dot(b[3] + u, xu));
     }
-    dot_partial[lid] = acc;
-    workgroupBarrier();
-    for (var s = wg_size / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            dot_partial[lid] += dot_partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    return dot_partial[0];
+    return reduce_rows(lid, acc);
+}
+
+// Element `i < ROWS` of `s`.
+fn row_sum(s: RowSums, i: u32) -> f32 {
+    return select(s.a[i & 3u], s.b[i & 3u], i >= 4u);
 }

@@ -4,16 +4,23 @@
 // sub-blocks 4..8 keep the low 4 bits in the nibbles of byte sb + 4 and the top 2 bits in the
 // otherwise unused top bits of bytes sb - 4 (scale) and sb (min).
 
-fn kscale_byte(base: u32, k: u32) -> u32 {
-    return (w[base + 1u + (k >> 2u)] >> ((k & 3u) * 8u)) & 0xffu;
+// Byte k of the 12 scale bytes, held in three words.
+fn kscale_byte_of(sc: vec3<u32>, k: u32) -> u32 {
+    return (sc[k >> 2u] >> ((k & 3u) * 8u)) & 0xffu;
 }
 
-fn kscale_min(base: u32, sb: u32) -> vec2<f32> {
+// (scale, min) of sub-block `sb` from the three scale words.
+fn kscale_min_of(sc: vec3<u32>, sb: u32) -> vec2<f32> {
     if (sb < 4u) {
-        return vec2<f32>(f32(kscale_byte(base, sb) & 63u), f32(kscale_byte(base, sb + 4u) & 63u));
+        return vec2<f32>(f32(kscale_byte_of(sc, sb) & 63u), f32(kscale_byte_of(sc, sb + 4u) & 63u));
     }
-    let packed = kscale_byte(base, sb + 4u);
-    let sc = (packed & 0xfu) | ((kscale_byte(base, sb - 4u) >> 6u) << 4u);
-    let m = (packed >> 4u) | ((kscale_byte(base, sb) >> 6u) << 4u);
-    return vec2<f32>(f32(sc), f32(m));
+    let packed = kscale_byte_of(sc, sb + 4u);
+    let s = (packed & 0xfu) | ((kscale_byte_of(sc, sb - 4u) >> 6u) << 4u);
+    let m = (packed >> 4u) | ((kscale_byte_of(sc, sb) >> 6u) << 4u);
+    return vec2<f32>(f32(s), f32(m));
+}
+
+// (scale, min) of sub-block `sb` of the block whose first word is `base`.
+fn kscale_min(base: u32, sb: u32) -> vec2<f32> {
+    return kscale_min_of(vec3<u32>(w[base + 1u], w[base + 2u], w[base + 3u]), sb);
 }

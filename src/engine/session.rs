@@ -36,6 +36,10 @@ impl Cancel {
 /// Saved states kept for rewinding: enough for editing any of the last few turns.
 const MAX_SAVED: usize = 32;
 
+/// Prompt tokens fed between two looks at the cancel flag during a prefill (a multiple of the
+/// GPU's batch, so the chunks do not change how the GPU splits the prompt).
+const PREFILL_CHUNK: usize = 256;
+
 pub struct Session {
     backend: Arc<Backend>,
     tokenizer: Arc<Tokenizer>,
@@ -142,9 +146,18 @@ impl Session {
         // Save the state one token before the prompt's end: a regenerated answer (same prompt)
         // resumes there, since the last prompt token must be fed again for its logits.
         let last = prompt.len() - 1;
-        if cached < last {
-            self.backend.forward(&mut self.seq, &prompt[cached..last], Logits::None).await?;
-            self.history.extend_from_slice(&prompt[cached..last]);
+        // In chunks, so an interrupt stops a long prefill within one chunk. What was fed stays
+        // in the state: the same prompt asked again resumes from there.
+        for chunk in prompt[cached..last].chunks(PREFILL_CHUNK) {
+            if cancel.is_cancelled() {
+                return Ok(Done {
+                    finish_reason: FinishReason::Abort,
+                    usage: Usage { prompt_tokens: prompt.len(), cached_tokens: cached, completion_tokens: 0 },
+                    timings: Timings { prefill_ms: 1e3 * started.elapsed().as_secs_f64(), ..Timings::default() },
+                });
+            }
+            self.backend.forward(&mut self.seq, chunk, Logits::None).await?;
+            self.history.extend_from_slice(chunk);
         }
         self.save_state()?;
         let mut next = self.backend.next_token(&mut self.seq, &prompt[last..], &mut sampler).await?;

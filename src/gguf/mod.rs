@@ -261,8 +261,31 @@ fn parse(c: &mut Cursor) -> Result<Gguf, Stop> {
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         return Err(GgufError::DuplicateTensor(w[0].to_string()).into());
     }
+    check_overlaps(&tensors)?;
     let data_offset = (c.pos as u64).next_multiple_of(alignment);
     Ok(Gguf { version, metadata, tensors, alignment, data_offset })
+}
+
+/// Fails when two tensors' data share a byte (a corrupt or hostile header: a writer lays
+/// tensors out one after the other, and llama.cpp rejects anything but that). Empty tensors
+/// occupy nothing.
+fn check_overlaps(tensors: &[TensorInfo]) -> Result<(), GgufError> {
+    // (start, end, name) relative to the data section; the sizes were checked while parsing.
+    let mut ranges: Vec<(u64, u64, &str)> = tensors
+        .iter()
+        .map(|t| (t.offset, t.offset + t.n_bytes(), t.name.as_str()))
+        .filter(|&(start, end, _)| end > start)
+        .collect();
+    ranges.sort_unstable();
+    // Sorted by start, disjoint ranges also end in order: each need only be checked against
+    // the one before it.
+    match ranges.windows(2).find(|w| w[1].0 < w[0].1) {
+        Some(&[(start, end, name), (s, e, tensor)]) => Err(GgufError::BadTensor {
+            tensor: tensor.to_string(),
+            reason: format!("its data (bytes {s}..{e} of the data section) overlaps tensor `{name}` ({start}..{end})"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 // When the input runs out inside a kv pair or a tensor info, the ask also covers the smallest

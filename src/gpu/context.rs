@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::quant::GgmlType;
 
-use super::shader::ShaderSpec;
+use super::shader::{ShaderSpec, ShaderTarget};
 
 /// Everything that can go wrong on the GPU path. Validation errors inside wgpu that are not
 /// caught here (native) surface through wgpu's uncaptured-error handler.
@@ -59,12 +59,42 @@ pub struct GpuContext {
     pub adapter_info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// How the kernels are compiled and launched on this adapter.
+    pub tuning: Tuning,
     /// [`ContextOptions::max_binding_bytes`]: the binding limit planned with, when lowered.
     binding_cap: Option<u64>,
     /// Why the device was lost, once it is (set by wgpu's device-lost callback, or
     /// [`GpuContext::mark_lost`]); every later use of the device is pointless.
     lost: Arc<Mutex<Option<String>>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+/// Per-adapter choices of the matrix-vector kernels (see `shaders/common/dot_rows.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Threads per matvec workgroup. CPU adapters (lavapipe, SwiftShader) run a workgroup as
+    /// one SIMD loop, where barriers and idle lanes are what costs: 8, their vector width.
+    /// GPUs want a whole subgroup (or 64 threads) on a workgroup's rows.
+    pub matvec_wg: u32,
+    pub shader: ShaderTarget,
+}
+
+impl Tuning {
+    pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Tuning {
+        let name = info.name.to_ascii_lowercase();
+        let cpu = info.device_type == wgpu::DeviceType::Cpu || name.contains("swiftshader") || name.contains("llvmpipe");
+        let subgroups = features.contains(wgpu::Features::SUBGROUP);
+        let matvec_wg = match (cpu, subgroups) {
+            (true, _) => 8,
+            (false, true) if (32..=128).contains(&info.subgroup_min_size) => info.subgroup_min_size,
+            (false, _) => 64,
+        };
+        let shader = ShaderTarget {
+            subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
+            enable_directive: cfg!(target_arch = "wasm32"),
+        };
+        Tuning { matvec_wg, shader }
+    }
 }
 
 impl GpuContext {
@@ -115,8 +145,10 @@ impl GpuContext {
             let mut lost = record.lock().unwrap_or_else(|e| e.into_inner());
             lost.get_or_insert_with(|| format!("{reason:?}: {message}"));
         });
+        let adapter_info = adapter.get_info();
         Ok(GpuContext {
-            adapter_info: adapter.get_info(),
+            tuning: Tuning::for_adapter(&adapter_info, device.features()),
+            adapter_info,
             limits: device.limits(),
             features: device.features(),
             device,
@@ -178,7 +210,7 @@ impl GpuContext {
         if let Some(p) = self.pipelines.lock().expect("pipeline cache poisoned").get(&key) {
             return Ok(p.clone());
         }
-        let source = spec.source()?;
+        let source = spec.source_for(self.tuning.shader)?;
         let scope = ErrorScope::push(&self.device);
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(&key.label),

@@ -23,7 +23,7 @@ mod scratch;
 pub mod shader;
 mod tensor;
 
-pub use context::{ContextOptions, GpuContext, GpuError};
+pub use context::{ContextOptions, GpuContext, GpuError, Tuning};
 pub use forward::{GpuCheckpoint, GpuState, StateBytes, MAX_BATCH};
 pub use kv_cache::{KvBlock, KvCache};
 pub use matrix::{GpuMatrix, MatrixPart, MatrixUpload};

@@ -63,6 +63,9 @@ pub(crate) struct Dispatch<'a> {
     pub params: &'a [u8],
     /// Storage buffers, bound whole at bindings 1, 2, ... in order.
     pub storage: &'a [&'a wgpu::Buffer],
+    /// The weights again, bound whole at binding 8 as the dot helpers' `w4` (see
+    /// [`super::shader::ShaderSpec::wide_weights`]).
+    pub wide: Option<&'a wgpu::Buffer>,
     pub workgroups: [u32; 3],
 }
 
@@ -108,6 +111,9 @@ impl<'c> Ops<'c> {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         for (i, buffer) in d.storage.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: buffer.as_entire_binding() });
+        }
+        if let Some(buffer) = d.wide {
+            entries.push(wgpu::BindGroupEntry { binding: 8, resource: buffer.as_entire_binding() });
         }
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,

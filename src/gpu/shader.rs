@@ -6,6 +6,11 @@
 //! each file included once however often it is named). Kernels generic over the weight
 //! format (`matvec`, `matmul`, `embed`) get one `shaders/quant/<type>.wgsl` helper prepended
 //! per variant, which names the pipeline `matvec_q4_0` etc.
+//!
+//! Two include names are chosen per variant rather than fixed: `quant/dot.wgsl` is the
+//! format's dot-unit helper (`dot/<type>.wgsl`, or `dot/generic.wgsl` for formats without
+//! one) and `common/reduce.wgsl` the workgroup sum that suits the adapter
+//! (`reduce_subgroup.wgsl` or `reduce_shared.wgsl`, see [`ShaderTarget`]).
 
 use std::collections::HashSet;
 
@@ -41,9 +46,16 @@ shader_files!(
     "swiglu.wgsl",
     "common/bytes.wgsl",
     "common/dot_rows.wgsl",
+    "common/reduce_shared.wgsl",
+    "common/reduce_subgroup.wgsl",
     "common/kscale.wgsl",
     "common/split_scale.wgsl",
     "common/trig.wgsl",
+    "dot/generic.wgsl",
+    "dot/q4_0.wgsl",
+    "dot/q4_k.wgsl",
+    "dot/q6_k.wgsl",
+    "dot/q8_0.wgsl",
     "quant/bf16.wgsl",
     "quant/f16.wgsl",
     "quant/f32.wgsl",
@@ -92,6 +104,16 @@ pub const GPU_TYPES: &[GgmlType] = &[
     GgmlType::Q6_K,
 ];
 
+/// What the adapter lets shaders use, fixed per [`super::GpuContext`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShaderTarget {
+    /// Workgroup sums by subgroup operations: the device has subgroups and its smallest
+    /// subgroup holds a whole matvec workgroup.
+    pub subgroup_reduce: bool,
+    /// Start the source with `enable subgroups;` (browsers require it; naga rejects it).
+    pub enable_directive: bool,
+}
+
 /// One shader variant: a kernel file, optionally specialized to a weight format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShaderSpec {
@@ -121,9 +143,23 @@ impl ShaderSpec {
         self.kernel
     }
 
-    /// The complete WGSL of this variant, includes expanded.
+    /// The complete WGSL of this variant for the portable target (no subgroups).
     pub fn source(&self) -> Result<String, GpuError> {
+        self.source_for(ShaderTarget::default())
+    }
+
+    /// Whether this variant's dot-unit helper also reads the weights as `array<vec4<u32>>`,
+    /// bound again at binding 8 (`Dispatch::wide`).
+    pub fn wide_weights(&self) -> bool {
+        self.quant.is_some_and(|ty| find_file(&dot_file(ty)).is_some())
+    }
+
+    /// The complete WGSL of this variant for `target`, includes expanded.
+    pub fn source_for(&self, target: ShaderTarget) -> Result<String, GpuError> {
         let mut root = String::new();
+        if target.subgroup_reduce && target.enable_directive {
+            root.push_str("enable subgroups;\n");
+        }
         if let Some(ty) = self.quant {
             if !GPU_TYPES.contains(&ty) {
                 return Err(GpuError::Unsupported(ty));
@@ -131,7 +167,9 @@ impl ShaderSpec {
             root.push_str(&format!("#include \"quant/{}.wgsl\"\n", ty.name().to_ascii_lowercase()));
         }
         root.push_str(&format!("#include \"{}.wgsl\"\n", self.kernel));
-        expand_includes(&root)
+        let mut out = String::new();
+        expand(&root, "<source>", &mut HashSet::new(), &mut out, &Choice { quant: self.quant, target })?;
+        Ok(out)
     }
 
     /// Every variant the kernels can ask for (for validation in tests).
@@ -146,13 +184,49 @@ impl ShaderSpec {
 /// file once); an unknown file or malformed directive is [`GpuError::Shader`].
 pub fn expand_includes(text: &str) -> Result<String, GpuError> {
     let mut out = String::new();
-    expand(text, "<source>", &mut HashSet::new(), &mut out)?;
+    expand(text, "<source>", &mut HashSet::new(), &mut out, &Choice { quant: None, target: ShaderTarget::default() })?;
     Ok(out)
+}
+
+/// What the chosen include names resolve to.
+struct Choice {
+    quant: Option<GgmlType>,
+    target: ShaderTarget,
+}
+
+impl Choice {
+    /// The file an include name stands for: itself, or the variant's choice for the two
+    /// chosen names.
+    fn resolve(&self, path: &str) -> Option<String> {
+        match path {
+            "quant/dot.wgsl" => {
+                let own = dot_file(self.quant?);
+                Some(if find_file(&own).is_some() { own } else { "dot/generic.wgsl".into() })
+            }
+            "common/reduce.wgsl" if self.target.subgroup_reduce => Some("common/reduce_subgroup.wgsl".into()),
+            "common/reduce.wgsl" => Some("common/reduce_shared.wgsl".into()),
+            _ => Some(path.into()),
+        }
+    }
+}
+
+fn dot_file(ty: GgmlType) -> String {
+    format!("dot/{}.wgsl", ty.name().to_ascii_lowercase())
+}
+
+fn find_file(path: &str) -> Option<&'static (&'static str, &'static str)> {
+    FILES.iter().find(|(p, _)| *p == path)
 }
 
 /// Appends `text` to `out`, replacing each `#include "path"` line by that file (recursively,
 /// once per file). A malformed directive or unknown file is an error naming `origin`.
-fn expand(text: &str, origin: &str, seen: &mut HashSet<&'static str>, out: &mut String) -> Result<(), GpuError> {
+fn expand(
+    text: &str,
+    origin: &str,
+    seen: &mut HashSet<&'static str>,
+    out: &mut String,
+    choice: &Choice,
+) -> Result<(), GpuError> {
     for (n, line) in text.lines().enumerate() {
         let Some(rest) = line.trim().strip_prefix("#include") else {
             out.push_str(line);
@@ -164,13 +238,30 @@ fn expand(text: &str, origin: &str, seen: &mut HashSet<&'static str>, out: &mut 
             .strip_prefix('"')
             .and_then(|r| r.strip_suffix('"'))
             .ok_or_else(|| GpuError::Shader(format!("{origin}:{}: malformed include `{}`", n + 1, line.trim())))?;
-        let (key, body) = FILES
-            .iter()
-            .find(|(p, _)| *p == path)
+        let (key, body) = choice
+            .resolve(path)
+            .and_then(|p| find_file(&p))
             .ok_or_else(|| GpuError::Shader(format!("{origin}:{}: unknown include \"{path}\"", n + 1)))?;
         if seen.insert(key) {
-            expand(body, key, seen, out)?;
+            match dev_override(key) {
+                Some(text) => expand(&text, key, seen, out, choice)?,
+                None => expand(body, key, seen, out, choice)?,
+            }
         }
     }
     Ok(())
+}
+
+/// Kernel development without rebuilding: natively, with `LFM_SHADER_DIR` set, shader files
+/// are read from that folder (e.g. `shaders/`) when a pipeline is built, instead of the copies
+/// embedded at compile time. Never used by tests or the browser build.
+#[cfg(not(target_arch = "wasm32"))]
+fn dev_override(path: &str) -> Option<String> {
+    let dir = std::env::var_os("LFM_SHADER_DIR")?;
+    std::fs::read_to_string(std::path::Path::new(&dir).join(path)).ok()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn dev_override(_path: &str) -> Option<String> {
+    None
 }

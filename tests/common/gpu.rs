@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use std::sync::Arc;
 
-use lfm_webgpu::gpu::shader::ShaderSpec;
+use lfm_webgpu::gpu::shader::{ShaderSpec, ShaderTarget};
 use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::model::{HostTensor, SharedBytes};
 use lfm_webgpu::quant::{self, GgmlType};
@@ -93,11 +93,19 @@ pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
 /// downlevel flag every WebGPU adapter has), but no shader-f16 and no subgroups, as on
 /// Chromium's fallback adapter.
 pub fn validate_with_naga(spec: &ShaderSpec) {
-    let src = spec.source().unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
-    let module =
-        naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
-    let caps = naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32;
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+    // Both workgroup-sum variants: the portable one and the subgroup one (native spelling,
+    // without the `enable` directive browsers want and naga rejects).
+    for subgroup_reduce in [false, true] {
+        let target = ShaderTarget { subgroup_reduce, enable_directive: false };
+        let src = spec.source_for(target).unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+        let caps = naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32
+            | naga::valid::Capabilities::SUBGROUP
+            | naga::valid::Capabilities::SUBGROUP_BARRIER;
+        let mut validator = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps);
+        validator.subgroup_stages(naga::valid::ShaderStages::COMPUTE);
+        validator.subgroup_operations(naga::valid::SubgroupOperationSet::all());
+        validator.validate(&module).unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared test helpers: fixture paths, golden tensors, model loading, comparisons.
 #![allow(dead_code)]
 
+pub mod gguf_bytes;
 pub mod golden;
 pub mod gpu;
 

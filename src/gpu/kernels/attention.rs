@@ -170,6 +170,7 @@ pub fn attention(
             constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &[&q.buffer, &block.k, &block.v, &scratch.buffer],
+            wide: None,
             workgroups,
         })?;
     }
@@ -193,6 +194,7 @@ fn attention_combine(
         constants: &[("wg_size", WG_SIZE as f64), ("head_dim", head_dim as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&partials.buffer, &out.buffer],
+        wide: None,
         workgroups,
     })
 }

@@ -41,6 +41,7 @@ pub fn embed(ops: &mut Ops<'_>, table: &GpuMatrix, ids: &GpuTensor, out: &GpuTen
             constants: &wg_constants(),
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &ids.buffer, &out.buffer],
+            wide: None,
             workgroups,
         })?;
     }

@@ -1,6 +1,6 @@
 use bytemuck::{Pod, Zeroable};
 
-use super::{row_spans, to_u32, wg_constants, RowSpan};
+use super::{row_spans, to_u32, RowSpan};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
@@ -13,8 +13,8 @@ struct Params {
     _pad: [u32; 2],
 }
 
-/// Rows per workgroup (`ROWS` in the shader, which keeps one vec4 lane per row).
-const ROWS: u32 = 4;
+/// Rows per workgroup (`ROWS` in common/dot_rows.wgsl: two vec4 accumulators).
+pub(crate) const ROWS: u32 = 8;
 
 /// `y = x W^T` over the whole matrix (decode: T is 1 or a few; prefill wants a tiled matmul).
 /// - w: (R, C), any GPU format
@@ -44,13 +44,20 @@ pub fn matvec_rows(
     for (part, span) in spans {
         let params = Params { span, _pad: [0; 2] };
         let workgroups = ops.grid(span.n_rows.div_ceil(ROWS), t); // one workgroup per ROWS rows and vector
+        let spec = ShaderSpec::quant("matvec", w.ty);
         ops.dispatch(Dispatch {
-            spec: ShaderSpec::quant("matvec", w.ty),
-            constants: &wg_constants(),
+            spec,
+            constants: &matvec_constants(ops),
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
+            wide: spec.wide_weights().then_some(&part.buffer),
             workgroups,
         })?;
     }
     Ok(())
+}
+
+/// The `wg_size` override of the matrix-vector kernels: the adapter's [`crate::gpu::Tuning`].
+pub(crate) fn matvec_constants(ops: &Ops<'_>) -> [(&'static str, f64); 1] {
+    [("wg_size", ops.ctx().tuning.matvec_wg as f64)]
 }

@@ -135,6 +135,7 @@ pub(crate) fn dispatch_elementwise(
         constants: &wg_constants(),
         params,
         storage,
+        wide: None,
         workgroups,
     })
 }

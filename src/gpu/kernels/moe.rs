@@ -15,6 +15,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{dispatch_elementwise, expect_len, to_u32, wg_constants, WG_SIZE};
+use super::matvec::{matvec_constants, ROWS};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
@@ -58,6 +59,7 @@ pub fn moe_route(
         constants: &wg_constants(),
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
+        wide: None,
         workgroups,
     })
 }
@@ -76,8 +78,6 @@ struct MatvecParams {
     _pad: u32,
 }
 
-/// Rows per workgroup (`ROWS` in `shaders/common/dot_rows.wgsl`).
-const ROWS: usize = 4;
 
 /// `y[t, s] = W_e x[t]` (or `x[t, s]`) with `e = selected[t, s]` and `W_e` rows
 /// `e * rows_per_expert ..` of a stacked expert matrix; only selected experts are read.
@@ -110,7 +110,7 @@ pub fn moe_matvec(
     if slots > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("moe_matvec: {slots} (token, slot) pairs in one dispatch")));
     }
-    let workgroups = ops.grid(to_u32(rpe.div_ceil(ROWS), "moe_matvec")?, slots);
+    let workgroups = ops.grid(to_u32(rpe.div_ceil(ROWS as usize), "moe_matvec")?, slots);
     for part in &w.parts {
         if !part.first_row.is_multiple_of(rpe) || !part.rows.is_multiple_of(rpe) {
             return Err(GpuError::Shape(format!(
@@ -127,11 +127,13 @@ pub fn moe_matvec(
             scale_base: part.scale_base,
             _pad: 0,
         };
+        let spec = ShaderSpec::quant("moe_matvec", w.ty);
         ops.dispatch(Dispatch {
-            spec: ShaderSpec::quant("moe_matvec", w.ty),
-            constants: &wg_constants(),
+            spec,
+            constants: &matvec_constants(ops),
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &selected.buffer, &x.buffer, &y.buffer],
+            wide: spec.wide_weights().then_some(&part.buffer),
             workgroups,
         })?;
     }

@@ -36,6 +36,7 @@ pub fn rms_norm(
         constants: &wg_constants(),
         params: bytemuck::bytes_of(&params),
         storage: &[&x.buffer, &weight.buffer, &out.buffer],
+        wide: None,
         workgroups,
     })
 }

@@ -69,6 +69,7 @@ pub fn argmax(
         constants: &[("wg_size", WG as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &out.buffer],
+        wide: None,
         workgroups: [1, 1, 1],
     })
 }
@@ -109,6 +110,7 @@ pub fn sample(
         constants: &[("wg_size", WG as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &out.buffer],
+        wide: None,
         workgroups: [1, 1, 1],
     })
 }

@@ -1,0 +1,107 @@
+//! Kernel benchmark: the quantized matrix kernels alone, on the adapter wgpu picks, against
+//! that adapter's copy bandwidth measured in the same run. Decode speed is bounded by how fast
+//! `matvec` streams weights, prefill by how fast `matmul` turns them into products, so these
+//! two numbers guide the kernel work (`lfm bench` measures whole models).
+//!
+//! `cargo bench --bench kernels [-- TYPE ...]` (default: q4_0 q4_k q6_k q8_0). Set
+//! `LFM_SHADER_DIR=shaders` to try shader edits without rebuilding.
+//!
+//! Each type: a (4096 x 2048) matrix quantized from seeded random values, uploaded as
+//! enough copies to exceed any cache (~128 MiB), then one submission of a matvec per copy
+//! (decode: bytes/s read as a fraction of copy bandwidth) and one of a 64-token matmul per
+//! copy (prefill: multiply-adds/s and tokens/s through these matrices).
+
+use std::sync::Arc;
+
+use lfm_webgpu::gpu::{bench, kernels, GpuContext, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::model::{HostTensor, SharedBytes};
+use lfm_webgpu::quant::{self, GgmlType};
+use lfm_webgpu::rng::Rng;
+use web_time::Instant;
+
+const ROWS: usize = 4096;
+const COLS: usize = 2048;
+const TOTAL_BYTES: usize = 128 << 20;
+const PREFILL_TOKENS: usize = 64;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let names = if args.is_empty() { vec!["q4_0".into(), "q4_k".into(), "q6_k".into(), "q8_0".into()] } else { args };
+    let ctx = GpuContext::new_blocking().expect("a GPU adapter");
+    println!("adapter: {} ({:?})", ctx.adapter_info.name, ctx.adapter_info.backend);
+    let copy = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 3)).expect("copy bandwidth");
+    println!("copy bandwidth: {:.2} GB/s (read + write)", copy / 1e9);
+    for name in names {
+        let ty = lfm_webgpu::gpu::shader::GPU_TYPES.iter().copied().find(|t| t.name().eq_ignore_ascii_case(&name));
+        let Some(ty) = ty else {
+            eprintln!("unknown type {name}");
+            std::process::exit(2);
+        };
+        run_type(&ctx, ty, copy);
+    }
+}
+
+fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64) {
+    let mut rng = Rng::new(7);
+    let values: Vec<f32> = (0..ROWS * COLS).map(|_| rng.gauss() * 0.05).collect();
+    let bytes = quant::quantize(ty, &values).expect("quantizable");
+    let host = HostTensor {
+        name: "w".into(),
+        ty,
+        dims: vec![COLS as u64, ROWS as u64],
+        bytes: SharedBytes::new(Arc::new(bytes)),
+    };
+    let copies = (TOTAL_BYTES / host.bytes.len()).max(1);
+    let mats: Vec<GpuMatrix> = (0..copies).map(|_| GpuMatrix::from_host(ctx, &host, 1).expect("upload")).collect();
+    let weight_bytes: u64 = mats.iter().map(GpuMatrix::bytes).sum();
+
+    let x1 = GpuTensor::from_f32(ctx, "x", 1, COLS, &values[..COLS]).unwrap();
+    let y1 = GpuTensor::zeros(ctx, "y", 1, ROWS).unwrap();
+    let decode = best_time(ctx, &y1, |ops| {
+        for m in &mats {
+            kernels::matvec(ops, m, &x1, &y1).unwrap();
+        }
+    });
+    let bps = weight_bytes as f64 / decode;
+    println!(
+        "{:>5} matvec: {:7.2} GB/s = {:5.1} % of copy bandwidth ({} x {} MiB)",
+        ty.name(),
+        bps / 1e9,
+        100.0 * bps / copy,
+        copies,
+        host.bytes.len() >> 20
+    );
+
+    let xt = GpuTensor::from_f32(ctx, "x", PREFILL_TOKENS, COLS, &values[..PREFILL_TOKENS * COLS]).unwrap();
+    let yt = GpuTensor::zeros(ctx, "y", PREFILL_TOKENS, ROWS).unwrap();
+    let prefill = best_time(ctx, &yt, |ops| {
+        for m in &mats {
+            kernels::matmul(ops, m, &xt, &yt).unwrap();
+        }
+    });
+    let macs = (copies * ROWS * COLS * PREFILL_TOKENS) as f64;
+    println!(
+        "{:>5} matmul: {:7.2} GMAC/s, {:.1}x the matvec rate per token ({} tokens)",
+        ty.name(),
+        macs / prefill / 1e9,
+        decode * PREFILL_TOKENS as f64 / prefill,
+        PREFILL_TOKENS
+    );
+}
+
+/// Best wall time of three submissions of `record` (after one warm-up), each waited for by
+/// reading `out` back.
+fn best_time(ctx: &GpuContext, out: &GpuTensor, record: impl Fn(&mut Ops<'_>)) -> f64 {
+    let mut best = f64::INFINITY;
+    for i in 0..4 {
+        let start = Instant::now();
+        let mut ops = Ops::new(ctx);
+        record(&mut ops);
+        ops.submit();
+        out.read_f32_blocking(ctx).unwrap();
+        if i > 0 {
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+    }
+    best
+}

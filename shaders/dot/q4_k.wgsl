@@ -1,0 +1,38 @@
+// Q4_K dot units: a quarter block (64 elements: sub-blocks 2c and 2c + 1, whose 32 qs bytes
+// hold the first 32 in the low nibbles and the next 32 in the high ones) per unit. A block is
+// 9 vec4 words: (d, dmin) + 3 scale words, then 8 of qs.
+// dot = d sc_lo (q_lo . x_lo) - dmin m_lo sum(x_lo) + the same for the high half.
+// (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
+
+@group(0) @binding(8) var<storage, read> w4: array<vec4<u32>>; // the part, 16 bytes an element
+
+const UNIT: u32 = 64u;
+
+fn unit_dot(unit: u32, xu: u32) -> f32 {
+    let base = (unit >> 2u) * 9u;
+    let c = unit & 3u;
+    let head = w4[base];
+    // d and dmin through `w`, which every helper must read (layouts come from the shader).
+    let dm = unpack2x16float(w[4u * base]);
+    let sm_lo = kscale_min_of(head.yzw, 2u * c);
+    let sm_hi = kscale_min_of(head.yzw, 2u * c + 1u);
+    let q0 = w4[base + 1u + 2u * c];
+    let q1 = w4[base + 2u + 2u * c];
+    var lo = vec4<f32>(0.0);
+    var hi = vec4<f32>(0.0);
+    var x_lo = vec4<f32>(0.0);
+    var x_hi = vec4<f32>(0.0);
+    for (var k = 0u; k < 4u; k++) {
+        let xa = x[xu + k];
+        let xb = x[xu + 4u + k];
+        let xc = x[xu + 8u + k];
+        let xd = x[xu + 12u + k];
+        lo += nibbles_lo(q0[k]) * xa + nibbles_lo(q1[k]) * xb;
+        hi += nibbles_hi(q0[k]) * xc + nibbles_hi(q1[k]) * xd;
+        x_lo += xa + xb;
+        x_hi += xc + xd;
+    }
+    let dot_lo = dm.x * sm_lo.x * (lo.x + lo.y + lo.z + lo.w) - dm.y * sm_lo.y * (x_lo.x + x_lo.y + x_lo.z + x_lo.w);
+    let dot_hi = dm.x * sm_hi.x * (hi.x + hi.y + hi.z + hi.w) - dm.y * sm_hi.y * (x_hi.x + x_hi.y + x_hi.z + x_hi.w);
+    return dot_lo + dot_hi;
+}
