@@ -6,6 +6,7 @@
 import init, { Model, Sha256, destroyDevice, wasmMemoryBytes } from './dist/lfm_webgpu.js';
 import { LfmError, asLfmError } from './errors.js';
 import { cacheAvailable, cachedFile } from './cache.js';
+import { wellFormed } from './tools.js';
 
 let ready = null;
 let initialized = false;
@@ -108,7 +109,10 @@ export class EngineCore {
   chat(request, onEvent) {
     return this.#guard(async () => {
       this.#live();
-      const done = await this.#session.chat(JSON.stringify(request), onEvent);
+      // A lone surrogate (half of a UTF-16 pair: a string cut in the middle of an emoji) has
+      // no UTF-8 form and would fail the whole request: it becomes U+FFFD.
+      const json = JSON.stringify(request, (_, v) => (typeof v === 'string' ? wellFormed(v) : v));
+      const done = await this.#session.chat(json, onEvent);
       this.#last = done;
       return done;
     });

@@ -44,6 +44,8 @@ export class LfmError extends Error {
   code: LfmErrorCode;
   /** The HTTP status, for code 'http'. */
   status?: number;
+  /** From `runTools`: the messages it had added before it failed (nothing is lost). */
+  messages?: ChatMessage[];
 }
 
 export interface CachedModel {
@@ -137,6 +139,13 @@ export interface RunToolsRequest extends Omit<ChatCompletionRequest, 'tools' | '
   maxSteps?: number;
   /** Time a handler may take (default 30000 ms); then the model gets an error result. */
   toolTimeoutMs?: number;
+  /**
+   * Longest result the model is shown, in characters (default: the engine's `contextTokens`,
+   * about a quarter of the context); a longer one is cut, with a note saying so. Results are
+   * always made well-formed text: bytes are decoded as UTF-8 (invalid sequences and lone
+   * surrogates become U+FFFD).
+   */
+  maxToolResultChars?: number;
   /** Called with each new message: assistant answers and tool results, as they happen. */
   onMessage?: (message: ChatMessage) => void;
   /** For tests: forced output per step (an array) or for every step. */
@@ -148,7 +157,10 @@ export interface RunToolsResult {
   message: ChatMessage;
   /** The messages added to the conversation (assistant answers and tool results). */
   messages: ChatMessage[];
-  /** The last answer's reason; 'max_steps' when it still called tools at `maxSteps`. */
+  /**
+   * The last answer's reason; 'max_steps' when it still called tools at `maxSteps`; 'abort'
+   * when `signal` fired (a tool still running then gets an interruption error as its result).
+   */
   finish_reason: FinishReason | 'max_steps';
   steps: number;
   /** Summed over the steps. */

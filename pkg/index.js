@@ -192,10 +192,16 @@ class Engine extends EventTarget {
    * The agent loop: answers, runs the handlers of the tools the model calls, feeds their
    * results back, until an answer without tool calls or `maxSteps` answers. Resolves with
    * `{ message, messages, finish_reason, steps, usage }` (`messages`: the new ones only).
+   * `signal` firing mid-loop resolves with finish_reason 'abort' and every message so far (a
+   * tool still running gets an interruption result); before the first answer it rejects like
+   * `create`. Any other failure rejects with an LfmError whose `messages` holds the new
+   * messages so far, so none is lost.
    */
-  async runTools({ messages, tools, maxSteps = 8, toolTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS, onMessage, signal, forced_output, ...body } = {}) {
+  async runTools({ messages, tools, maxSteps = 8, toolTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS, maxToolResultChars, onMessage, signal, forced_output, ...body } = {}) {
     if (!Array.isArray(messages)) throw new LfmError('invalid_request', 'runTools: `messages` must be an array');
     const schemas = toolSchemas(tools);
+    // About a quarter of the context (a token is 3 to 4 characters), unless set.
+    const maxResultChars = maxToolResultChars ?? this.#core.stats().contextTokens ?? DEFAULT_CONTEXT;
     const added = [];
     const push = (m) => {
       added.push(m);
@@ -204,20 +210,28 @@ class Engine extends EventTarget {
     let usage = null;
     let reply = null;
     let steps = 0;
-    while (steps < maxSteps) {
+    const result = (finish_reason) => ({ message: reply.choices[0].message, messages: added, finish_reason, steps, usage });
+    try {
       signal?.throwIfAborted();
-      // Tests make a tiny model "call" tools with a forced output per step.
-      const forced = Array.isArray(forced_output) ? forced_output[steps] : forced_output;
-      reply = await this.#create({ ...body, messages: [...messages, ...added], tools: schemas, signal, forced_output: forced ?? undefined });
-      steps += 1;
-      usage = addUsage(usage, reply.usage);
-      const message = reply.choices[0].message;
-      push(message);
-      if (reply.choices[0].finish_reason !== 'tool_calls') break;
-      for (const call of message.tool_calls ?? []) push(await runToolCall(call, tools, { timeoutMs: toolTimeoutMs, signal }));
+      while (steps < maxSteps) {
+        // Tests make a tiny model "call" tools with a forced output per step.
+        const forced = Array.isArray(forced_output) ? forced_output[steps] : forced_output;
+        reply = await this.#create({ ...body, messages: [...messages, ...added], tools: schemas, signal, forced_output: forced ?? undefined });
+        steps += 1;
+        usage = addUsage(usage, reply.usage);
+        const message = reply.choices[0].message;
+        push(message);
+        if (reply.choices[0].finish_reason !== 'tool_calls') break;
+        // Every call gets its answer, so the conversation stays well-formed even when interrupted.
+        for (const call of message.tool_calls ?? []) push(await runToolCall(call, tools, { timeoutMs: toolTimeoutMs, signal, maxResultChars }));
+        if (signal?.aborted) return result('abort');
+      }
+    } catch (e) {
+      if (reply && e?.name === 'AbortError') return result('abort'); // aborted while queued
+      if (e?.name === 'AbortError') throw e;
+      throw Object.assign(asLfmError(e), { messages: added });
     }
-    const finish_reason = reply.choices[0].finish_reason === 'tool_calls' ? 'max_steps' : reply.choices[0].finish_reason;
-    return { message: reply.choices[0].message, messages: added, finish_reason, steps, usage };
+    return result(reply.choices[0].finish_reason === 'tool_calls' ? 'max_steps' : reply.choices[0].finish_reason);
   }
 
   /** Raw token-level continuation from a fresh state: `{ tokens, finish_reason }`. */

@@ -555,14 +555,16 @@ fn tensor_offset_outside_the_file() {
 fn overlapping_tensor_ranges() {
     let mut b = sample(3);
     // weight: Q4_0 [32, 2], bytes 0..36 of the data section; bias: 12 bytes at 64.
-    put_u64(&mut b, info_at(&b, "bias").offset, 32);
+    let at = info_at(&b, "bias").offset;
+    put_u64(&mut b, at, 32);
     let err = header_err(&b);
     assert!(
         matches!(&err, GgufError::BadTensor { tensor, reason } if tensor == "bias" && reason.contains("overlaps tensor `weight` (0..36)")),
         "{err:?}"
     );
     // The same offset as another tensor.
-    put_u64(&mut b, info_at(&b, "bias").offset, 0);
+    let at = info_at(&b, "bias").offset;
+    put_u64(&mut b, at, 0);
     assert!(matches!(header_err(&b), GgufError::BadTensor { .. }));
 
     let mut b = GgufWriter::new(3)
@@ -571,7 +573,8 @@ fn overlapping_tensor_ranges() {
         .tensor("empty", &[0, 4], GgmlType::F32, vec![])
         .unwrap()
         .to_bytes();
-    put_u64(&mut b, info_at(&b, "empty").offset, 0);
+    let at = info_at(&b, "empty").offset;
+    put_u64(&mut b, at, 0);
     let g = Gguf::from_bytes(&b).unwrap();
     assert_eq!(g.tensor("empty").unwrap().n_bytes(), 0);
 }

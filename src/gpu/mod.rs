@@ -15,6 +15,7 @@ mod forward;
 pub mod kernels;
 mod kv_cache;
 pub mod layout;
+pub mod profile;
 mod matrix;
 mod model;
 mod ops;

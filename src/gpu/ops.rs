@@ -135,8 +135,27 @@ impl<'c> Ops<'c> {
             c.dispatches += 1;
             c.workgroups += x as u64 * y as u64 * z as u64;
         });
+        if super::profile::enabled() {
+            self.run_alone(&d.spec.label());
+        }
         Ok(())
     }
+
+    /// Profiling: submits what is recorded, waits for it, and charges the time to `label`.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn run_alone(&mut self, label: &str) {
+        self.pass = None;
+        let fresh = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") });
+        let encoder = std::mem::replace(&mut self.encoder, fresh);
+        let start = web_time::Instant::now();
+        self.ctx.queue.submit([encoder.finish()]);
+        // A failed wait (device lost) surfaces at the step's own readback.
+        let _ = self.ctx.device.poll(wgpu::PollType::wait_indefinitely());
+        super::profile::record(label, start.elapsed().as_secs_f64());
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn run_alone(&mut self, _label: &str) {}
 
     /// Records a copy of `bytes` bytes between buffers (ends the current compute pass).
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {

@@ -1,8 +1,9 @@
 // Real models in headless Chromium: `Model.load(url)` reads tiny-moe Q8_0 and Q4_0 from the
 // test server by byte ranges, and the browser gives the golden greedy tokens and last-position
 // logits of the exact-dequantized reference (../shared/fixtures/tiny-moe/golden.*), the
-// tokenizer from the GGUF's own metadata round-trips the prompt, and bad files are clear
-// errors after which the page still works.
+// tokenizer from the GGUF's own metadata round-trips the prompt, bad files (absurd metadata
+// included) are clear errors after which the page still works, and a second chat on a busy
+// session is refused.
 //
 //   node --test tests/browser/model.test.mjs
 
@@ -70,9 +71,28 @@ async function loadError(page, modelUrl) {
       m.free();
       return { rejected: false };
     } catch (e) {
-      return { rejected: true, isError: e instanceof Error, message: String(e?.message ?? e) };
+      return { rejected: true, isError: e instanceof Error, name: e?.name, code: e?.code, message: String(e?.message ?? e) };
     }
   }, modelUrl);
+}
+
+/** Where the fields of tensor `name`'s info lie in a GGUF file (found by its length-prefixed name). */
+function tensorInfoAt(gguf, name) {
+  const needle = Buffer.alloc(8 + name.length);
+  needle.writeBigUInt64LE(BigInt(name.length));
+  needle.write(name, 8, 'latin1');
+  const at = gguf.indexOf(needle);
+  assert.ok(at > 0 && gguf.indexOf(needle, at + 1) < 0, `tensor ${name} not found once`);
+  const nDims = gguf.readUInt32LE(at + needle.length);
+  const dims = at + needle.length + 4;
+  return { nDims, dims, offset: dims + 8 * nDims + 4 };
+}
+
+/** A copy of `gguf` with `patch(copy)` applied. */
+function patched(gguf, patch) {
+  const copy = Buffer.from(gguf);
+  patch(copy);
+  return copy;
 }
 
 /** Greedy tokens and last logits of `window.models[key]` for the golden prompt, timed. */
@@ -294,5 +314,64 @@ describe('Model in headless Chromium (tiny-moe)', () => {
     }, golden.prompt.ids);
     assert.deepEqual(tokens, golden.files.q4_0.dequant_reference.generated_ids.slice(0, 3));
     assert.deepEqual(session.pageErrors.map(String), []);
+  });
+  pageTest('absurd metadata (huge arrays, zero dims, 2^40 elements, overlapping tensors) rejects with bad_model, no panic', 300_000, async (page) => {
+    const gguf = readFileSync(path.join(fixtures, 'tiny-moe-q4_0.gguf'));
+    const up = tensorInfoAt(gguf, 'blk.0.ffn_up.weight');
+    const down = tensorInfoAt(gguf, 'blk.0.ffn_down.weight');
+    const key = Buffer.from('tokenizer.ggml.token_type');
+    const count = gguf.indexOf(key) + key.length + 4 + 4; // value type, element type, then the count
+    assert.equal(gguf.readBigUInt64LE(count), 65536n);
+    const files = {
+      'huge-array': [patched(gguf, (b) => b.writeBigUInt64LE(1n << 40n, count)), /array length is 1099511627776/],
+      'zero-dim': [patched(gguf, (b) => b.writeBigUInt64LE(0n, up.dims + 8)), /blk\.0\.ffn_up\.weight` has shape \[64, 0\]/],
+      '2-40-elements': [patched(gguf, (b) => b.writeBigUInt64LE(1n << 35n, up.dims + 8)), /blk\.0\.ffn_up\.weight`: dimensions \[64, 34359738368\] are too large/],
+      overlapping: [patched(gguf, (b) => b.writeBigUInt64LE(gguf.readBigUInt64LE(down.offset), up.offset)), /blk\.0\.ffn_(up|down)\.weight`: its data .* overlaps tensor/],
+    };
+    for (const [name, [bytes]] of Object.entries(files)) await page.route(`**/absurd/${name}.gguf`, serveBytes(bytes, { ranges: true }));
+    for (const [name, [, message]] of Object.entries(files)) {
+      const r = await loadError(page, `/absurd/${name}.gguf`);
+      console.log(`${name}: ${r.code}: ${r.message}`);
+      assert.deepEqual([r.rejected, r.isError, r.name, r.code], [true, true, 'LfmError', 'bad_model'], `${name}: ${JSON.stringify(r)}`);
+      assert.match(r.message, message, name);
+    }
+    // No panic reached the console, and the page still loads and runs a model.
+    assert.ok(!session.logs.some((l) => /panicked|RuntimeError|unreachable/.test(l)), session.logs.join('\n'));
+    assert.deepEqual(session.pageErrors.map(String), []);
+    await loadModel(page, url('q4_0'), 'after_absurd');
+    const tokens = await page.evaluate(async (prompt) => {
+      const m = window.models.after_absurd;
+      const out = Array.from(await m.generate(Uint32Array.from(prompt), 2));
+      m.free();
+      delete window.models.after_absurd;
+      return out;
+    }, golden.prompt.ids);
+    assert.deepEqual(tokens, golden.files.q4_0.dequant_reference.generated_ids.slice(0, 2));
+  });
+
+  pageTest('two chats at once on one ChatSession: the second is refused with busy, the first and the conversation are intact', 180_000, async (page) => {
+    if (!(await page.evaluate(() => Boolean(window.models?.q8_0)))) await loadModel(page, url('q8_0'), 'q8_0');
+    const r = await page.evaluate(async () => {
+      const chat = window.models.q8_0.createSession(512);
+      const request = JSON.stringify({ messages: [{ role: 'user', content: 'Hi there' }], temperature: 0, max_tokens: 6 });
+      const text = [];
+      const first = chat.chat(request, (e) => e.type === 'text' && text.push(e.delta));
+      const failure = (f) => Promise.resolve().then(f).then(() => 'ok', (e) => ({ name: e.name, code: e.code, message: e.message }));
+      const second = await failure(() => chat.chat(request, () => {}));
+      const reset = await failure(() => chat.reset());
+      const done = await first;
+      const again = [];
+      const repeat = await chat.chat(request, (e) => e.type === 'text' && again.push(e.delta));
+      chat.free();
+      return { second, reset, done, text: text.join(''), repeat, again: again.join('') };
+    });
+    assert.deepEqual([r.second.name, r.second.code], ['LfmError', 'busy'], JSON.stringify(r.second));
+    assert.match(r.second.message, /another chat is still running/);
+    assert.equal(r.reset.code, 'busy', JSON.stringify(r.reset));
+    assert.equal(r.done.finish_reason, 'length');
+    assert.equal(r.done.usage.completion_tokens, 6);
+    // The same request again reuses the whole conversation but its last token, and answers the same.
+    assert.equal(r.repeat.usage.cached_tokens, r.repeat.usage.prompt_tokens - 1);
+    assert.equal(r.again, r.text);
   });
 });

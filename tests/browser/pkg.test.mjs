@@ -3,7 +3,9 @@
 // streaming and not, reusing the conversation state on a follow-up turn, with a tool call
 // (injected as model output with `forced_output`: the tiny model cannot write one) and an
 // AbortSignal that stops a stream; `runTools` runs JS handlers (one that throws, one that never
-// answers); `generate` gives the golden greedy tokens.
+// answers); `generate` gives the golden greedy tokens. Faults: huge, binary and broken-UTF-16
+// tool output; an interrupt while loading, prefilling, decoding and running a tool; two
+// requests at once.
 //
 //   node --test tests/browser/pkg.test.mjs
 
@@ -42,6 +44,7 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
         const { createEngine } = await import('/pkg-npm/index.js');
         const events = [];
         const t0 = performance.now();
+        window.createEngine = createEngine;
         window.engine = await createEngine({ model, onProgress: (p) => events.push(p) });
         return { ms: performance.now() - t0, events, stats: window.engine.stats() };
       }, MODEL);
@@ -270,5 +273,157 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
     assert.ok(result.usage.prompt_tokens_details.cached_tokens > 0, 'the second step reused the first step\'s state');
     assert.deepEqual(r.looped, { steps: 2, finish: 'max_steps', calls: 3 });
     assert.equal(r.bad, 'invalid_request');
+  });
+  pageTest('runTools: huge, binary and lone-surrogate tool output is cut or cleaned, and the conversation goes on', 240_000, async (page) => {
+    const r = await page.evaluate(async (question) => {
+      const e = window.engine;
+      await e.resetChat();
+      const tools = [
+        { name: 'huge', description: '5 MB of text', handler: () => 'x'.repeat(5_000_000) },
+        // "hi", then bytes that are no UTF-8: a stray continuation pair and a cut-off lead byte.
+        { name: 'bytes', description: 'Raw bytes', handler: () => new Uint8Array([0x68, 0x69, 0xff, 0xfe, 0xc3]) },
+        { name: 'half', description: 'Half an emoji', handler: () => 'cut \ud83d here' },
+        { name: 'object', description: 'A lone low surrogate in JSON', handler: () => ({ s: 'a\udc00b' }) },
+        { name: 'error', description: 'Throws broken text', handler: () => { throw new Error('bad \ud800'); } },
+      ];
+      const forced_output = ['<|tool_call_start|>[huge(), bytes(), half(), object(), error()]<|tool_call_end|><|im_end|>', null];
+      const result = await e.runTools({ messages: question, tools, temperature: 0, max_tokens: 16, forced_output });
+      const contextTokens = e.stats().contextTokens;
+      // The conversation goes on from there (and a user message with a lone surrogate is fine too).
+      const messages = [...question, ...result.messages, { role: 'user', content: 'Thanks \ud83d' }];
+      const next = await e.chat.completions.create({ messages, temperature: 0, max_tokens: 4 });
+      // A smaller bound, set by the caller.
+      const small = await e.runTools({ messages: question, tools: tools.slice(0, 1), maxToolResultChars: 100, maxSteps: 1, temperature: 0, max_tokens: 4, forced_output: forced_output[0].replace(', bytes(), half(), object(), error()', '') });
+      return { result, contextTokens, next: { finish: next.choices[0].finish_reason, usage: next.usage }, small: small.messages[1].content };
+    }, [{ role: 'user', content: 'Run the tools.' }]);
+    const { result } = r;
+    assert.equal(result.steps, 2);
+    const [call, huge, bytes, half, object, error, answer] = result.messages;
+    assert.deepEqual(call.tool_calls.map((c) => c.function.name), ['huge', 'bytes', 'half', 'object', 'error']);
+    assert.ok(huge.content.startsWith('x'.repeat(r.contextTokens)), huge.content.slice(0, 40));
+    assert.ok(huge.content.length < r.contextTokens + 200, `${huge.content.length} characters reached the model`);
+    assert.ok(huge.content.endsWith(`\n[truncated: the tool returned 5000000 characters, the first ${r.contextTokens} are shown]`), huge.content.slice(-100));
+    assert.equal(bytes.content, 'hi\ufffd\ufffd\ufffd');
+    assert.equal(half.content, 'cut \ufffd here');
+    assert.deepEqual(JSON.parse(object.content), { s: 'a\udc00b' }); // JSON keeps it as an escape: well-formed text
+    assert.match(object.content, /\\udc00/);
+    assert.equal(JSON.parse(error.content).error, 'bad \ufffd');
+    assert.equal(answer.role, 'assistant');
+    assert.ok(answer.content.length > 0, 'the model answered after the tool results');
+    assert.ok(['length', 'stop'].includes(result.finish_reason));
+    assert.equal(r.next.finish, 'length');
+    assert.ok(r.next.usage.prompt_tokens_details.cached_tokens > result.usage.prompt_tokens / 2, JSON.stringify(r.next.usage));
+    assert.match(r.small, /^x{100}\n\[truncated: the tool returned 5000000 characters, the first 100 are shown\]$/);
+  });
+
+  pageTest('interrupt at every stage (loading, prefill, decode, tool execution): typed results, the engine works after each', 600_000, async (page) => {
+    const LONG = [{ role: 'user', content: 'Tell me about the sea and the sky. '.repeat(300) }];
+    const r = await page.evaluate(async ({ question, greedy, long, model }) => {
+      const e = window.engine;
+      const failure = (p) => p.then(() => 'resolved', (err) => ({ name: err.name, code: err.code, message: err.message }));
+      const out = {};
+
+      // Loading: the signal fires while the weights arrive (served slowly); the same model
+      // then loads and runs.
+      const ac = new AbortController();
+      out.load = await failure(window.createEngine({ model: `/slow/${model}`, cache: false, signal: ac.signal, onProgress: (p) => p.phase === 'weights' && ac.abort() }));
+      const fresh = await window.createEngine({ model: `/fixtures/${model}`, cache: false });
+      out.afterLoad = (await fresh.generate({ tokens: [1, 2, 3], max_tokens: 2 })).tokens.length;
+      await fresh.unload();
+
+      // Prefill: a ~2700-token prompt, interrupted a quarter of the way through its prefill
+      // (timed by an uninterrupted run first).
+      await e.resetChat();
+      let t0 = performance.now();
+      const reference = await e.chat.completions.create({ messages: long, ...greedy, max_tokens: 4 });
+      const prefillMs = reference.timings.prefill_ms;
+      out.wholeMs = performance.now() - t0;
+      await e.resetChat();
+      const pc = new AbortController();
+      setTimeout(() => pc.abort(), prefillMs / 4);
+      t0 = performance.now();
+      const chunks = [];
+      for await (const c of await e.chat.completions.create({ messages: long, ...greedy, max_tokens: 4, stream: true, signal: pc.signal })) chunks.push(c);
+      out.prefill = { ms: performance.now() - t0, prefillMs, last: chunks.at(-1), history: e.stats().historyTokens };
+      const again = await e.chat.completions.create({ messages: long, ...greedy, max_tokens: 4 });
+      out.resumed = { message: again.choices[0].message, reference: reference.choices[0].message, usage: again.usage };
+
+      // Decode: the signal fires after the second chunk.
+      const dc = new AbortController();
+      const decoded = [];
+      for await (const c of await e.chat.completions.create({ messages: question, temperature: 0, max_tokens: 200, stream: true, signal: dc.signal })) {
+        decoded.push(c);
+        if (decoded.length === 2) dc.abort();
+      }
+      out.decode = decoded.at(-1);
+
+      // Tool execution: the signal fires while a tool that never answers runs; runTools
+      // resolves at once (long before the tool's time limit) with every message so far.
+      const tc = new AbortController();
+      const tools = [{ name: 'hang', description: 'Never answers', handler: () => { setTimeout(() => tc.abort(), 50); return new Promise(() => {}); } }];
+      t0 = performance.now();
+      const stopped = await e.runTools({ messages: question, tools, toolTimeoutMs: 60_000, signal: tc.signal, temperature: 0, max_tokens: 16, forced_output: '<|tool_call_start|>[hang()]<|tool_call_end|><|im_end|>' });
+      out.tool = { ms: performance.now() - t0, finish: stopped.finish_reason, steps: stopped.steps, messages: stopped.messages };
+      // The conversation, with the interrupted call and its result, goes on.
+      const follow = await e.chat.completions.create({ messages: [...question, ...stopped.messages, { role: 'user', content: 'Never mind.' }], ...greedy });
+      out.follow = { finish: follow.choices[0].finish_reason, usage: follow.usage };
+      // Aborted before runTools starts: rejects as create does.
+      out.early = await failure(e.runTools({ messages: question, tools, signal: AbortSignal.abort() }));
+      return out;
+    }, { question: QUESTION, greedy: GREEDY, long: LONG, model: 'tiny-moe/tiny-moe-q8_0.gguf' });
+    console.log(`prefill of the long prompt: ${Math.round(r.prefill.prefillMs)} ms; interrupted run: ${Math.round(r.prefill.ms)} ms; tool interrupted after ${Math.round(r.tool.ms)} ms`);
+
+    assert.equal(r.load.code, 'aborted', JSON.stringify(r.load));
+    assert.equal(r.afterLoad, 2);
+
+    const { last } = r.prefill;
+    assert.equal(last.choices[0].finish_reason, 'abort', JSON.stringify(last));
+    assert.equal(last.usage.completion_tokens, 0);
+    assert.ok(r.prefill.history < last.usage.prompt_tokens - 1, `the prefill ran to its end (${r.prefill.history} of ${last.usage.prompt_tokens} tokens) despite the abort`);
+    assert.equal(r.resumed.usage.prompt_tokens_details.cached_tokens, r.prefill.history, 'the interrupted prefill is reused');
+    assert.deepEqual(r.resumed.message, r.resumed.reference, 'the resumed answer differs from an uninterrupted one');
+
+    assert.equal(r.decode.choices[0].finish_reason, 'abort');
+    assert.ok(r.decode.usage.completion_tokens < 200);
+
+    assert.equal(r.tool.finish, 'abort');
+    assert.equal(r.tool.steps, 1);
+    assert.ok(r.tool.ms < 30_000, `runTools took ${r.tool.ms} ms after the abort`);
+    const [call, result] = r.tool.messages;
+    assert.deepEqual(call.tool_calls.map((c) => c.function.name), ['hang']);
+    assert.deepEqual([result.role, result.tool_call_id], ['tool', call.tool_calls[0].id]);
+    assert.match(JSON.parse(result.content).error, /^interrupted/);
+    assert.equal(r.follow.finish, 'length');
+    assert.ok(r.follow.usage.prompt_tokens_details.cached_tokens > 0, 'the interrupted conversation was not reused');
+    assert.equal(r.early.name, 'AbortError');
+  });
+
+  pageTest('two requests at once on one engine are queued and never interleaved', 240_000, async (page) => {
+    const r = await page.evaluate(async (greedy) => {
+      const e = window.engine;
+      const a = [{ role: 'user', content: 'What is the capital of France?' }];
+      const b = [{ role: 'user', content: 'Name three colours.' }];
+      const text = (reply) => reply.choices[0].message.content;
+      await e.resetChat();
+      const alone = { a: text(await e.chat.completions.create({ messages: a, ...greedy })), b: text(await e.chat.completions.create({ messages: b, ...greedy })) };
+      await e.resetChat();
+      const order = [];
+      const consume = async (tag, messages) => {
+        let out = '';
+        for await (const c of await e.chat.completions.create({ messages, ...greedy, stream: true })) {
+          order.push(tag);
+          out += c.choices[0].delta.content ?? '';
+        }
+        return out;
+      };
+      // Two streams, a plain request and a tokenize call, all started in the same tick.
+      const [sa, sb, plain, ids] = await Promise.all([consume('a', a), consume('b', b), e.chat.completions.create({ messages: a, ...greedy }), e.tokenize('Hello')]);
+      return { alone, sa, sb, plain: text(plain), ids, order: order.join('') };
+    }, GREEDY);
+    assert.match(r.order, /^a+b+$/, `the streams interleaved: ${r.order}`);
+    assert.equal(r.sa, r.alone.a);
+    assert.equal(r.sb, r.alone.b);
+    assert.equal(r.plain, r.alone.a);
+    assert.ok(r.ids.length >= 2);
   });
 });

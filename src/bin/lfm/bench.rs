@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// Skip the warm-up step (pipeline compilation then counts in the first measurement).
     #[arg(long)]
     no_warmup: bool,
+    /// Also decode --gen-tokens tokens with each kernel submitted alone and timed, and print
+    /// the time per token of every kernel (slower than a normal run; shows where time goes).
+    #[arg(long)]
+    profile: bool,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
@@ -242,6 +246,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
             Peak { ours: bench::memory_bytes(&model, &st), device: bench::device_memory(&ctx), capacity: 1 }
         }
     };
+    let profile = if a.profile { Some(crate::profile::decode_profile(&model, gen.max(1))?) } else { None };
     eprintln!("bench: copy bandwidth");
     let copy_bw = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 5))?;
 
@@ -316,6 +321,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
         "dispatches_per_decode_token": first_decode.map(|d| d.counts.dispatches as f64 / d.tokens as f64),
         "decode_bytes_per_s": decode_bw,
         "decode_fraction_of_copy_bandwidth": decode_bw.map(|bw| bw / copy_bw),
+        "profile": profile.as_ref().map(crate::profile::DecodeProfile::json),
     });
     if a.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -396,5 +402,8 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
         }
     }
     println!("\n(decode GB/s: weights + KV read per token x tokens/s; launches: kernel dispatches per step or token)");
+    if let Some(p) = &profile {
+        p.print();
+    }
     Ok(())
 }

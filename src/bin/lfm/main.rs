@@ -13,6 +13,7 @@ mod generate;
 mod hub;
 mod info;
 mod load;
+mod profile;
 mod prompt;
 mod run;
 mod tools;
