@@ -10,6 +10,9 @@
 //! enough copies to exceed any cache (~128 MiB), then one submission of a matvec per copy
 //! (decode: bytes/s read as a fraction of copy bandwidth) and one of a 64-token matmul per
 //! copy (prefill: multiply-adds/s and tokens/s through these matrices).
+//!
+//! Without `--bench` (`cargo test --all-targets` runs bench targets that way) it only checks,
+//! on small matrices, that every measurement runs and yields a finite rate.
 
 use std::sync::Arc;
 
@@ -19,17 +22,28 @@ use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::rng::Rng;
 use web_time::Instant;
 
-const ROWS: usize = 4096;
-const COLS: usize = 2048;
-const TOTAL_BYTES: usize = 128 << 20;
 const PREFILL_TOKENS: usize = 64;
 
+/// Matrix shape and the bytes of copies uploaded.
+#[derive(Clone, Copy)]
+struct Size {
+    rows: usize,
+    cols: usize,
+    total_bytes: usize,
+}
+
+const FULL: Size = Size { rows: 4096, cols: 2048, total_bytes: 128 << 20 };
+const SMOKE: Size = Size { rows: 40, cols: 512, total_bytes: 1 };
+
 fn main() {
+    let size = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let names = if args.is_empty() { vec!["q4_0".into(), "q4_k".into(), "q6_k".into(), "q8_0".into()] } else { args };
     let ctx = GpuContext::new_blocking().expect("a GPU adapter");
     println!("adapter: {} ({:?})", ctx.adapter_info.name, ctx.adapter_info.backend);
-    let copy = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 3)).expect("copy bandwidth");
+    let copy = pollster::block_on(bench::copy_bandwidth(&ctx, size.total_bytes.max(1 << 20) as u64 * 2, 3))
+        .expect("copy bandwidth");
+    assert!(copy.is_finite() && copy > 0.0, "copy bandwidth {copy}");
     println!("copy bandwidth: {:.2} GB/s (read + write)", copy / 1e9);
     for name in names {
         let ty = lfm_webgpu::gpu::shader::GPU_TYPES.iter().copied().find(|t| t.name().eq_ignore_ascii_case(&name));
@@ -37,32 +51,35 @@ fn main() {
             eprintln!("unknown type {name}");
             std::process::exit(2);
         };
-        run_type(&ctx, ty, copy);
+        run_type(&ctx, ty, copy, &size);
     }
 }
 
-fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64) {
+fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
+    let Size { rows, cols, total_bytes } = *size;
     let mut rng = Rng::new(7);
-    let values: Vec<f32> = (0..ROWS * COLS).map(|_| rng.gauss() * 0.05).collect();
+    let values: Vec<f32> = (0..rows * cols).map(|_| rng.gauss() * 0.05).collect();
     let bytes = quant::quantize(ty, &values).expect("quantizable");
     let host = HostTensor {
         name: "w".into(),
         ty,
-        dims: vec![COLS as u64, ROWS as u64],
+        dims: vec![cols as u64, rows as u64],
         bytes: SharedBytes::new(Arc::new(bytes)),
     };
-    let copies = (TOTAL_BYTES / host.bytes.len()).max(1);
+    let copies = (total_bytes / host.bytes.len()).max(1);
     let mats: Vec<GpuMatrix> = (0..copies).map(|_| GpuMatrix::from_host(ctx, &host, 1).expect("upload")).collect();
     let weight_bytes: u64 = mats.iter().map(GpuMatrix::bytes).sum();
 
-    let x1 = GpuTensor::from_f32(ctx, "x", 1, COLS, &values[..COLS]).unwrap();
-    let y1 = GpuTensor::zeros(ctx, "y", 1, ROWS).unwrap();
+    let xs: Vec<f32> = (0..PREFILL_TOKENS * cols).map(|_| rng.gauss()).collect();
+    let x1 = GpuTensor::from_f32(ctx, "x", 1, cols, &xs[..cols]).unwrap();
+    let y1 = GpuTensor::zeros(ctx, "y", 1, rows).unwrap();
     let decode = best_time(ctx, &y1, |ops| {
         for m in &mats {
             kernels::matvec(ops, m, &x1, &y1).unwrap();
         }
     });
     let bps = weight_bytes as f64 / decode;
+    assert!(bps.is_finite() && bps > 0.0, "{ty} matvec rate {bps}");
     println!(
         "{:>5} matvec: {:7.2} GB/s = {:5.1} % of copy bandwidth ({} x {} MiB)",
         ty.name(),
@@ -72,14 +89,15 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64) {
         host.bytes.len() >> 20
     );
 
-    let xt = GpuTensor::from_f32(ctx, "x", PREFILL_TOKENS, COLS, &values[..PREFILL_TOKENS * COLS]).unwrap();
-    let yt = GpuTensor::zeros(ctx, "y", PREFILL_TOKENS, ROWS).unwrap();
+    let xt = GpuTensor::from_f32(ctx, "x", PREFILL_TOKENS, cols, &xs).unwrap();
+    let yt = GpuTensor::zeros(ctx, "y", PREFILL_TOKENS, rows).unwrap();
     let prefill = best_time(ctx, &yt, |ops| {
         for m in &mats {
             kernels::matmul(ops, m, &xt, &yt).unwrap();
         }
     });
-    let macs = (copies * ROWS * COLS * PREFILL_TOKENS) as f64;
+    let macs = (copies * rows * cols * PREFILL_TOKENS) as f64;
+    assert!((macs / prefill).is_finite(), "{ty} matmul rate");
     println!(
         "{:>5} matmul: {:7.2} GMAC/s, {:.1}x the matvec rate per token ({} tokens)",
         ty.name(),

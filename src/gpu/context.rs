@@ -82,7 +82,8 @@ pub struct Tuning {
 impl Tuning {
     pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Tuning {
         let name = info.name.to_ascii_lowercase();
-        let cpu = info.device_type == wgpu::DeviceType::Cpu || name.contains("swiftshader") || name.contains("llvmpipe");
+        let cpu =
+            info.device_type == wgpu::DeviceType::Cpu || name.contains("swiftshader") || name.contains("llvmpipe");
         let subgroups = features.contains(wgpu::Features::SUBGROUP);
         let matvec_wg = match (cpu, subgroups) {
             (true, _) => 8,

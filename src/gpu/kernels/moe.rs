@@ -14,8 +14,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{dispatch_elementwise, expect_len, to_u32, wg_constants, WG_SIZE};
 use super::matvec::{matvec_constants, ROWS};
+use super::{dispatch_elementwise, expect_len, to_u32, wg_constants, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
@@ -77,7 +77,6 @@ struct MatvecParams {
     scale_base: u32,      // word offset of the part's split scales
     _pad: u32,
 }
-
 
 /// `y[t, s] = W_e x[t]` (or `x[t, s]`) with `e = selected[t, s]` and `W_e` rows
 /// `e * rows_per_expert ..` of a stacked expert matrix; only selected experts are read.
