@@ -10,6 +10,10 @@
 //! llama.cpp does with `special = true` and as `tokenizers` does by default: tokenize a rendered
 //! chat template as a whole, without adding another BOS (the templates write it).
 
+// Input-derived paths (file bytes, requests, model output): no `unwrap`/`expect` outside
+// tests; a true invariant says why with `#[allow]` and a comment.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod from_gguf;
 
 use crate::gguf::{Gguf, GgufError};

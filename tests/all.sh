@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project: Rust unit + integration tests against the fixtures in
-# ../shared/fixtures, then the wasm32 build in headless Chromium (tests/browser/).
-# `.ci/run` installs the prerequisites (Chromium, lavapipe, wasm-bindgen-cli, node packages).
+# ../shared/fixtures, then the wasm32 build in headless Chromium (tests/browser/), then a short
+# run of every fuzz target (tests/fuzz.sh; LFM_FUZZ_SECONDS per target, default 20, 0 skips).
+# `.ci/run` installs the prerequisites (Chromium, lavapipe, wasm-bindgen-cli, cargo-fuzz, node
+# packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Mesa's Vulkan loader complains on every adapter probe without a runtime dir.
@@ -25,3 +27,11 @@ if [ ! -d tests/browser/node_modules ]; then
   exit 1
 fi
 node --test --test-reporter=spec tests/browser/*.test.mjs
+
+# Last: the first build of the fuzz targets compiles the library again with AddressSanitizer
+# (about 10 minutes on 2 busy cores, then about a minute after a change).
+fuzz_seconds="${LFM_FUZZ_SECONDS:-20}"
+if [ "$fuzz_seconds" != 0 ]; then
+  echo "== fuzz targets (${fuzz_seconds} s each)"
+  tests/fuzz.sh "$fuzz_seconds"
+fi

@@ -1,4 +1,5 @@
-//! Model files the tests write themselves (F32, BF16, broken variants of the fixtures), and the
+//! Model files the tests write themselves (F32, BF16, broken variants of the fixtures, absurd
+//! metadata: typed errors, after which the same GPU device still runs the model), and the
 //! quantized fixture tensors checked against the exact weights of the F16 files.
 
 mod common;
@@ -11,9 +12,9 @@ use common::{assert_close, gguf_path, Golden};
 use lfm_webgpu::gguf::{Gguf, GgufError, GgufFile, GgufWriter, TensorInfo, Value, ValueType};
 use lfm_webgpu::gpu::{GpuContext, GpuModel};
 use lfm_webgpu::model::{ModelError, SharedBytes};
-use lfm_webgpu::sampling::{Sampler, SamplingParams};
 use lfm_webgpu::quant::{dequantize_to_vec, quantize, GgmlType};
 use lfm_webgpu::reference::{Logits, ReferenceModel};
+use lfm_webgpu::sampling::{Sampler, SamplingParams};
 
 /// A tensor as the rewriter sees it: name, ne dims, type, encoded bytes.
 type Tensor = (String, Vec<u64>, GgmlType, Vec<u8>);

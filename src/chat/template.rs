@@ -203,7 +203,7 @@ impl ChatTemplate {
             .lstrip_blocks(true)
             .keep_trailing_newline(false)
             .build()
-            .expect("default delimiters are valid");
+            .map_err(|e| TemplateError::Syntax(format!("template syntax settings: {e}")))?;
         env.set_syntax(syntax);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_undefined_behavior(UndefinedBehavior::Lenient); // jinja2's default `Undefined`

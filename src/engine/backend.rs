@@ -2,10 +2,13 @@
 //! Everything is `async` because the GPU completes on the browser's event loop; natively the
 //! futures are driven with `pollster`.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use crate::gguf::Gguf;
-use crate::gpu::{GpuCheckpoint, GpuContext, GpuModel, GpuState};
+use crate::gpu::{GpuCheckpoint, GpuContext, GpuError, GpuModel, GpuState};
 use crate::model::{Config, ModelError, SharedBytes};
 use crate::reference::{Checkpoint, Logits, ReferenceModel, State};
 use crate::sampling::Sampler;
@@ -82,6 +85,17 @@ impl Backend {
         }
     }
 
+    /// Waits until the GPU has done the work submitted so far (at once on the reference). A
+    /// forward step only submits its work, so a prefill in chunks would otherwise queue them
+    /// all at once; waiting between them lets an interrupt stop it within one chunk (in the
+    /// browser the wait also yields to the event loop, where the interrupt arrives).
+    pub async fn wait_idle(&self) -> Result<(), ModelError> {
+        match self {
+            Backend::Reference(_) => Ok(()),
+            Backend::Gpu(m) => Ok(gpu_idle(&m.ctx).await?),
+        }
+    }
+
     pub fn checkpoint(&self, seq: &Sequence) -> Result<SavedState, ModelError> {
         Ok(match (self, seq) {
             (Backend::Reference(_), Sequence::Reference(s)) => SavedState::Reference(s.checkpoint()),
@@ -124,4 +138,43 @@ impl SavedState {
             SavedState::Gpu(c) => c.pos,
         }
     }
+}
+
+/// Set by wgpu's work-done callback, awaited by [`gpu_idle`].
+#[derive(Default)]
+struct Idle {
+    done: bool,
+    waker: Option<Waker>,
+}
+
+struct IdleFuture(Arc<Mutex<Idle>>);
+
+impl Future for IdleFuture {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.done {
+            return Poll::Ready(());
+        }
+        idle.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Resolves once the work submitted to `ctx`'s queue so far is done (natively the device is
+/// polled to completion first, so it is ready at once).
+async fn gpu_idle(ctx: &GpuContext) -> Result<(), GpuError> {
+    let idle = Arc::new(Mutex::new(Idle::default()));
+    let filler = idle.clone();
+    ctx.queue.on_submitted_work_done(move || {
+        let mut idle = filler.lock().unwrap_or_else(|e| e.into_inner());
+        idle.done = true;
+        if let Some(w) = idle.waker.take() {
+            w.wake();
+        }
+    });
+    // A no-op in the browser, where the callback comes from the event loop.
+    ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Readback(e.to_string()))?;
+    IdleFuture(idle).await;
+    Ok(())
 }

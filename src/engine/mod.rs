@@ -6,6 +6,10 @@
 //! [`Event`]s: text deltas that never split a character, parsed tool calls, and a final
 //! [`Done`] with the finish reason, token counts and timings.
 
+// Input-derived paths (file bytes, requests, model output): no `unwrap`/`expect` outside
+// tests; a true invariant says why with `#[allow]` and a comment.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod backend;
 mod detok;
 mod loop_guard;

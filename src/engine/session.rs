@@ -146,9 +146,13 @@ impl Session {
         // Save the state one token before the prompt's end: a regenerated answer (same prompt)
         // resumes there, since the last prompt token must be fed again for its logits.
         let last = prompt.len() - 1;
-        // In chunks, so an interrupt stops a long prefill within one chunk. What was fed stays
-        // in the state: the same prompt asked again resumes from there.
-        for chunk in prompt[cached..last].chunks(PREFILL_CHUNK) {
+        // In chunks, each done before the next is sent, so an interrupt stops a long prefill
+        // within one chunk. What was fed stays in the state: the same prompt asked again
+        // resumes from there.
+        for (i, chunk) in prompt[cached..last].chunks(PREFILL_CHUNK).enumerate() {
+            if i > 0 {
+                self.backend.wait_idle().await?;
+            }
             if cancel.is_cancelled() {
                 return Ok(Done {
                     finish_reason: FinishReason::Abort,

@@ -56,8 +56,10 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
-    fn array<const N: usize>(&mut self) -> Read<[u8; N]> {
-        Ok(self.take(N as u64)?.try_into().expect("take returned N bytes"))
+    pub fn array<const N: usize>(&mut self) -> Read<[u8; N]> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N as u64)?); // `take` returns exactly N bytes
+        Ok(out)
     }
 
     pub fn u8(&mut self) -> Read<u8> {

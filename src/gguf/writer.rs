@@ -137,7 +137,8 @@ fn put_kv(out: &mut Vec<u8>, key: &str, value: &Value) {
 
 /// The GGUF id of a value type (the inverse of `ValueType::from_id`).
 fn type_id(ty: ValueType) -> u32 {
-    (0..=12).find(|&id| ValueType::from_id(id) == Some(ty)).expect("every ValueType has an id")
+    // The variants are declared in id order (`from_id`), so the discriminant is the id.
+    ty as u32
 }
 
 /// A value's payload, without its type tag (arrays carry their element type inside).

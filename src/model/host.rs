@@ -80,11 +80,13 @@ impl HostTensor {
         self.dims[1..].iter().product::<u64>() as usize
     }
 
+    #[allow(clippy::expect_used, reason = "the GGUF parser accepts only rows of whole blocks")]
     fn row_bytes(&self) -> usize {
         self.ty.bytes_for(self.dims[0]).expect("row length checked by the GGUF parser") as usize
     }
 
     /// Dequantizes row `r` into `out` (`out.len() == cols`).
+    #[allow(clippy::expect_used, reason = "the type and the byte length are checked when the model loads")]
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         let n = self.row_bytes();
         quant::dequantize(self.ty, &self.bytes[r * n..(r + 1) * n], out).expect("type and length checked at load");

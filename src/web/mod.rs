@@ -34,6 +34,10 @@
 //! | `aborted`          | `onProgress` or `onEvent` threw, the load's `signal` fired |
 //! | `internal`         | a bug here |
 
+// Input-derived paths (file bytes, requests, model output): no `unwrap`/`expect` outside
+// tests; a true invariant says why with `#[allow]` and a comment.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod blob;
 mod chat;
 mod device;

@@ -45,6 +45,8 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
         const events = [];
         const t0 = performance.now();
         window.createEngine = createEngine;
+        // The OpenAI tool schemas runTools shows the model for `tools`.
+        window.schemas = (tools) => tools.map(({ name, description = '', parameters = { type: 'object', properties: {} } }) => ({ type: 'function', function: { name, description, parameters } }));
         window.engine = await createEngine({ model, onProgress: (p) => events.push(p) });
         return { ms: performance.now() - t0, events, stats: window.engine.stats() };
       }, MODEL);
@@ -274,12 +276,12 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
     assert.deepEqual(r.looped, { steps: 2, finish: 'max_steps', calls: 3 });
     assert.equal(r.bad, 'invalid_request');
   });
-  pageTest('runTools: huge, binary and lone-surrogate tool output is cut or cleaned, and the conversation goes on', 240_000, async (page) => {
+  pageTest('runTools: huge, binary and lone-surrogate tool output is cut or cleaned, the conversation goes on, an overflow keeps its messages', 240_000, async (page) => {
     const r = await page.evaluate(async (question) => {
       const e = window.engine;
       await e.resetChat();
       const tools = [
-        { name: 'huge', description: '5 MB of text', handler: () => 'x'.repeat(5_000_000) },
+        { name: 'huge', description: '5 MB of text', handler: () => 'word '.repeat(1_000_000) },
         // "hi", then bytes that are no UTF-8: a stray continuation pair and a cut-off lead byte.
         { name: 'bytes', description: 'Raw bytes', handler: () => new Uint8Array([0x68, 0x69, 0xff, 0xfe, 0xc3]) },
         { name: 'half', description: 'Half an emoji', handler: () => 'cut \ud83d here' },
@@ -287,20 +289,30 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
         { name: 'error', description: 'Throws broken text', handler: () => { throw new Error('bad \ud800'); } },
       ];
       const forced_output = ['<|tool_call_start|>[huge(), bytes(), half(), object(), error()]<|tool_call_end|><|im_end|>', null];
-      const result = await e.runTools({ messages: question, tools, temperature: 0, max_tokens: 16, forced_output });
+      let t0 = performance.now();
+      const result = await e.runTools({ messages: question, tools, temperature: 0, max_tokens: 32, forced_output });
+      const ms = { runTools: performance.now() - t0 };
       const contextTokens = e.stats().contextTokens;
       // The conversation goes on from there (and a user message with a lone surrogate is fine too).
       const messages = [...question, ...result.messages, { role: 'user', content: 'Thanks \ud83d' }];
-      const next = await e.chat.completions.create({ messages, temperature: 0, max_tokens: 4 });
+      t0 = performance.now();
+      const next = await e.chat.completions.create({ messages, tools: window.schemas(tools), temperature: 0, max_tokens: 4 });
+      ms.next = performance.now() - t0;
+      // A bound the context cannot take: the second answer overflows; the error holds the
+      // call and its result, so nothing is lost.
+      const overflow = await e
+        .runTools({ messages: question, tools: tools.slice(0, 1), maxToolResultChars: 30_000, temperature: 0, max_tokens: 32, forced_output: forced_output[0].replace(', bytes(), half(), object(), error()', '') })
+        .then(() => 'resolved', (err) => ({ code: err.code, roles: err.messages?.map((m) => m.role), content: err.messages?.[1]?.content.length }));
       // A smaller bound, set by the caller.
-      const small = await e.runTools({ messages: question, tools: tools.slice(0, 1), maxToolResultChars: 100, maxSteps: 1, temperature: 0, max_tokens: 4, forced_output: forced_output[0].replace(', bytes(), half(), object(), error()', '') });
-      return { result, contextTokens, next: { finish: next.choices[0].finish_reason, usage: next.usage }, small: small.messages[1].content };
+      const small = await e.runTools({ messages: question, tools: tools.slice(0, 1), maxToolResultChars: 100, maxSteps: 1, temperature: 0, max_tokens: 32, forced_output: forced_output[0].replace(', bytes(), half(), object(), error()', '') });
+      return { result, contextTokens, ms, next: { finish: next.choices[0].finish_reason, usage: next.usage }, overflow, small: small.messages[1]?.content };
     }, [{ role: 'user', content: 'Run the tools.' }]);
+    console.log(`runTools with the 5 tools: ${Math.round(r.ms.runTools)} ms (usage ${JSON.stringify(r.result.usage)}); the follow-up: ${Math.round(r.ms.next)} ms`);
     const { result } = r;
     assert.equal(result.steps, 2);
     const [call, huge, bytes, half, object, error, answer] = result.messages;
     assert.deepEqual(call.tool_calls.map((c) => c.function.name), ['huge', 'bytes', 'half', 'object', 'error']);
-    assert.ok(huge.content.startsWith('x'.repeat(r.contextTokens)), huge.content.slice(0, 40));
+    assert.ok(huge.content.startsWith('word '.repeat(1_000_000).slice(0, r.contextTokens)), huge.content.slice(0, 40));
     assert.ok(huge.content.length < r.contextTokens + 200, `${huge.content.length} characters reached the model`);
     assert.ok(huge.content.endsWith(`\n[truncated: the tool returned 5000000 characters, the first ${r.contextTokens} are shown]`), huge.content.slice(-100));
     assert.equal(bytes.content, 'hi\ufffd\ufffd\ufffd');
@@ -313,26 +325,29 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
     assert.ok(['length', 'stop'].includes(result.finish_reason));
     assert.equal(r.next.finish, 'length');
     assert.ok(r.next.usage.prompt_tokens_details.cached_tokens > result.usage.prompt_tokens / 2, JSON.stringify(r.next.usage));
-    assert.match(r.small, /^x{100}\n\[truncated: the tool returned 5000000 characters, the first 100 are shown\]$/);
+    assert.equal(r.overflow.code, 'context_overflow', JSON.stringify(r.overflow));
+    assert.deepEqual(r.overflow.roles, ['assistant', 'tool']);
+    assert.ok(r.overflow.content > 30_000);
+    assert.match(r.small, /^(word ){20}\n\[truncated: the tool returned 5000000 characters, the first 100 are shown\]$/);
   });
 
   pageTest('interrupt at every stage (loading, prefill, decode, tool execution): typed results, the engine works after each', 600_000, async (page) => {
-    const LONG = [{ role: 'user', content: 'Tell me about the sea and the sky. '.repeat(300) }];
+    const LONG = [{ role: 'user', content: 'Tell me about the sea and the sky. '.repeat(120) }];
     const r = await page.evaluate(async ({ question, greedy, long, model }) => {
       const e = window.engine;
       const failure = (p) => p.then(() => 'resolved', (err) => ({ name: err.name, code: err.code, message: err.message }));
       const out = {};
 
-      // Loading: the signal fires while the weights arrive (served slowly); the same model
-      // then loads and runs.
+      // Loading: the signal fires once the header is read, while the weights are still on
+      // their way (served slowly); the same model then loads and runs.
       const ac = new AbortController();
-      out.load = await failure(window.createEngine({ model: `/slow/${model}`, cache: false, signal: ac.signal, onProgress: (p) => p.phase === 'weights' && ac.abort() }));
+      out.load = await failure(window.createEngine({ model: `/slow/${model}`, cache: false, signal: ac.signal, onProgress: (p) => p.phase === 'header' && ac.abort() }));
       const fresh = await window.createEngine({ model: `/fixtures/${model}`, cache: false });
       out.afterLoad = (await fresh.generate({ tokens: [1, 2, 3], max_tokens: 2 })).tokens.length;
       await fresh.unload();
 
-      // Prefill: a ~2700-token prompt, interrupted a quarter of the way through its prefill
-      // (timed by an uninterrupted run first).
+      // Prefill: a ~1100-token prompt (5 chunks of 256), interrupted a quarter of the way
+      // through its prefill (timed by an uninterrupted run first).
       await e.resetChat();
       let t0 = performance.now();
       const reference = await e.chat.completions.create({ messages: long, ...greedy, max_tokens: 4 });
@@ -365,7 +380,7 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
       const stopped = await e.runTools({ messages: question, tools, toolTimeoutMs: 60_000, signal: tc.signal, temperature: 0, max_tokens: 16, forced_output: '<|tool_call_start|>[hang()]<|tool_call_end|><|im_end|>' });
       out.tool = { ms: performance.now() - t0, finish: stopped.finish_reason, steps: stopped.steps, messages: stopped.messages };
       // The conversation, with the interrupted call and its result, goes on.
-      const follow = await e.chat.completions.create({ messages: [...question, ...stopped.messages, { role: 'user', content: 'Never mind.' }], ...greedy });
+      const follow = await e.chat.completions.create({ messages: [...question, ...stopped.messages, { role: 'user', content: 'Never mind.' }], tools: window.schemas(tools), ...greedy });
       out.follow = { finish: follow.choices[0].finish_reason, usage: follow.usage };
       // Aborted before runTools starts: rejects as create does.
       out.early = await failure(e.runTools({ messages: question, tools, signal: AbortSignal.abort() }));
@@ -417,7 +432,7 @@ describe('npm package in headless Chromium (tiny-moe q8_0)', () => {
         return out;
       };
       // Two streams, a plain request and a tokenize call, all started in the same tick.
-      const [sa, sb, plain, ids] = await Promise.all([consume('a', a), consume('b', b), e.chat.completions.create({ messages: a, ...greedy }), e.tokenize('Hello')]);
+      const [sa, sb, plain, ids] = await Promise.all([consume('a', a), consume('b', b), e.chat.completions.create({ messages: a, ...greedy }), e.tokenize('Hello world')]);
       return { alone, sa, sb, plain: text(plain), ids, order: order.join('') };
     }, GREEDY);
     assert.match(r.order, /^a+b+$/, `the streams interleaved: ${r.order}`);

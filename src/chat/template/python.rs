@@ -151,8 +151,10 @@ pub fn float_repr(f: f64) -> String {
     }
     // `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "2.5e0", "0e0".
     let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp has an exponent");
-    let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
+    // LowerExp always writes `e` and an integer exponent; Rust's own Display is the fallback.
+    let Some((mantissa, Ok(exp))) = sci.split_once('e').map(|(m, e)| (m, e.parse::<i32>())) else {
+        return f.to_string();
+    };
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let sign = if f.is_sign_negative() { "-" } else { "" };
     if (-4..16).contains(&exp) {

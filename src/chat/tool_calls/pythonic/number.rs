@@ -68,7 +68,8 @@ fn number(lexeme: &str, negative: bool) -> Result<Value, String> {
         let magnitude = if radix == 10 {
             digits.parse::<f64>().map_err(|_| "invalid number")?
         } else {
-            digits.chars().fold(0.0, |acc, c| acc * radix as f64 + c.to_digit(radix).unwrap() as f64)
+            // Every char is a digit of `radix` (checked above).
+            digits.chars().filter_map(|c| c.to_digit(radix)).fold(0.0, |acc, d| acc * radix as f64 + d as f64)
         };
         return float(if negative { -magnitude } else { magnitude });
     }

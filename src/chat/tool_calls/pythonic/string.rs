@@ -8,7 +8,7 @@ impl Parser<'_> {
     /// A quoted string at the current quote char; `raw` for `r'...'`.
     pub(super) fn string(&mut self, raw: bool) -> Result<Value, String> {
         let start = self.pos;
-        let quote = self.bump().expect("string() starts at a quote");
+        let quote = self.bump().ok_or_else(|| format!("a string was expected at byte {start}"))?;
         let triple: String = [quote; 3].iter().collect();
         let triple = if self.src[start..].starts_with(&triple) { Some(triple) } else { None };
         if triple.is_some() {
@@ -68,7 +68,7 @@ impl Parser<'_> {
             'f' => out.push('\x0c'),
             'v' => out.push('\x0b'),
             '0'..='7' => {
-                let mut code = c.to_digit(8).unwrap();
+                let mut code = c as u32 - '0' as u32;
                 for _ in 0..2 {
                     match self.peek().and_then(|d| d.to_digit(8)) {
                         Some(d) => {
@@ -78,7 +78,8 @@ impl Parser<'_> {
                         None => break,
                     }
                 }
-                out.push(char::from_u32(code).expect("an octal escape is below 0o777"));
+                // At most 0o777: always a char.
+                out.extend(char::from_u32(code));
             }
             'x' | 'u' | 'U' => {
                 let n = match c {
