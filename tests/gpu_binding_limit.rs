@@ -114,3 +114,31 @@ fn a_buffer_over_the_device_limit_is_a_typed_error_and_the_model_goes_on() {
     }
     assert_eq!(got, want[..4], "greedy tokens after the failed allocation");
 }
+
+#[test]
+fn an_error_wgpu_reports_outside_a_scope_is_a_typed_error_not_a_panic() {
+    // wgpu's default handler panics on an error no scope catches (natively: out of memory,
+    // or an invalid operation). The context keeps it instead, and the next readback or load
+    // returns it as GpuError::Device; the model goes on afterwards. A buffer over the device's
+    // size limit stands in for an allocation that runs out of memory.
+    let ctx = context(LIMIT);
+    let m = load(&ctx, "q8_0").unwrap();
+    let too_big = ctx.limits.max_buffer_size.saturating_add(4);
+    let _void = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("too big"),
+        size: too_big,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let g = Golden::load("tiny-moe");
+    let (prompt, want) = (g.ids("prompt_ids"), g.ids("dequant.q8_0.generated_ids"));
+    let err = match m.new_state(prompt.len() + 4) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("the recorded error comes out of the next state's allocation"),
+    };
+    assert!(err.contains("GPU reported an error"), "{err}");
+    let mut state = m.new_state(prompt.len() + 4).unwrap();
+    let mut sampler = Sampler::new(SamplingParams::default());
+    let first = m.forward_sample_blocking(&mut state, &prompt, &mut sampler).unwrap();
+    assert_eq!(first, want[0], "the first greedy token after the error");
+}

@@ -27,6 +27,10 @@ pub enum GpuError {
     Unsupported(GgmlType),
     #[error("shape mismatch: {0}")]
     Shape(String),
+    /// An error wgpu reported outside any error scope (natively: out of memory, or an invalid
+    /// operation); the work recorded since is void.
+    #[error("the GPU reported an error: {0}")]
+    Device(String),
 }
 
 /// A pipeline variant: the shader (with its quant helper) and its sorted override constants.
@@ -66,6 +70,9 @@ pub struct GpuContext {
     /// Why the device was lost, once it is (set by wgpu's device-lost callback, or
     /// [`GpuContext::mark_lost`]); every later use of the device is pointless.
     lost: Arc<Mutex<Option<String>>>,
+    /// The first error wgpu reported outside an error scope since the last
+    /// [`GpuContext::take_error`] (wgpu's default handler would panic instead).
+    uncaptured: Arc<Mutex<Option<String>>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
 }
 
@@ -146,6 +153,18 @@ impl GpuContext {
             let mut lost = record.lock().unwrap_or_else(|e| e.into_inner());
             lost.get_or_insert_with(|| format!("{reason:?}: {message}"));
         });
+        // Natively wgpu's default handler panics; keep the error for `take_error` instead. (The
+        // browser's default logs it to the console, and its out-of-memory errors are caught
+        // by error scopes around the upload: src/web/load.rs.)
+        let uncaptured = Arc::new(Mutex::new(None));
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let slot = uncaptured.clone();
+            device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                let mut first = slot.lock().unwrap_or_else(|p| p.into_inner());
+                first.get_or_insert_with(|| e.to_string());
+            }));
+        }
         let adapter_info = adapter.get_info();
         Ok(GpuContext {
             tuning: Tuning::for_adapter(&adapter_info, device.features()),
@@ -156,8 +175,19 @@ impl GpuContext {
             queue,
             binding_cap,
             lost,
+            uncaptured,
             pipelines: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// [`GpuError::Device`] with the first error wgpu reported outside an error scope since the
+    /// last call (clearing it), e.g. an allocation that ran out of memory. Readbacks check it, so
+    /// a step whose buffers failed returns this error instead of garbage.
+    pub fn take_error(&self) -> Result<(), GpuError> {
+        match self.uncaptured.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(GpuError::Device(e)),
+            None => Ok(()),
+        }
     }
 
     /// Why the device was lost (wgpu's reason and the driver's message), or `None` while it

@@ -195,6 +195,7 @@ impl GpuModel {
             .max()
             .unwrap_or(1);
         let scratch = Scratch::new(ctx, c, batch, partials)?;
+        ctx.take_error()?; // a KV cache that did not fit
         Ok(GpuState { pos: 0, capacity, layers, scratch })
     }
 

@@ -269,6 +269,7 @@ impl GpuModel {
             },
         )?;
         let rope = RopeTable::new(&ctx, config.head_dim, config.rope_theta)?;
+        ctx.take_error()?; // an upload that ran out of memory
         Ok(GpuModel { ctx, config, weights, rope, weight_bytes })
     }
 }

@@ -37,6 +37,7 @@ pub(crate) fn enabled() -> bool {
     cfg!(not(target_arch = "wasm32")) && TIMES.with(|t| t.borrow().is_some())
 }
 
+#[cfg_attr(target_arch = "wasm32", allow(dead_code, reason = "the browser build never profiles"))]
 pub(crate) fn record(label: &str, seconds: f64) {
     TIMES.with(|t| {
         if let Some(map) = t.borrow_mut().as_mut() {

@@ -67,6 +67,7 @@ impl GpuContext {
         MapFuture(slot).await.map_err(|e| GpuError::Readback(e.to_string()))?;
         let data = staging.slice(..).get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
         staging.unmap();
+        self.take_error()?;
         Ok(data)
     }
 

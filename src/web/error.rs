@@ -140,9 +140,11 @@ impl From<QuantError> for LfmError {
 impl From<GpuError> for LfmError {
     fn from(e: GpuError) -> LfmError {
         let code = match e {
-            GpuError::NoAdapter(_) | GpuError::RequestDevice(_) | GpuError::Readback(_) | GpuError::Shader(_) => {
-                Code::Gpu
-            }
+            GpuError::NoAdapter(_)
+            | GpuError::RequestDevice(_)
+            | GpuError::Readback(_)
+            | GpuError::Shader(_)
+            | GpuError::Device(_) => Code::Gpu,
             // A tensor this device's binding limit cannot hold, even split.
             GpuError::BindingTooLarge { .. } | GpuError::Unsupported(_) => Code::Unsupported,
             // A tensor whose bytes do not match its shape.
