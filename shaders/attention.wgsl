@@ -1,14 +1,17 @@
-// Causal GQA attention, split-K: one workgroup per (query t, head h, split of positions inside
-// ONE KV cache block buffer) writes a partial softmax result (m, l, o) for its positions:
+// Causal GQA attention, split-K: one workgroup per (query t, kv head, chunk of up to 4 of the
+// query heads that share that kv head, split of positions inside ONE KV cache block buffer)
+// writes a partial softmax result (m, l, o) per query head for its positions:
 //   m = max score,  l = sum exp(score - m),  o[d] = sum exp(score - m) * V[p, d],
 // with score = q . K[p] * scale over positions p < pos0 + t + 1 (causal); `attention_combine`
 // merges the partials of all splits. The host dispatches once per cache block, so a split
 // never crosses buffers; splits wholly after a query's position write an empty partial.
 //
-// Inside a split, tiles of wg_size positions (one per thread) are folded in with an online
-// softmax: thread i scores position tile + i, every thread reads all scores for the tile max
-// (two barriers per tile; software adapters pay dearly for each), and the thread owning each
-// output dimension accumulates the exp-weighted V rows of the tile.
+// The heads of a chunk ride in the 4 lanes of vec4s (scores, maxima, sums, outputs), so each
+// K and V element is loaded once for all of them (GQA: 4 query heads per kv head in
+// LFM2.5-8B-A1B). Inside a split, tiles of wg_size positions (one per thread) are folded in
+// with an online softmax: thread i scores position tile + i, every thread reads all scores for
+// the tile max (two barriers per tile), and the thread owning each output dimension
+// accumulates the exp-weighted V rows of the tile.
 
 struct Params {
     n_tokens: u32,     // T: queries, at positions pos0 ..
@@ -23,6 +26,10 @@ struct Params {
     split_offset: u32, // index of this dispatch's first split among all of a (t, h)
     n_splits: u32,     // splits of a (t, h) over all blocks: the partials' row count per (t, h)
     scale: f32,        // 1 / sqrt(head_dim)
+    chunk: u32,        // query heads per workgroup (1..4, divides group)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -36,9 +43,9 @@ override head_dim: u32 = 64u; // a multiple of 4
 
 const NEG: f32 = -3.0e38; // stands for -inf: exp(NEG - m) is 0 for any real score m
 
-var<workgroup> scores: array<f32, wg_size>; // the tile's scores, then the threads' sums l
-var<workgroup> weight: array<f32, wg_size>; // exp(score - m) of the tile's positions
-var<workgroup> acc: array<f32, head_dim>;    // o; each entry only touched by its owner thread
+var<workgroup> scores: array<vec4<f32>, wg_size>; // the tile's scores (a lane per head), then the threads' sums l
+var<workgroup> weight: array<vec4<f32>, wg_size>; // exp(score - m) of the tile's positions
+var<workgroup> acc: array<vec4<f32>, head_dim>;   // o; each entry only touched by its owner thread
 
 @compute @workgroup_size(wg_size)
 fn attention(
@@ -46,69 +53,85 @@ fn attention(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let n_chunks = params.group / params.chunk;
     let g = wid.x + wid.y * nwg.x; // workgroups folded into y past 65535
-    if (g >= params.n_tokens * params.n_heads * params.n_block_splits) {
+    if (g >= params.n_tokens * params.n_heads / params.chunk * params.n_block_splits) {
         return; // uniform: depends on the workgroup only
     }
     // Workgroups that read the same K/V (one kv head, one split) are adjacent, so they run
-    // together and share caches: g = ((kv_head * n_block_splits + s) * T + t) * group + gi.
-    let gi = g % params.group;
-    let t = (g / params.group) % params.n_tokens;
-    let s = (g / (params.group * params.n_tokens)) % params.n_block_splits;
-    let kv_head = g / (params.group * params.n_tokens * params.n_block_splits);
-    let th = t * params.n_heads + kv_head * params.group + gi; // t * n_heads + h
+    // together and share caches: g = ((kv_head * n_block_splits + s) * T + t) * n_chunks + c.
+    let c = g % n_chunks;
+    let t = (g / n_chunks) % params.n_tokens;
+    let s = (g / (n_chunks * params.n_tokens)) % params.n_block_splits;
+    let kv_head = g / (n_chunks * params.n_tokens * params.n_block_splits);
+    // (t, h) of the chunk's heads, lanes past the chunk repeating its last head (not stored).
+    let h0 = kv_head * params.group + c * params.chunk;
+    let last_h = params.chunk - 1u;
+    let th = vec4<u32>(t * params.n_heads + h0) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last_h));
     let kv_col = kv_head * head_dim;
     let start = params.block_start + s * params.split;
     let end = min(min(start + params.split, params.block_end), params.pos0 + t + 1u);
     let base = (th * params.n_splits + params.split_offset + s) * (head_dim + 2u);
     if (start >= end) {
-        // Every position of this split is after the query: an empty partial.
-        if (lid.x == 0u) {
-            partials[base] = NEG;
-            partials[base + 1u] = 0.0;
-        }
-        for (var d = lid.x; d < head_dim; d += wg_size) {
-            partials[base + 2u + d] = 0.0;
+        // Every position of this split is after the query: empty partials.
+        for (var i = 0u; i < params.chunk; i++) {
+            if (lid.x == 0u) {
+                partials[base[i]] = NEG;
+                partials[base[i] + 1u] = 0.0;
+            }
+            for (var d = lid.x; d < head_dim; d += wg_size) {
+                partials[base[i] + 2u + d] = 0.0;
+            }
         }
         return;
     }
     for (var d = lid.x; d < head_dim; d += wg_size) {
-        acc[d] = 0.0;
+        acc[d] = vec4<f32>(0.0);
     }
-    let q0 = th * head_dim / 4u;
+    let q0 = th * (head_dim / 4u);
     let row4 = params.kv_row_len / 4u;
-    var m = NEG; // running max, the same in every thread
-    var l = 0.0; // this thread's share of the running sum
+    var m = vec4<f32>(NEG); // running max per head, the same in every thread
+    var l = vec4<f32>(0.0); // this thread's share of the running sums
     for (var tile = start; tile < end; tile += wg_size) {
         let p = tile + lid.x;
-        var score = NEG;
+        var score = vec4<f32>(NEG);
         if (p < end) {
             let k0 = (p - params.block_start) * row4 + kv_col / 4u;
-            var dot4 = vec4<f32>(0.0);
+            var d0 = vec4<f32>(0.0);
+            var d1 = vec4<f32>(0.0);
+            var d2 = vec4<f32>(0.0);
+            var d3 = vec4<f32>(0.0);
             for (var i = 0u; i < head_dim / 4u; i++) {
-                dot4 += q[q0 + i] * k_block[k0 + i];
+                let kv = k_block[k0 + i];
+                d0 += q[q0.x + i] * kv;
+                d1 += q[q0.y + i] * kv;
+                d2 += q[q0.z + i] * kv;
+                d3 += q[q0.w + i] * kv;
             }
-            score = (dot4.x + dot4.y + dot4.z + dot4.w) * params.scale;
+            let sums = vec4<f32>(dot(d0, vec4<f32>(1.0)), dot(d1, vec4<f32>(1.0)), dot(d2, vec4<f32>(1.0)), dot(d3, vec4<f32>(1.0)));
+            score = sums * params.scale;
         }
         scores[lid.x] = score;
         workgroupBarrier(); // also: every thread is done with the last tile's `weight`
         // The tile max, by every thread (cheaper than a tree of barriers; reads broadcast).
-        let n = min(wg_size, end - tile);
+        // Loops run to the constant wg_size: past the tile's end scores are NEG, weights 0.
         var m_new = m;
-        for (var j = 0u; j < n; j++) {
+        for (var j = 0u; j < wg_size; j++) {
             m_new = max(m_new, scores[j]);
         }
         let alpha = exp(m - m_new);
-        let e = select(0.0, exp(score - m_new), p < end);
+        let e = select(vec4<f32>(0.0), exp(score - m_new), p < end);
         l = l * alpha + e;
         m = m_new;
         weight[lid.x] = e;
         workgroupBarrier();
+        let last = min(wg_size, end - tile) - 1u;
         let v0 = (tile - params.block_start) * params.kv_row_len + kv_col;
         for (var d = lid.x; d < head_dim; d += wg_size) {
             var o = acc[d] * alpha;
-            for (var j = 0u; j < n; j++) {
-                o += weight[j] * v_block[v0 + j * params.kv_row_len + d];
+            for (var j = 0u; j < wg_size; j++) {
+                // Rows past the tile's end are read at its last row (in bounds, weight 0).
+                o += weight[j] * v_block[v0 + min(j, last) * params.kv_row_len + d];
             }
             acc[d] = o;
         }
@@ -121,11 +144,13 @@ fn attention(
         }
         workgroupBarrier();
     }
-    if (lid.x == 0u) {
-        partials[base] = m;
-        partials[base + 1u] = scores[0];
-    }
-    for (var d = lid.x; d < head_dim; d += wg_size) {
-        partials[base + 2u + d] = acc[d];
+    for (var i = 0u; i < params.chunk; i++) {
+        if (lid.x == 0u) {
+            partials[base[i]] = m[i];
+            partials[base[i] + 1u] = scores[0][i];
+        }
+        for (var d = lid.x; d < head_dim; d += wg_size) {
+            partials[base[i] + 2u + d] = acc[d][i];
+        }
     }
 }

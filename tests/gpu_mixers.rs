@@ -176,6 +176,16 @@ fn attention_matches_reference_real_shape_long_context() {
 }
 
 #[test]
+fn attention_matches_reference_for_every_head_grouping() {
+    // Query heads per kv head 1, 3, 6 and 8: workgroups take 1, 3, 3 (twice) and 4 (twice)
+    // of them in their vec4 lanes.
+    let cases = [(0, 1), (70, 1), (0, 9), (61, 9)];
+    for (n_heads, n_kv) in [(2, 2), (3, 1), (12, 2), (16, 2)] {
+        check_attention(33, Shape { n_heads, n_kv, hd: 32, capacity: 100, block: 40 }, &cases);
+    }
+}
+
+#[test]
 fn attention_rejects_a_small_scratch_and_bad_heads() {
     let cache = KvCache::with_block_positions(ctx(), "kv", 2, 16, 64, 16).unwrap();
     let (q, out) = (zeros(3, 4 * 16), zeros(3, 4 * 16));

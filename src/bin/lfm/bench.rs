@@ -45,8 +45,9 @@ pub struct BenchArgs {
     /// Skip the warm-up step (pipeline compilation then counts in the first measurement).
     #[arg(long)]
     no_warmup: bool,
-    /// Also decode --gen-tokens tokens with each kernel submitted alone and timed, and print
-    /// the time per token of every kernel (slower than a normal run; shows where time goes).
+    /// Also decode --gen-tokens tokens at the first --context length with each kernel
+    /// submitted alone and timed, and print the time per token of every kernel (slower than a
+    /// normal run; shows where the time goes).
     #[arg(long)]
     profile: bool,
     #[arg(long, value_enum, default_value = "text")]
@@ -246,7 +247,14 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
             Peak { ours: bench::memory_bytes(&model, &st), device: bench::device_memory(&ctx), capacity: 1 }
         }
     };
-    let profile = if a.profile { Some(crate::profile::decode_profile(&model, gen.max(1))?) } else { None };
+    let profile = match a.profile {
+        // At the first --context length (the shortcut's zeroed KV), else right after one token.
+        true => {
+            let context = a.context.first().copied().unwrap_or(0).min(max_context);
+            Some(crate::profile::decode_profile(&model, gen.max(1), context)?)
+        }
+        false => None,
+    };
     eprintln!("bench: copy bandwidth");
     let copy_bw = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 5))?;
 

@@ -56,6 +56,8 @@ struct Params {
     split_offset: u32,   // first split's index among a (t, h)'s
     n_splits: u32,       // splits per (t, h) over all blocks
     scale: f32,
+    chunk: u32, // query heads per workgroup (<= 4, divides group)
+    _pad: [u32; 3],
 }
 
 /// Mirrors `Params` in `shaders/attention_combine.wgsl`.
@@ -148,11 +150,14 @@ pub fn attention(
         return Err(GpuError::Shape(format!("attention: scratch of {} elements, needs {need}", scratch.len())));
     }
     let constants = [("wg_size", WG_SIZE as f64), ("head_dim", hd as f64)];
+    let group = n_heads / cache.n_kv_heads;
+    // The query heads of a kv head go through a workgroup together, up to 4 (vec4 lanes).
+    let chunk = (1..=4).rev().find(|c| group.is_multiple_of(*c)).unwrap_or(1);
     for b in &plan.blocks {
         let params = Params {
             n_tokens: to_u32(t, "attention")?,
             n_heads: n_heads as u32,
-            group: (n_heads / cache.n_kv_heads) as u32,
+            group: group as u32,
             kv_row_len: to_u32(cache.row_len(), "attention")?,
             pos0: to_u32(pos0, "attention")?,
             block_start: to_u32(b.start, "attention")?,
@@ -162,8 +167,10 @@ pub fn attention(
             split_offset: b.offset as u32,
             n_splits: plan.n_splits as u32,
             scale: 1.0 / (hd as f32).sqrt(),
+            chunk: chunk as u32,
+            _pad: [0; 3],
         };
-        let workgroups = ops.grid(to_u32(t * n_heads * b.splits, "attention workgroups")?, 1);
+        let workgroups = ops.grid(to_u32(t * n_heads / chunk * b.splits, "attention workgroups")?, 1);
         let block = &cache.blocks[b.block];
         ops.dispatch(Dispatch {
             spec: ShaderSpec::plain("attention"),
