@@ -8,8 +8,9 @@
 //!
 //! Each type: a (4096 x 2048) matrix quantized from seeded random values, uploaded as
 //! enough copies to exceed any cache (~128 MiB), then one submission of a matvec per copy
-//! (decode: bytes/s read as a fraction of copy bandwidth) and one of a 64-token matmul per
-//! copy (prefill: multiply-adds/s and tokens/s through these matrices).
+//! (decode: bytes/s read as a fraction of copy bandwidth), then one of a 64-token `matmul`
+//! and one of a 64-token `batch_matvec` per copy (prefill: multiply-adds/s, and the speed-up
+//! per token over the matvec).
 //!
 //! Without `--bench` (`cargo test --all-targets` runs bench targets that way) it only checks,
 //! on small matrices, that every measurement runs and yields a finite rate.
@@ -103,6 +104,19 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         ty.name(),
         macs / prefill / 1e9,
         decode * PREFILL_TOKENS as f64 / prefill,
+        PREFILL_TOKENS
+    );
+    let batched = best_time(ctx, &yt, |ops| {
+        for m in &mats {
+            kernels::batch_matvec(ops, m, &xt, &yt).unwrap();
+        }
+    });
+    assert!((macs / batched).is_finite(), "{ty} batch_matvec rate");
+    println!(
+        "{:>5} batch_matvec: {:7.2} GMAC/s, {:.1}x the matvec rate per token ({} tokens)",
+        ty.name(),
+        macs / batched / 1e9,
+        decode * PREFILL_TOKENS as f64 / batched,
         PREFILL_TOKENS
     );
 }

@@ -180,8 +180,11 @@ type LinearFn =
     fn(&mut Ops<'_>, &GpuMatrix, usize, usize, &GpuTensor, &GpuTensor) -> Result<(), lfm_webgpu::gpu::GpuError>;
 
 /// The decode and prefill kernels, with the token counts each is tested at.
-const LINEAR: [(&str, LinearFn, [usize; 2]); 2] =
-    [("matvec", kernels::matvec_rows, [1, 3]), ("matmul", kernels::matmul_rows, [1, 45])];
+const LINEAR: [(&str, LinearFn, [usize; 2]); 3] = [
+    ("matvec", kernels::matvec_rows, [1, 3]),
+    ("batch_matvec", kernels::batch_matvec_rows, [1, 45]),
+    ("matmul", kernels::matmul_rows, [1, 45]),
+];
 
 #[test]
 fn matvec_and_matmul_match_reference_for_every_type() {
@@ -203,7 +206,7 @@ fn matvec_and_matmul_match_reference_for_every_type() {
 }
 
 #[test]
-fn matvec_matches_reference_with_every_workgroup_sum() {
+fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     // The context's own tuning is covered above; here the other ones: the workgroup-memory
     // tree (adapters without subgroups, e.g. browsers) at a CPU's 8 threads and a GPU's 64,
     // and the subgroup sum where the adapter has it. Cut rows (a slice at row 5) and 2 vectors.
@@ -212,22 +215,25 @@ fn matvec_matches_reference_with_every_workgroup_sum() {
     let tunings = [(8, false), (64, false), (8, subgroups)];
     for (matvec_wg, subgroup_reduce) in tunings {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-        own.tuning = Tuning { matvec_wg, shader: ShaderTarget { subgroup_reduce, enable_directive: false } };
+        let shader = ShaderTarget { subgroup_reduce, enable_directive: false };
+        own.tuning = Tuning { matvec_wg, batch_matvec: true, shader };
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
-            let (rows, cols, t) = (45, cols_for(ty), 2);
-            let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
-            let x = random(&mut rng, t * cols, 1.0);
-            let want = reference::matmul(&w, 5, rows - 5, &x);
-            let tol = matvec_tolerance(&w, 5, rows - 5, &x);
-            let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
-            let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
-            let y = GpuTensor::zeros(&own, "y", t, rows - 5).unwrap();
-            let mut ops = Ops::new(&own);
-            kernels::matvec_rows(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
-            ops.submit();
-            let got = y.read_f32_blocking(&own).unwrap();
-            let what = format!("matvec {ty}, {matvec_wg} threads, subgroup sum {subgroup_reduce}");
-            assert_close(&what, &got, &want, |i, _| tol[i]);
+            for (name, kernel, t) in [("matvec", LINEAR[0].1, 2), ("batch_matvec", LINEAR[1].1, 6)] {
+                let (rows, cols) = (45, cols_for(ty));
+                let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+                let x = random(&mut rng, t * cols, 1.0);
+                let want = reference::matmul(&w, 5, rows - 5, &x);
+                let tol = matvec_tolerance(&w, 5, rows - 5, &x);
+                let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
+                let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
+                let y = GpuTensor::zeros(&own, "y", t, rows - 5).unwrap();
+                let mut ops = Ops::new(&own);
+                kernel(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
+                ops.submit();
+                let got = y.read_f32_blocking(&own).unwrap();
+                let what = format!("{name} {ty}, {matvec_wg} threads, subgroup sum {subgroup_reduce}");
+                assert_close(&what, &got, &want, |i, _| tol[i]);
+            }
         }
     }
 }

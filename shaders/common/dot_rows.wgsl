@@ -31,3 +31,44 @@ fn dot_rows(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSum
 fn row_sum(s: RowSums, i: u32) -> f32 {
     return select(s.a[i & 3u], s.b[i & 3u], i >= 4u);
 }
+
+// The 8 rows of `a` and `b` dotted with 4 vectors at x offsets `xt` (batch_matvec): each unit's
+// weights are decoded once for the 4. Returns one RowSums per vector.
+fn dot_rows4(lid: u32, a: vec4<u32>, b: vec4<u32>, xt: vec4<u32>, cols4: u32) -> array<RowSums, 4> {
+    let units = cols4 / (UNIT / 4u);
+    // acc_i: row i's sums, a lane per vector.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    for (var u = lid; u < units; u += wg_size) {
+        let xu = xt + vec4<u32>(u * (UNIT / 4u));
+        acc0 += unit_dot4(a[0] + u, xu);
+        acc1 += unit_dot4(a[1] + u, xu);
+        acc2 += unit_dot4(a[2] + u, xu);
+        acc3 += unit_dot4(a[3] + u, xu);
+        acc4 += unit_dot4(b[0] + u, xu);
+        acc5 += unit_dot4(b[1] + u, xu);
+        acc6 += unit_dot4(b[2] + u, xu);
+        acc7 += unit_dot4(b[3] + u, xu);
+    }
+    var out: array<RowSums, 4>;
+    for (var t = 0u; t < 4u; t++) {
+        let rows = RowSums(vec4<f32>(acc0[t], acc1[t], acc2[t], acc3[t]), vec4<f32>(acc4[t], acc5[t], acc6[t], acc7[t]));
+        out[t] = reduce_rows(lid, rows);
+    }
+    return out;
+}
+
+fn hsum(v: vec4<f32>) -> f32 {
+    return v.x + v.y + v.z + v.w;
+}
+
+// (hsum(a), hsum(b), hsum(c), hsum(d))
+fn hsum4(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(hsum(a), hsum(b), hsum(c), hsum(d));
+}

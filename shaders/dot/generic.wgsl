@@ -3,6 +3,8 @@
 //   const UNIT: u32                          elements per dot unit
 //   fn unit_dot(unit: u32, xu: u32) -> f32   part-local unit `unit` (units of a row are
 //                                            consecutive) dotted with x[xu .. xu + UNIT / 4]
+//   fn unit_dot4(unit: u32, xu: vec4<u32>) -> vec4<f32>
+//                                            the same unit dotted with 4 vectors (batch_matvec)
 
 const UNIT: u32 = QK;
 
@@ -12,4 +14,19 @@ fn unit_dot(unit: u32, xu: u32) -> f32 {
         s += dequant4(unit, j) * x[xu + j];
     }
     return s.x + s.y + s.z + s.w;
+}
+
+fn unit_dot4(unit: u32, xu: vec4<u32>) -> vec4<f32> {
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
+    for (var j = 0u; j < QK / 4u; j++) {
+        let v = dequant4(unit, j);
+        s0 += v * x[xu.x + j];
+        s1 += v * x[xu.y + j];
+        s2 += v * x[xu.z + j];
+        s3 += v * x[xu.w + j];
+    }
+    return hsum4(s0, s1, s2, s3);
 }

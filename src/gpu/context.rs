@@ -83,6 +83,10 @@ pub struct Tuning {
     /// one SIMD loop, where barriers and idle lanes are what costs: 8, their vector width.
     /// GPUs want a whole subgroup (or 64 threads) on a workgroup's rows.
     pub matvec_wg: u32,
+    /// Prefill through `batch_matvec` (4 vectors per matrix-vector workgroup) rather than the
+    /// tiled `matmul`: on CPU adapters workgroup-memory reads are per-lane gathers, and the
+    /// tiled kernel runs slower per multiply-add than the matrix-vector one.
+    pub batch_matvec: bool,
     pub shader: ShaderTarget,
 }
 
@@ -101,7 +105,7 @@ impl Tuning {
             subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
             enable_directive: cfg!(target_arch = "wasm32"),
         };
-        Tuning { matvec_wg, shader }
+        Tuning { matvec_wg, batch_matvec: cpu, shader }
     }
 }
 

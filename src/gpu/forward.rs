@@ -99,12 +99,13 @@ impl GpuState {
     }
 }
 
-/// `y = x W^T`: the matrix-vector kernel for one token, the tiled matmul for a batch.
+/// `y = x W^T`: the matrix-vector kernel for one token; for a batch, the tiled matmul, or on
+/// CPU adapters the batched matrix-vector kernel (see `Tuning::batch_matvec`).
 fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Result<(), GpuError> {
-    if x.rows == 1 {
-        k::matvec(ops, w, x, y)
-    } else {
-        k::matmul(ops, w, x, y)
+    match (x.rows, ops.ctx().tuning.batch_matvec) {
+        (1, _) => k::matvec(ops, w, x, y),
+        (_, true) => k::batch_matvec(ops, w, x, y),
+        (_, false) => k::matmul(ops, w, x, y),
     }
 }
 

@@ -28,6 +28,7 @@ macro_rules! shader_files {
 shader_files!(
     "add.wgsl",
     "argmax.wgsl",
+    "batch_matvec.wgsl",
     "attention.wgsl",
     "attention_combine.wgsl",
     "copy.wgsl",
@@ -70,7 +71,7 @@ shader_files!(
 );
 
 /// Kernels with one variant per weight format.
-pub const QUANT_KERNELS: &[&str] = &["embed", "matmul", "matvec", "moe_matvec"];
+pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec", "moe_matvec"];
 /// Kernels with a single variant.
 pub const PLAIN_KERNELS: &[&str] = &[
     "add",

@@ -24,7 +24,7 @@ pub use attention::{attention, attention_scratch_len, kv_store};
 pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};
-pub use matvec::{matvec, matvec_rows};
+pub use matvec::{batch_matvec, batch_matvec_rows, matvec, matvec_rows};
 pub use moe::{moe_combine, moe_matvec, moe_route};
 pub use repetition_penalty::repetition_penalty;
 pub use rms_norm::rms_norm;
