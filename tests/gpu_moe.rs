@@ -144,8 +144,9 @@ impl GpuMoe {
     }
 
     /// The MoE FFN of `x` (T, H), recorded into one command encoder without readback:
-    /// returns (selected, out).
-    fn forward(&self, x: &[f32], k: usize) -> (Vec<u32>, Vec<f32>) {
+    /// returns (selected, out). `grouped`: the prefill path (`moe_group`, then
+    /// `moe_batch_matvec` per work item) instead of `moe_matvec` per (token, slot).
+    fn forward(&self, x: &[f32], k: usize, grouped: bool) -> (Vec<u32>, Vec<f32>) {
         let (h, fe) = (self.h, self.fe);
         let t = x.len() / h;
         let x = tensor(t, h, x);
@@ -153,13 +154,25 @@ impl GpuMoe {
         let (selected, weights) = (zeros(t, k), zeros(t, k));
         let (gate, up, act) = (zeros(t * k, fe), zeros(t * k, fe), zeros(t * k, fe));
         let (down, out) = (zeros(t * k, h), zeros(t, h));
+        let items = ids(
+            kernels::moe_items_rows(t * k, self.n_exp),
+            4,
+            &vec![0; 4 * kernels::moe_items_rows(t * k, self.n_exp)],
+        );
+        let experts = |ops: &mut Ops<'_>, w: &GpuMatrix, rows, x: &GpuTensor, y: &GpuTensor| match grouped {
+            true => kernels::moe_batch_matvec(ops, w, rows, &selected, &items, x, y).unwrap(),
+            false => kernels::moe_matvec(ops, w, rows, &selected, x, y).unwrap(),
+        };
         submit(|ops| {
             kernels::matvec(ops, &self.router, &x, &logits).unwrap();
             kernels::moe_route(ops, &logits, &self.bias, &selected, &weights).unwrap();
-            kernels::moe_matvec(ops, &self.gate, fe, &selected, &x, &gate).unwrap();
-            kernels::moe_matvec(ops, &self.up, fe, &selected, &x, &up).unwrap();
+            if grouped {
+                kernels::moe_group(ops, &selected, self.n_exp, &items).unwrap();
+            }
+            experts(ops, &self.gate, fe, &x, &gate);
+            experts(ops, &self.up, fe, &x, &up);
             kernels::swiglu(ops, &gate, &up, &act).unwrap();
-            kernels::moe_matvec(ops, &self.down, h, &selected, &act, &down).unwrap();
+            experts(ops, &self.down, h, &act, &down);
             kernels::moe_combine(ops, &down, &weights, &out).unwrap();
         });
         (selected.read_u32_blocking(ctx()).unwrap(), out.read_f32_blocking(ctx()).unwrap())
@@ -180,10 +193,15 @@ fn type_for(ty: GgmlType, cols: usize) -> GgmlType {
 /// over the tolerance.
 fn check_ffn(what: &str, m: &HostMoe, g: &GpuMoe, x: &[f32], k: usize) -> f32 {
     let (want_sel, want, tol) = m.forward(x, k);
-    let (got_sel, got) = g.forward(x, k);
-    assert_eq!(got_sel, want_sel, "{what}: selected experts");
-    assert_close(what, &got, &want, |i, _| tol[i]);
-    got.iter().zip(&want).zip(&tol).map(|((g, w), t)| (g - w).abs() / t).fold(0.0, f32::max)
+    let mut worst = 0.0f32;
+    for grouped in [false, true] {
+        let what = format!("{what}{}", if grouped { " (grouped by expert)" } else { "" });
+        let (got_sel, got) = g.forward(x, k, grouped);
+        assert_eq!(got_sel, want_sel, "{what}: selected experts");
+        assert_close(&what, &got, &want, |i, _| tol[i]);
+        worst = got.iter().zip(&want).zip(&tol).map(|((g, w), t)| (g - w).abs() / t).fold(worst, f32::max);
+    }
+    worst
 }
 
 #[test]
@@ -201,7 +219,7 @@ fn moe_ffn_matches_reference() {
             for (n_exp, k) in [(8, 2), (32, 4)] {
                 let m = HostMoe::random(&mut rng, h, fe, n_exp, type_for(ty, h), type_for(ty, fe));
                 let g = GpuMoe::upload(&m, u64::MAX);
-                for t in [1, 7] {
+                for t in [1, 7, 23] {
                     let x = random(&mut rng, t * h, 1.0);
                     let what = format!("moe ffn {ty} H={h} Fe={fe} E={n_exp} k={k} T={t}");
                     worst = worst.max(check_ffn(&what, &m, &g, &x, k));
@@ -230,7 +248,9 @@ fn moe_ffn_with_experts_split_across_buffers() {
         let x = random(&mut rng, t * h, 1.0);
         check_ffn(&format!("split moe ffn {ty}"), &m, &split, &x, k);
         // Same kernels, same order: the split layout changes nothing.
-        assert_eq!(split.forward(&x, k), whole.forward(&x, k), "{ty}: split vs whole");
+        for grouped in [false, true] {
+            assert_eq!(split.forward(&x, k, grouped), whole.forward(&x, k, grouped), "{ty}: split vs whole");
+        }
     }
 }
 
@@ -251,14 +271,58 @@ fn unselected_experts_do_not_reach_the_output() {
     let gw = GpuMatrix::new_grouped(ctx(), "experts", w.ty, w.rows(), w.cols(), &w.bytes, rpe).unwrap();
     let x = random(&mut rng, 2 * cols, 1.0);
     let (sel, gx) = (ids(2, 2, &[5, 2, 2, 99]), tensor(2, cols, &x));
-    let y = tensor(4, rpe, &vec![7.0; 4 * rpe]);
-    let got = run(&y, |ops| kernels::moe_matvec(ops, &gw, rpe, &sel, &gx, &y).unwrap());
     let mut want = Vec::new();
     for (slot, e) in [(0, 5), (0, 2), (1, 2)] {
         want.extend(reference::matmul(&w, e * rpe, rpe, &x[slot * cols..(slot + 1) * cols]));
     }
     want.extend(vec![7.0; rpe]);
+    let y = tensor(4, rpe, &vec![7.0; 4 * rpe]);
+    let got = run(&y, |ops| kernels::moe_matvec(ops, &gw, rpe, &sel, &gx, &y).unwrap());
     assert_close("moe_matvec with NaN experts", &got, &want, |_, w| 1e-5 * (1.0 + w.abs()));
+    // The prefill path: grouped by expert (two work items; id 99 is in none).
+    let rows = kernels::moe_items_rows(4, n_exp);
+    let items = ids(rows, 4, &vec![0; rows * 4]);
+    let y = tensor(4, rpe, &vec![7.0; 4 * rpe]);
+    let got = run(&y, |ops| {
+        kernels::moe_group(ops, &sel, n_exp, &items).unwrap();
+        kernels::moe_batch_matvec(ops, &gw, rpe, &sel, &items, &gx, &y).unwrap();
+    });
+    assert_close("moe_batch_matvec with NaN experts", &got, &want, |_, w| 1e-5 * (1.0 + w.abs()));
+    let items = items.read_u32_blocking(ctx()).unwrap();
+    assert_eq!(&items[..12], &[2, 0, 0, 0, 2, 2, 0, 0, 1, 2, 2, 2], "items: count, then expert 2's (pairs 1, 2)");
+    assert_eq!(&items[12..16], &[5, 1, 0, 0], "then expert 5's (pair 0, repeated)");
+}
+
+#[test]
+fn moe_group_items_cover_every_pair_once() {
+    // 37 tokens x 3 slots over 8 experts, ids in slot order: every pair in exactly one item of
+    // its expert, items numbered by expert, at most 4 pairs each, padding repeating the last.
+    let (t, k, n_exp) = (37, 3, 8);
+    let mut rng = Rng::new(34);
+    let sel: Vec<u32> = (0..t * k).map(|_| rng.below(n_exp) as u32).collect();
+    let rows = kernels::moe_items_rows(t * k, n_exp);
+    let items = ids(rows, 4, &vec![u32::MAX; rows * 4]);
+    submit(|ops| kernels::moe_group(ops, &ids(t, k, &sel), n_exp, &items).unwrap());
+    let items = items.read_u32_blocking(ctx()).unwrap();
+    let count = items[0] as usize;
+    let mut seen = vec![0; t * k];
+    let mut last_expert = 0;
+    for i in 0..count {
+        let (head, pairs) = (&items[4 + 8 * i..8 + 8 * i], &items[8 + 8 * i..12 + 8 * i]);
+        let (e, n) = (head[0], head[1] as usize);
+        assert!((1..=4).contains(&n) && e >= last_expert, "item {i}: {head:?}");
+        last_expert = e;
+        for (j, &p) in pairs.iter().enumerate() {
+            assert_eq!(sel[p as usize], e, "item {i}: pair {p} is not expert {e}'s");
+            if j < n {
+                seen[p as usize] += 1;
+            } else {
+                assert_eq!(p, pairs[n - 1], "item {i}: padding repeats the last pair");
+            }
+        }
+    }
+    assert!(seen.iter().all(|&c| c == 1), "every pair once: {seen:?}");
+    assert!(count <= kernels::moe_max_items(t * k, n_exp));
 }
 
 // ---------------------------------------------------------------- sampling

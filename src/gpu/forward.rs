@@ -9,7 +9,7 @@ use crate::sampling::{Sampler, SamplingParams};
 
 use super::kernels as k;
 use super::model::GpuModel;
-use super::scratch::Scratch;
+use super::scratch::{MoeScratch, Scratch};
 use super::{GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
 
 /// Tokens evaluated per step during prefill: the matmul tile is 32 tokens, and the scratch
@@ -159,11 +159,31 @@ fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: 
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
     linear(ops, &moe.router, &s.xb, &m.router)?;
     k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
-    k::moe_matvec(ops, &moe.gate_exps, cfg.expert_ffn_dim, &m.selected, &s.xb, &m.gate)?;
-    k::moe_matvec(ops, &moe.up_exps, cfg.expert_ffn_dim, &m.selected, &s.xb, &m.up)?;
+    if s.batch > 1 {
+        k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
+    }
+    experts(ops, &moe.gate_exps, cfg.expert_ffn_dim, m, &s.xb, &m.gate)?;
+    experts(ops, &moe.up_exps, cfg.expert_ffn_dim, m, &s.xb, &m.up)?;
     k::swiglu(ops, &m.gate, &m.up, &m.hidden)?;
-    k::moe_matvec(ops, &moe.down_exps, c.hidden, &m.selected, &m.hidden, &m.down)?;
+    experts(ops, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
     k::moe_combine(ops, &m.down, &m.weights, &s.y)
+}
+
+/// The routed experts' products: per (token, slot) pair for one token, per work item of up to 4
+/// pairs of an expert for a batch (`moe_group` ran first).
+fn experts(
+    ops: &mut Ops<'_>,
+    w: &GpuMatrix,
+    rows_per_expert: usize,
+    m: &MoeScratch,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    if m.selected.rows > 1 {
+        k::moe_batch_matvec(ops, w, rows_per_expert, &m.selected, &m.items, x, y)
+    } else {
+        k::moe_matvec(ops, w, rows_per_expert, &m.selected, x, y)
+    }
 }
 
 impl GpuModel {

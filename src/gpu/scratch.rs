@@ -60,6 +60,8 @@ pub(crate) struct Scratch {
 pub(crate) struct MoeScratch {
     pub router: GpuTensor,
     pub selected: GpuTensor,
+    /// (rows, 4) u32: the prefill's pairs grouped by expert (`kernels::moe_group`)
+    pub items: GpuTensor,
     pub weights: GpuTensor,
     pub gate: GpuTensor,
     pub up: GpuTensor,
@@ -85,6 +87,10 @@ impl Scratch {
                 Some(MoeScratch {
                     router: z("moe.router", b, m.n_experts)?,
                     selected: GpuTensor::from_u32(ctx, "moe.selected", b, k, &vec![0; b * k])?,
+                    items: {
+                        let rows = crate::gpu::kernels::moe_items_rows(b * k, m.n_experts);
+                        GpuTensor::from_u32(ctx, "moe.items", rows, 4, &vec![0; rows * 4])?
+                    },
                     weights: z("moe.weights", b, k)?,
                     gate: z("moe.gate", b * k, m.expert_ffn_dim)?,
                     up: z("moe.up", b * k, m.expert_ffn_dim)?,
@@ -146,7 +152,7 @@ impl Scratch {
             &self.penalty_tokens,
         ];
         if let Some(m) = &self.moe {
-            all.extend([&m.router, &m.selected, &m.weights, &m.gate, &m.up, &m.hidden, &m.down]);
+            all.extend([&m.router, &m.selected, &m.items, &m.weights, &m.gate, &m.up, &m.hidden, &m.down]);
         }
         all.iter().map(|t| t.buffer.size()).sum()
     }
@@ -161,6 +167,7 @@ impl Scratch {
                 Some(MoeScratch {
                     router: v(&m.router)?,
                     selected: v(&m.selected)?,
+                    items: m.items.clone(),
                     weights: v(&m.weights)?,
                     gate: per_slot(&m.gate)?,
                     up: per_slot(&m.up)?,

@@ -36,7 +36,9 @@ shader_files!(
     "kv_store.wgsl",
     "matmul.wgsl",
     "matvec.wgsl",
+    "moe_batch_matvec.wgsl",
     "moe_combine.wgsl",
+    "moe_group.wgsl",
     "moe_matvec.wgsl",
     "moe_route.wgsl",
     "repetition_penalty.wgsl",
@@ -71,7 +73,7 @@ shader_files!(
 );
 
 /// Kernels with one variant per weight format.
-pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec", "moe_matvec"];
+pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec"];
 /// Kernels with a single variant.
 pub const PLAIN_KERNELS: &[&str] = &[
     "add",
@@ -81,6 +83,7 @@ pub const PLAIN_KERNELS: &[&str] = &[
     "copy",
     "kv_store",
     "moe_combine",
+    "moe_group",
     "moe_route",
     "repetition_penalty",
     "rms_norm",

@@ -45,9 +45,9 @@ pub struct BenchArgs {
     /// Skip the warm-up step (pipeline compilation then counts in the first measurement).
     #[arg(long)]
     no_warmup: bool,
-    /// Also decode --gen-tokens tokens at the first --context length with each kernel
-    /// submitted alone and timed, and print the time per token of every kernel (slower than a
-    /// normal run; shows where the time goes).
+    /// Also run a prefill of the first --prompt-tokens length and decode --gen-tokens tokens at
+    /// the first --context length with each kernel submitted alone and timed, and print the
+    /// time per token of every kernel (slower than a normal run; shows where the time goes).
     #[arg(long)]
     profile: bool,
     #[arg(long, value_enum, default_value = "text")]
@@ -247,14 +247,16 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
             Peak { ours: bench::memory_bytes(&model, &st), device: bench::device_memory(&ctx), capacity: 1 }
         }
     };
-    let profile = match a.profile {
-        // At the first --context length (the shortcut's zeroed KV), else right after one token.
-        true => {
-            let context = a.context.first().copied().unwrap_or(0).min(max_context);
-            Some(crate::profile::decode_profile(&model, gen.max(1), context)?)
+    let mut profiles = Vec::new();
+    if a.profile {
+        // A prefill of the first --prompt-tokens length, then decode at the first --context
+        // length (the zeroed-KV shortcut), else right after one token.
+        if let Some(&n) = a.prompt_tokens.iter().find(|&&n| n > 0) {
+            profiles.push(crate::profile::prefill(&model, n.min(max_context))?);
         }
-        false => None,
-    };
+        let context = a.context.first().copied().unwrap_or(0).min(max_context);
+        profiles.push(crate::profile::decode(&model, gen.max(1), context)?);
+    }
     eprintln!("bench: copy bandwidth");
     let copy_bw = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 5))?;
 
@@ -329,7 +331,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
         "dispatches_per_decode_token": first_decode.map(|d| d.counts.dispatches as f64 / d.tokens as f64),
         "decode_bytes_per_s": decode_bw,
         "decode_fraction_of_copy_bandwidth": decode_bw.map(|bw| bw / copy_bw),
-        "profile": profile.as_ref().map(crate::profile::DecodeProfile::json),
+        "profile": profiles.iter().map(crate::profile::Profile::json).collect::<Vec<_>>(),
     });
     if a.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -410,7 +412,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
         }
     }
     println!("\n(decode GB/s: weights + KV read per token x tokens/s; launches: kernel dispatches per step or token)");
-    if let Some(p) = &profile {
+    for p in &profiles {
         p.print();
     }
     Ok(())

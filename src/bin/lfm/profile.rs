@@ -1,38 +1,59 @@
-//! `lfm bench --profile`: decode time per kernel, each dispatch run alone and waited for
-//! (`lfm_webgpu::gpu::profile`), so the table says which kernels hold a token's time.
+//! `lfm bench --profile`: time per kernel of a prefill and of decoding, each dispatch run
+//! alone and waited for (`lfm_webgpu::gpu::profile`), so the tables say which kernels hold
+//! the time.
 
 use lfm_webgpu::gpu::profile::{self, KernelTime};
 use lfm_webgpu::gpu::GpuModel;
+use lfm_webgpu::model::ModelError;
 use lfm_webgpu::sampling::{Sampler, SamplingParams};
 use serde_json::{json, Value};
 
-/// Per-pipeline totals over `tokens` decoded tokens (after one unprofiled token).
-pub struct DecodeProfile {
+/// Per-pipeline totals over `tokens` tokens of one kind of work.
+pub struct Profile {
+    /// "prefill" or "decode".
+    pub kind: &'static str,
     pub tokens: usize,
-    /// Positions in the (zeroed) KV cache before the first token.
+    /// Positions in the KV cache before the first token (decode: the zeroed-KV shortcut).
     pub context: usize,
     pub kernels: Vec<(String, KernelTime)>,
 }
 
-/// Decodes `tokens` greedy tokens at `context` (the zeroed-KV shortcut of `lfm bench`) after
-/// one unprofiled token, with profiling on.
-pub fn decode_profile(model: &GpuModel, tokens: usize, context: usize) -> crate::Result<DecodeProfile> {
+/// Runs `work` with profiling on and collects the kernels' times.
+fn profiled(work: impl FnOnce() -> Result<(), ModelError>) -> crate::Result<Vec<(String, KernelTime)>> {
+    profile::start();
+    let run = work();
+    let kernels = profile::stop();
+    run?;
+    Ok(kernels)
+}
+
+/// Decodes `tokens` greedy tokens at `context` after one unprofiled token.
+pub fn decode(model: &GpuModel, tokens: usize, context: usize) -> crate::Result<Profile> {
     eprintln!("bench: profile of {tokens} decoded tokens at context {context} (each kernel run alone)");
     let mut st = model.new_state(context + tokens + 2)?;
     st.pos = context;
     let mut greedy = Sampler::new(SamplingParams::default());
     let mut next = model.forward_sample_blocking(&mut st, &[1], &mut greedy)?;
-    profile::start();
-    let run = (0..tokens).try_for_each(|_| {
-        next = model.forward_sample_blocking(&mut st, &[next], &mut greedy)?;
-        Ok::<_, lfm_webgpu::model::ModelError>(())
-    });
-    let kernels = profile::stop();
-    run?;
-    Ok(DecodeProfile { tokens, context, kernels })
+    let kernels = profiled(|| {
+        for _ in 0..tokens {
+            next = model.forward_sample_blocking(&mut st, &[next], &mut greedy)?;
+        }
+        Ok(())
+    })?;
+    Ok(Profile { kind: "decode", tokens, context, kernels })
 }
 
-impl DecodeProfile {
+/// Evaluates a prompt of `tokens` token ids (1, 2, ...) and samples the first token.
+pub fn prefill(model: &GpuModel, tokens: usize) -> crate::Result<Profile> {
+    eprintln!("bench: profile of a {tokens}-token prefill (each kernel run alone)");
+    let mut st = model.new_state(tokens + 1)?;
+    let prompt: Vec<u32> = (1..=tokens as u32).map(|i| i % model.config.vocab_size as u32).collect();
+    let mut greedy = Sampler::new(SamplingParams::default());
+    let kernels = profiled(|| model.forward_sample_blocking(&mut st, &prompt, &mut greedy).map(drop))?;
+    Ok(Profile { kind: "prefill", tokens, context: 0, kernels })
+}
+
+impl Profile {
     fn total(&self) -> f64 {
         self.kernels.iter().map(|(_, k)| k.seconds).sum()
     }
@@ -44,20 +65,22 @@ impl DecodeProfile {
             .iter()
             .map(|(name, k)| json!({ "kernel": name, "calls_per_token": k.calls as f64 / n, "ms_per_token": 1e3 * k.seconds / n }))
             .collect();
-        json!({ "tokens": self.tokens, "context": self.context, "ms_per_token": 1e3 * self.total() / n, "kernels": kernels })
+        json!({ "kind": self.kind, "tokens": self.tokens, "context": self.context, "ms_per_token": 1e3 * self.total() / n, "kernels": kernels })
     }
 
     pub fn print(&self) {
         let (n, total) = (self.tokens as f64, self.total());
         println!(
-            "\ndecode profile at context {}: {:.1} ms per token with every kernel run alone",
+            "\n{} profile ({} tokens, context {}): {:.1} ms per token with every kernel run alone",
+            self.kind,
+            self.tokens,
             self.context,
             1e3 * total / n
         );
         println!("{:<26} {:>9} {:>9} {:>7}", "kernel", "calls/tok", "ms/tok", "share");
         for (name, k) in &self.kernels {
             println!(
-                "{name:<26} {:>9.1} {:>9.2} {:>6.1}%",
+                "{name:<26} {:>9.2} {:>9.2} {:>6.1}%",
                 k.calls as f64 / n,
                 1e3 * k.seconds / n,
                 100.0 * k.seconds / total

@@ -18,7 +18,7 @@ use super::matvec::{matvec_constants, ROWS};
 use super::{dispatch_elementwise, expect_len, to_u32, wg_constants, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
-use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
+use crate::gpu::{GpuError, GpuMatrix, GpuTensor, MatrixPart, Ops};
 
 /// Mirrors `Params` in `shaders/moe_route.wgsl`.
 #[repr(C)]
@@ -64,10 +64,10 @@ pub fn moe_route(
     })
 }
 
-/// Mirrors `Params` in `shaders/moe_matvec.wgsl`.
+/// Mirrors `Params` in `shaders/moe_matvec.wgsl` and `shaders/moe_batch_matvec.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct MatvecParams {
+pub(super) struct MatvecParams {
     cols4: u32,           // elements per row / 4
     rows_per_expert: u32, // rows of one expert
     expert0: u32,         // first expert of the part
@@ -93,39 +93,12 @@ pub fn moe_matvec(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    let (t, k) = selected.shape();
-    let rpe = rows_per_expert;
-    if rpe == 0 || !w.rows.is_multiple_of(rpe) {
-        return Err(GpuError::Shape(format!("moe_matvec: {} rows are not whole experts of {rpe}", w.rows)));
-    }
-    let x_per_slot = if x.len() == t * w.cols {
-        0
-    } else {
-        expect_len(x, "moe_matvec: x", t * k, w.cols)?;
-        1
-    };
-    expect_len(y, "moe_matvec: y", t * k, rpe)?;
-    let slots = to_u32(t * k, "moe_matvec slots")?;
+    let slots = to_u32(selected.len(), "moe_matvec slots")?;
     if slots > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("moe_matvec: {slots} (token, slot) pairs in one dispatch")));
     }
-    let workgroups = ops.grid(to_u32(rpe.div_ceil(ROWS as usize), "moe_matvec")?, slots);
-    for part in &w.parts {
-        if !part.first_row.is_multiple_of(rpe) || !part.rows.is_multiple_of(rpe) {
-            return Err(GpuError::Shape(format!(
-                "moe_matvec: a buffer cuts an expert of {rpe} rows (upload with GpuMatrix::new_grouped)"
-            )));
-        }
-        let params = MatvecParams {
-            cols4: to_u32(w.cols / 4, "moe_matvec")?,
-            rows_per_expert: to_u32(rpe, "moe_matvec")?,
-            expert0: to_u32(part.first_row / rpe, "moe_matvec")?,
-            n_experts: to_u32(part.rows / rpe, "moe_matvec")?,
-            k: to_u32(k, "moe_matvec")?,
-            x_per_slot,
-            scale_base: part.scale_base,
-            _pad: 0,
-        };
+    let workgroups = ops.grid(to_u32(rows_per_expert.div_ceil(ROWS as usize), "moe_matvec")?, slots);
+    for (part, params) in expert_parts("moe_matvec", w, rows_per_expert, selected, x, y)? {
         let spec = ShaderSpec::quant("moe_matvec", w.ty);
         ops.dispatch(Dispatch {
             spec,
@@ -137,6 +110,48 @@ pub fn moe_matvec(
         })?;
     }
     Ok(())
+}
+
+/// The shape checks of the expert kernels and their `Params` for each part of `w`.
+pub(super) fn expert_parts<'w>(
+    what: &str,
+    w: &'w GpuMatrix,
+    rpe: usize,
+    selected: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<Vec<(&'w MatrixPart, MatvecParams)>, GpuError> {
+    let (t, k) = selected.shape();
+    if rpe == 0 || !w.rows.is_multiple_of(rpe) {
+        return Err(GpuError::Shape(format!("{what}: {} rows are not whole experts of {rpe}", w.rows)));
+    }
+    let x_per_slot = if x.len() == t * w.cols {
+        0
+    } else {
+        expect_len(x, &format!("{what}: x"), t * k, w.cols)?;
+        1
+    };
+    expect_len(y, &format!("{what}: y"), t * k, rpe)?;
+    let mut out = Vec::new();
+    for part in &w.parts {
+        if !part.first_row.is_multiple_of(rpe) || !part.rows.is_multiple_of(rpe) {
+            return Err(GpuError::Shape(format!(
+                "{what}: a buffer cuts an expert of {rpe} rows (upload with GpuMatrix::new_grouped)"
+            )));
+        }
+        let params = MatvecParams {
+            cols4: to_u32(w.cols / 4, what)?,
+            rows_per_expert: to_u32(rpe, what)?,
+            expert0: to_u32(part.first_row / rpe, what)?,
+            n_experts: to_u32(part.rows / rpe, what)?,
+            k: to_u32(k, what)?,
+            x_per_slot,
+            scale_base: part.scale_base,
+            _pad: 0,
+        };
+        out.push((part, params));
+    }
+    Ok(out)
 }
 
 /// Mirrors `Params` in `shaders/moe_combine.wgsl`.

@@ -1,0 +1,106 @@
+//! Mixture-of-experts prefill: the (token, slot) pairs of a step are grouped by expert
+//! (`moe_group`, on the GPU), then each expert's rows are dotted with up to 4 of its pairs at
+//! a time (`moe_batch_matvec`), so a routed expert's weights are decoded once per 4 pairs
+//! instead of once per pair. Drop-in for `moe_matvec` when T > 1:
+//!
+//! ```text
+//! moe_group(ops, &s.selected, E, &s.items);                                  // work items
+//! moe_batch_matvec(ops, &m.gate_exps, fe, &s.selected, &s.items, u, &s.gate); // (T * k, Fe)
+//! ```
+
+use bytemuck::{Pod, Zeroable};
+
+use super::matvec::{matvec_constants, ROWS};
+use super::moe::expert_parts;
+use super::{to_u32, wg_constants, WG_SIZE};
+use crate::gpu::ops::Dispatch;
+use crate::gpu::shader::ShaderSpec;
+use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
+
+/// Mirrors `Params` in `shaders/moe_group.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GroupParams {
+    n_slots: u32,   // T * k
+    n_experts: u32, // E
+    _pad: [u32; 2],
+}
+
+/// The most work items `n_slots` pairs over `n_experts` experts make: a quarter of the pairs,
+/// plus one partly filled item per expert that has any.
+pub fn moe_max_items(n_slots: usize, n_experts: usize) -> usize {
+    n_slots.div_ceil(4) + n_experts.min(n_slots)
+}
+
+/// Rows (of 4 u32) of the `items` tensor [`moe_group`] fills for up to `n_slots` pairs.
+pub fn moe_items_rows(n_slots: usize, n_experts: usize) -> usize {
+    1 + 2 * moe_max_items(n_slots, n_experts)
+}
+
+/// Groups the pairs of `selected` by expert, up to 4 to a work item (layout in
+/// `shaders/moe_group.wgsl`).
+/// - selected: (T, k) u32 expert ids < n_experts (from `moe_route`)
+/// - items: at least ([`moe_items_rows`], 4) u32
+pub fn moe_group(ops: &mut Ops<'_>, selected: &GpuTensor, n_experts: usize, items: &GpuTensor) -> Result<(), GpuError> {
+    let n_slots = selected.len();
+    if n_experts == 0 || n_experts > WG_SIZE as usize {
+        return Err(GpuError::Shape(format!("moe_group: {n_experts} experts (at most {WG_SIZE})")));
+    }
+    let need = moe_items_rows(n_slots, n_experts) * 4;
+    if items.len() < need || items.cols != 4 {
+        return Err(GpuError::Shape(format!("moe_group: items of {} u32, needs ({need} / 4, 4)", items.len())));
+    }
+    let params = GroupParams { n_slots: to_u32(n_slots, "moe_group")?, n_experts: n_experts as u32, _pad: [0; 2] };
+    ops.dispatch(Dispatch {
+        spec: ShaderSpec::plain("moe_group"),
+        constants: &wg_constants(),
+        params: bytemuck::bytes_of(&params),
+        storage: &[&selected.buffer, &items.buffer],
+        wide: None,
+        workgroups: [1, 1, 1],
+    })
+}
+
+/// [`super::moe_matvec`]'s products, computed per work item of [`moe_group`] (which must have
+/// grouped the same `selected`): `y[ts] = W_e x[t]` (or `x[ts]`) for the pairs ts of expert e.
+/// - w: (E * rows_per_expert, C), each expert inside one part
+/// - selected: (T, k), for the shape
+/// - items: from [`moe_group`]
+/// - x: (T, C) or (T * k, C)
+/// - y: (T * k, rows_per_expert)
+pub fn moe_batch_matvec(
+    ops: &mut Ops<'_>,
+    w: &GpuMatrix,
+    rows_per_expert: usize,
+    selected: &GpuTensor,
+    items: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    let n_experts = w.rows / rows_per_expert.max(1);
+    let max_items = moe_max_items(selected.len(), n_experts);
+    if items.cols != 4 || items.rows < 1 + 2 * max_items {
+        return Err(GpuError::Shape(format!(
+            "moe_batch_matvec: items of {:?}, needs {} rows of 4",
+            items.shape(),
+            1 + 2 * max_items
+        )));
+    }
+    let z = to_u32(max_items, "moe_batch_matvec items")?;
+    if z > ops.ctx().limits.max_compute_workgroups_per_dimension {
+        return Err(GpuError::Shape(format!("moe_batch_matvec: {max_items} work items in one dispatch")));
+    }
+    let workgroups = ops.grid(to_u32(rows_per_expert.div_ceil(ROWS as usize), "moe_batch_matvec")?, z);
+    for (part, params) in expert_parts("moe_batch_matvec", w, rows_per_expert, selected, x, y)? {
+        let spec = ShaderSpec::quant("moe_batch_matvec", w.ty);
+        ops.dispatch(Dispatch {
+            spec,
+            constants: &matvec_constants(ops),
+            params: bytemuck::bytes_of(&params),
+            storage: &[&part.buffer, &items.buffer, &x.buffer, &y.buffer],
+            wide: spec.wide_weights().then_some(&part.buffer),
+            workgroups,
+        })?;
+    }
+    Ok(())
+}
