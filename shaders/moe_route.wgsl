@@ -55,8 +55,8 @@ fn moe_route(
     workgroupBarrier();
     if (e < params.k) {
         var sum = 0.0;
-        for (var r = 0u; r < params.k; r++) {
-            sum += chosen[r];
+        for (var r = 0u; r < wg_size; r++) {
+            sum += select(0.0, chosen[r], r < params.k); // unwritten past k; best first
         }
         weights[t * params.k + e] = chosen[e] / (sum + 1e-6);
     }
