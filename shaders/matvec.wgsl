@@ -14,8 +14,8 @@ struct Params {
     y_stride: u32,   // y elements per vector (row length of y)
     y_col0: u32,     // y column of the dispatch's first row
     scale_base: u32, // word offset of the part's split f16 scales (repacked types)
+    n_tokens: u32,   // T (the workgroups' z)
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

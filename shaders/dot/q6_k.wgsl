@@ -27,44 +27,49 @@ fn q6_scale(s: vec2<u32>, i: u32) -> f32 {
     return f32((bitcast<i32>(s[i >> 2u]) << (24u - 8u * (i & 3u))) >> 24u);
 }
 
-// A half's 128 elements (its words already loaded) dotted with x[xu .. xu + 32], before d.
-fn q6_half_dot(ql: array<vec4<u32>, 4>, qh0: vec4<u32>, qh1: vec4<u32>, sc: vec2<u32>, xu: u32) -> f32 {
-    let p0 = q6_quarter(ql[0], ql[1], qh0, qh1, 0u, 0u, xu);
-    let p1 = q6_quarter(ql[2], ql[3], qh0, qh1, 0u, 2u, xu + 8u);
-    let p2 = q6_quarter(ql[0], ql[1], qh0, qh1, 4u, 4u, xu + 16u);
-    let p3 = q6_quarter(ql[2], ql[3], qh0, qh1, 4u, 6u, xu + 24u);
+// One unit's words: ql of the half, its two qh vec4s, its 8 scale bytes, and d.
+struct Q6kHalf {
+    ql0: vec4<u32>, // ql bytes 0..32 of the half: quarters 0 (low nibbles) and 2 (high)
+    ql1: vec4<u32>,
+    ql2: vec4<u32>, // ql bytes 32..64: quarters 1 and 3
+    ql3: vec4<u32>,
+    qh0: vec4<u32>,
+    qh1: vec4<u32>,
+    sc: vec2<u32>,
+    d: f32,
+}
+
+fn q6k_half(unit: u32) -> Q6kHalf {
+    let blk = unit >> 1u;
+    let n = unit & 1u;
+    let base = blk * 13u;
+    let ql = base + 4u * n;
+    let scw = w4[base + 12u];
+    return Q6kHalf(
+        w4[ql], w4[ql + 1u], w4[ql + 2u], w4[ql + 3u],
+        w4[base + 8u + 2u * n], w4[base + 9u + 2u * n], select(scw.xy, scw.zw, n == 1u), block_scale(blk),
+    );
+}
+
+// A half's 128 elements dotted with x[xu .. xu + 32], before d.
+fn q6_half_dot(h: Q6kHalf, xu: u32) -> f32 {
+    let p0 = q6_quarter(h.ql0, h.ql1, h.qh0, h.qh1, 0u, 0u, xu);
+    let p1 = q6_quarter(h.ql2, h.ql3, h.qh0, h.qh1, 0u, 2u, xu + 8u);
+    let p2 = q6_quarter(h.ql0, h.ql1, h.qh0, h.qh1, 4u, 4u, xu + 16u);
+    let p3 = q6_quarter(h.ql2, h.ql3, h.qh0, h.qh1, 4u, 6u, xu + 24u);
+    let sc = h.sc;
     return q6_scale(sc, 0u) * p0.x + q6_scale(sc, 1u) * p0.y + q6_scale(sc, 2u) * p1.x + q6_scale(sc, 3u) * p1.y
         + q6_scale(sc, 4u) * p2.x + q6_scale(sc, 5u) * p2.y + q6_scale(sc, 6u) * p3.x + q6_scale(sc, 7u) * p3.y;
 }
 
 fn unit_dot(unit: u32, xu: u32) -> f32 {
-    let blk = unit >> 1u;
-    let n = unit & 1u;
-    let base = blk * 13u;
-    let ql = array<vec4<u32>, 4>(w4[base + 4u * n], w4[base + 4u * n + 1u], w4[base + 4u * n + 2u], w4[base + 4u * n + 3u]);
-    let qh0 = w4[base + 8u + 2u * n];
-    let qh1 = w4[base + 9u + 2u * n];
-    let scw = w4[base + 12u];
-    let sc = select(scw.xy, scw.zw, n == 1u);
-    return block_scale(blk) * q6_half_dot(ql, qh0, qh1, sc, xu);
+    let h = q6k_half(unit);
+    return h.d * q6_half_dot(h, xu);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weight words are loaded once.
 // (Explicit per-vector calls: a loop over vectors indexing vec4 lanes runs slowly on llvmpipe.)
 fn unit_dot4(unit: u32, xu: vec4<u32>) -> vec4<f32> {
-    let blk = unit >> 1u;
-    let n = unit & 1u;
-    let base = blk * 13u;
-    let ql = array<vec4<u32>, 4>(w4[base + 4u * n], w4[base + 4u * n + 1u], w4[base + 4u * n + 2u], w4[base + 4u * n + 3u]);
-    let qh0 = w4[base + 8u + 2u * n];
-    let qh1 = w4[base + 9u + 2u * n];
-    let scw = w4[base + 12u];
-    let sc = select(scw.xy, scw.zw, n == 1u);
-    let d = block_scale(blk);
-    return d * vec4<f32>(
-        q6_half_dot(ql, qh0, qh1, sc, xu.x),
-        q6_half_dot(ql, qh0, qh1, sc, xu.y),
-        q6_half_dot(ql, qh0, qh1, sc, xu.z),
-        q6_half_dot(ql, qh0, qh1, sc, xu.w),
-    );
+    let h = q6k_half(unit);
+    return h.d * vec4<f32>(q6_half_dot(h, xu.x), q6_half_dot(h, xu.y), q6_half_dot(h, xu.z), q6_half_dot(h, xu.w));
 }

@@ -5,12 +5,13 @@ use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 
-/// Mirrors `Params` in `shaders/matvec.wgsl`.
+/// Mirrors `Params` in `shaders/matvec.wgsl` and `shaders/batch_matvec.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
     span: RowSpan, // cols4 .. scale_base
-    _pad: [u32; 2],
+    n_tokens: u32, // T (batch_matvec)
+    _pad: u32,
 }
 
 /// Rows per workgroup (`ROWS` in common/dot_rows.wgsl: two vec4 accumulators).
@@ -36,39 +37,7 @@ pub fn matvec_rows(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    let (t, spans) = row_spans("matvec", w, first_row, n_rows, x, y)?;
-    let t = to_u32(t, "matvec vectors")?;
-    if t > ops.ctx().limits.max_compute_workgroups_per_dimension {
-        return Err(GpuError::Shape(format!("matvec: {t} vectors (use a matmul for long prefills)")));
-    }
-    for (part, span) in spans {
-        let params = Params { span, _pad: [0; 2] };
-        let workgroups = ops.grid(span.n_rows.div_ceil(ROWS), t); // one workgroup per ROWS rows and vector
-        let spec = ShaderSpec::quant("matvec", w.ty);
-        ops.dispatch(Dispatch {
-            spec,
-            constants: &matvec_constants(ops),
-            params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &x.buffer, &y.buffer],
-            wide: spec.wide_weights().then_some(&part.buffer),
-            workgroups,
-        })?;
-    }
-    Ok(())
-}
-
-/// The `wg_size` override of the matrix-vector kernels: the adapter's [`crate::gpu::Tuning`].
-pub(crate) fn matvec_constants(ops: &Ops<'_>) -> [(&'static str, f64); 1] {
-    [("wg_size", ops.ctx().tuning.matvec_wg as f64)]
-}
-
-/// Mirrors `Params` in `shaders/batch_matvec.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct BatchParams {
-    span: RowSpan, // cols4 .. scale_base
-    n_tokens: u32, // T
-    _pad: u32,
+    dispatch_rows(ops, "matvec", 1, w, first_row, n_rows, x, y)
 }
 
 /// `y = x W^T` for a batch of vectors, 4 per matrix-vector workgroup (prefill on adapters
@@ -91,22 +60,43 @@ pub fn batch_matvec_rows(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    let (t, spans) = row_spans("batch_matvec", w, first_row, n_rows, x, y)?;
-    let groups = to_u32(t.div_ceil(4), "batch_matvec vectors")?;
+    dispatch_rows(ops, "batch_matvec", 4, w, first_row, n_rows, x, y)
+}
+
+/// Records `kernel` (`matvec` or `batch_matvec`, whose workgroups take ROWS rows of
+/// `per_group` vectors) over rows `first_row ..` of `w`: one dispatch per part touched.
+#[allow(clippy::too_many_arguments)]
+fn dispatch_rows(
+    ops: &mut Ops<'_>,
+    kernel: &'static str,
+    per_group: usize,
+    w: &GpuMatrix,
+    first_row: usize,
+    n_rows: usize,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    let (t, spans) = row_spans(kernel, w, first_row, n_rows, x, y)?;
+    let groups = to_u32(t.div_ceil(per_group), kernel)?;
     if groups > ops.ctx().limits.max_compute_workgroups_per_dimension {
-        return Err(GpuError::Shape(format!("batch_matvec: {t} vectors in one dispatch")));
+        return Err(GpuError::Shape(format!("{kernel}: {t} vectors in one dispatch")));
     }
     for (part, span) in spans {
-        let params = BatchParams { span, n_tokens: t as u32, _pad: 0 };
-        let spec = ShaderSpec::quant("batch_matvec", w.ty);
+        let params = Params { span, n_tokens: t as u32, _pad: 0 };
+        let spec = ShaderSpec::quant(kernel, w.ty);
         ops.dispatch(Dispatch {
             spec,
             constants: &matvec_constants(ops),
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
-            workgroups: ops.grid(span.n_rows.div_ceil(ROWS), groups), // ROWS rows x 4 vectors each
+            workgroups: ops.grid(span.n_rows.div_ceil(ROWS), groups), // ROWS rows x per_group vectors
         })?;
     }
     Ok(())
+}
+
+/// The `wg_size` override of the matrix-vector kernels: the adapter's [`crate::gpu::Tuning`].
+pub(crate) fn matvec_constants(ops: &Ops<'_>) -> [(&'static str, f64); 1] {
+    [("wg_size", ops.ctx().tuning.matvec_wg as f64)]
 }
