@@ -18,6 +18,11 @@ fi
 echo "== wasm32 build of the library (browser module)"
 tests/browser/build-wasm.sh
 
+# The modules that read input deny clippy's unwrap_used / expect_used (README: Reliability);
+# other lints only warn here.
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet
+
 echo "== cargo test"
 cargo test --all-targets
 
