@@ -164,6 +164,11 @@ impl Future for IdleFuture {
 /// Resolves once the work submitted to `ctx`'s queue so far is done (natively the device is
 /// polled to completion first, so it is ready at once).
 async fn gpu_idle(ctx: &GpuContext) -> Result<(), GpuError> {
+    // A lost device has no work to wait for (WebGPU resolves the callback of a lost device's
+    // queue too, but there is no need to count on it).
+    if let Some(why) = ctx.lost() {
+        return Err(GpuError::Readback(format!("the GPU device was lost: {why}")));
+    }
     let idle = Arc::new(Mutex::new(Idle::default()));
     let filler = idle.clone();
     ctx.queue.on_submitted_work_done(move || {
