@@ -19,5 +19,8 @@ fn reduce_rows(lid: u32, acc: RowSums) -> RowSums {
         }
         workgroupBarrier();
     }
-    return row_partial[0];
+    let sums = row_partial[0];
+    // Every thread holds its copy before a next call (batch_matvec makes 4) writes again.
+    workgroupBarrier();
+    return sums;
 }
