@@ -63,6 +63,22 @@ async function loadModel(page, modelUrl, key) {
   );
 }
 
+/** After failed loads: the q4_0 model loads under `key` and its first `n` greedy tokens are the golden ones. */
+async function goodModelStillRuns(page, key, n) {
+  await loadModel(page, url('q4_0'), key);
+  const tokens = await page.evaluate(
+    async ({ key, prompt, n }) => {
+      const m = window.models[key];
+      const out = Array.from(await m.generate(Uint32Array.from(prompt), n));
+      m.free();
+      delete window.models[key];
+      return out;
+    },
+    { key, prompt: golden.prompt.ids, n },
+  );
+  assert.deepEqual(tokens, golden.files.q4_0.dequant_reference.generated_ids.slice(0, n));
+}
+
 /** `Model.load(url)` in the page, expected to reject: returns what it rejected with. */
 async function loadError(page, modelUrl) {
   return page.evaluate(async (modelUrl) => {
@@ -304,15 +320,7 @@ describe('Model in headless Chromium (tiny-moe)', () => {
     assert.match(thrown, /onProgress threw: stop here/);
 
     // The page still works: a good model loads and runs.
-    await loadModel(page, url('q4_0'), 'after_errors');
-    const tokens = await page.evaluate(async (prompt) => {
-      const m = window.models.after_errors;
-      const out = Array.from(await m.generate(Uint32Array.from(prompt), 3));
-      m.free();
-      delete window.models.after_errors;
-      return out;
-    }, golden.prompt.ids);
-    assert.deepEqual(tokens, golden.files.q4_0.dequant_reference.generated_ids.slice(0, 3));
+    await goodModelStillRuns(page, 'after_errors', 3);
     assert.deepEqual(session.pageErrors.map(String), []);
   });
   pageTest('absurd metadata (huge arrays, zero dims, 2^40 elements, overlapping tensors) rejects with bad_model, no panic', 300_000, async (page) => {
@@ -338,15 +346,7 @@ describe('Model in headless Chromium (tiny-moe)', () => {
     // No panic reached the console, and the page still loads and runs a model.
     assert.ok(!session.logs.some((l) => /panicked|RuntimeError|unreachable/.test(l)), session.logs.join('\n'));
     assert.deepEqual(session.pageErrors.map(String), []);
-    await loadModel(page, url('q4_0'), 'after_absurd');
-    const tokens = await page.evaluate(async (prompt) => {
-      const m = window.models.after_absurd;
-      const out = Array.from(await m.generate(Uint32Array.from(prompt), 2));
-      m.free();
-      delete window.models.after_absurd;
-      return out;
-    }, golden.prompt.ids);
-    assert.deepEqual(tokens, golden.files.q4_0.dequant_reference.generated_ids.slice(0, 2));
+    await goodModelStillRuns(page, 'after_absurd', 2);
   });
 
   pageTest('two chats at once on one ChatSession: the second is refused with busy, the first and the conversation are intact', 180_000, async (page) => {
