@@ -159,30 +159,32 @@ fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: 
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
     linear(ops, &moe.router, &s.xb, &m.router)?;
     k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
-    if s.batch > 1 {
+    // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4 pairs.
+    let grouped = s.batch > 1;
+    if grouped {
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
-    experts(ops, &moe.gate_exps, cfg.expert_ffn_dim, m, &s.xb, &m.gate)?;
-    experts(ops, &moe.up_exps, cfg.expert_ffn_dim, m, &s.xb, &m.up)?;
+    experts(ops, grouped, &moe.gate_exps, cfg.expert_ffn_dim, m, &s.xb, &m.gate)?;
+    experts(ops, grouped, &moe.up_exps, cfg.expert_ffn_dim, m, &s.xb, &m.up)?;
     k::swiglu(ops, &m.gate, &m.up, &m.hidden)?;
-    experts(ops, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
+    experts(ops, grouped, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
     k::moe_combine(ops, &m.down, &m.weights, &s.y)
 }
 
-/// The routed experts' products: per (token, slot) pair for one token, per work item of up to 4
-/// pairs of an expert for a batch (`moe_group` ran first).
+/// The routed experts' products: per work item of `moe_group` when `grouped`, else per
+/// (token, slot) pair.
 fn experts(
     ops: &mut Ops<'_>,
+    grouped: bool,
     w: &GpuMatrix,
     rows_per_expert: usize,
     m: &MoeScratch,
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    if m.selected.rows > 1 {
-        k::moe_batch_matvec(ops, w, rows_per_expert, &m.selected, &m.items, x, y)
-    } else {
-        k::moe_matvec(ops, w, rows_per_expert, &m.selected, x, y)
+    match grouped {
+        true => k::moe_batch_matvec(ops, w, rows_per_expert, &m.selected, &m.items, x, y),
+        false => k::moe_matvec(ops, w, rows_per_expert, &m.selected, x, y),
     }
 }
 

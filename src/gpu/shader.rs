@@ -28,9 +28,9 @@ macro_rules! shader_files {
 shader_files!(
     "add.wgsl",
     "argmax.wgsl",
-    "batch_matvec.wgsl",
     "attention.wgsl",
     "attention_combine.wgsl",
+    "batch_matvec.wgsl",
     "copy.wgsl",
     "embed.wgsl",
     "kv_store.wgsl",
@@ -108,6 +108,10 @@ pub const GPU_TYPES: &[GgmlType] = &[
     GgmlType::Q6_K,
 ];
 
+/// The formats with their own dot-unit helper `shaders/dot/<type>.wgsl` (the others use
+/// `dot/generic.wgsl`); these helpers also read the weights as `array<vec4<u32>>`.
+const WIDE_DOT_TYPES: &[GgmlType] = &[GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K];
+
 /// What the adapter lets shaders use, fixed per [`super::GpuContext`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShaderTarget {
@@ -155,7 +159,7 @@ impl ShaderSpec {
     /// Whether this variant's dot-unit helper also reads the weights as `array<vec4<u32>>`,
     /// bound again at binding 8 (`Dispatch::wide`).
     pub fn wide_weights(&self) -> bool {
-        self.quant.is_some_and(|ty| find_file(&dot_file(ty)).is_some())
+        self.quant.is_some_and(|ty| WIDE_DOT_TYPES.contains(&ty))
     }
 
     /// The complete WGSL of this variant for `target`, includes expanded.
@@ -203,19 +207,15 @@ impl Choice {
     /// chosen names.
     fn resolve(&self, path: &str) -> Option<String> {
         match path {
-            "quant/dot.wgsl" => {
-                let own = dot_file(self.quant?);
-                Some(if find_file(&own).is_some() { own } else { "dot/generic.wgsl".into() })
-            }
+            "quant/dot.wgsl" => Some(match self.quant? {
+                ty if WIDE_DOT_TYPES.contains(&ty) => format!("dot/{}.wgsl", ty.name().to_ascii_lowercase()),
+                _ => "dot/generic.wgsl".into(),
+            }),
             "common/reduce.wgsl" if self.target.subgroup_reduce => Some("common/reduce_subgroup.wgsl".into()),
             "common/reduce.wgsl" => Some("common/reduce_shared.wgsl".into()),
             _ => Some(path.into()),
         }
     }
-}
-
-fn dot_file(ty: GgmlType) -> String {
-    format!("dot/{}.wgsl", ty.name().to_ascii_lowercase())
 }
 
 fn find_file(path: &str) -> Option<&'static (&'static str, &'static str)> {

@@ -7,6 +7,7 @@
 
 mod args;
 mod bench;
+mod bench_runs;
 mod calculator;
 mod chat;
 mod generate;

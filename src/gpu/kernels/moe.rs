@@ -94,17 +94,35 @@ pub fn moe_matvec(
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     let slots = to_u32(selected.len(), "moe_matvec slots")?;
-    if slots > ops.ctx().limits.max_compute_workgroups_per_dimension {
-        return Err(GpuError::Shape(format!("moe_matvec: {slots} (token, slot) pairs in one dispatch")));
+    dispatch_experts(ops, "moe_matvec", slots, w, rows_per_expert, selected, selected, x, y)
+}
+
+/// Records `kernel` (`moe_matvec` or `moe_batch_matvec`) over each part of `w`: workgroups of
+/// ROWS rows of one expert, `z` of them per row group (pairs or work items); `routing`
+/// (`selected` or the work items) is bound at binding 2.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn dispatch_experts(
+    ops: &mut Ops<'_>,
+    kernel: &'static str,
+    z: u32,
+    w: &GpuMatrix,
+    rows_per_expert: usize,
+    selected: &GpuTensor,
+    routing: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    if z > ops.ctx().limits.max_compute_workgroups_per_dimension {
+        return Err(GpuError::Shape(format!("{kernel}: {z} (token, slot) pairs or work items in one dispatch")));
     }
-    let workgroups = ops.grid(to_u32(rows_per_expert.div_ceil(ROWS as usize), "moe_matvec")?, slots);
-    for (part, params) in expert_parts("moe_matvec", w, rows_per_expert, selected, x, y)? {
-        let spec = ShaderSpec::quant("moe_matvec", w.ty);
+    let workgroups = ops.grid(to_u32(rows_per_expert.div_ceil(ROWS as usize), kernel)?, z);
+    for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y)? {
+        let spec = ShaderSpec::quant(kernel, w.ty);
         ops.dispatch(Dispatch {
             spec,
             constants: &matvec_constants(ops),
             params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &selected.buffer, &x.buffer, &y.buffer],
+            storage: &[&part.buffer, &routing.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
             workgroups,
         })?;
@@ -113,7 +131,7 @@ pub fn moe_matvec(
 }
 
 /// The shape checks of the expert kernels and their `Params` for each part of `w`.
-pub(super) fn expert_parts<'w>(
+fn expert_parts<'w>(
     what: &str,
     w: &'w GpuMatrix,
     rpe: usize,

@@ -10,8 +10,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::matvec::{matvec_constants, ROWS};
-use super::moe::expert_parts;
+use super::moe::dispatch_experts;
 use super::{to_u32, wg_constants, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
@@ -37,6 +36,15 @@ pub fn moe_items_rows(n_slots: usize, n_experts: usize) -> usize {
     1 + 2 * moe_max_items(n_slots, n_experts)
 }
 
+/// `items` can hold the work items of `n_slots` pairs over `n_experts`.
+fn check_items(what: &str, items: &GpuTensor, n_slots: usize, n_experts: usize) -> Result<(), GpuError> {
+    let rows = moe_items_rows(n_slots, n_experts);
+    if items.cols != 4 || items.rows < rows {
+        return Err(GpuError::Shape(format!("{what}: items of {:?}, needs {rows} rows of 4", items.shape())));
+    }
+    Ok(())
+}
+
 /// Groups the pairs of `selected` by expert, up to 4 to a work item (layout in
 /// `shaders/moe_group.wgsl`).
 /// - selected: (T, k) u32 expert ids < n_experts (from `moe_route`)
@@ -46,10 +54,7 @@ pub fn moe_group(ops: &mut Ops<'_>, selected: &GpuTensor, n_experts: usize, item
     if n_experts == 0 || n_experts > WG_SIZE as usize {
         return Err(GpuError::Shape(format!("moe_group: {n_experts} experts (at most {WG_SIZE})")));
     }
-    let need = moe_items_rows(n_slots, n_experts) * 4;
-    if items.len() < need || items.cols != 4 {
-        return Err(GpuError::Shape(format!("moe_group: items of {} u32, needs ({need} / 4, 4)", items.len())));
-    }
+    check_items("moe_group", items, n_slots, n_experts)?;
     let params = GroupParams { n_slots: to_u32(n_slots, "moe_group")?, n_experts: n_experts as u32, _pad: [0; 2] };
     ops.dispatch(Dispatch {
         spec: ShaderSpec::plain("moe_group"),
@@ -79,28 +84,7 @@ pub fn moe_batch_matvec(
 ) -> Result<(), GpuError> {
     let n_experts = w.rows / rows_per_expert.max(1);
     let max_items = moe_max_items(selected.len(), n_experts);
-    if items.cols != 4 || items.rows < 1 + 2 * max_items {
-        return Err(GpuError::Shape(format!(
-            "moe_batch_matvec: items of {:?}, needs {} rows of 4",
-            items.shape(),
-            1 + 2 * max_items
-        )));
-    }
+    check_items("moe_batch_matvec", items, selected.len(), n_experts)?;
     let z = to_u32(max_items, "moe_batch_matvec items")?;
-    if z > ops.ctx().limits.max_compute_workgroups_per_dimension {
-        return Err(GpuError::Shape(format!("moe_batch_matvec: {max_items} work items in one dispatch")));
-    }
-    let workgroups = ops.grid(to_u32(rows_per_expert.div_ceil(ROWS as usize), "moe_batch_matvec")?, z);
-    for (part, params) in expert_parts("moe_batch_matvec", w, rows_per_expert, selected, x, y)? {
-        let spec = ShaderSpec::quant("moe_batch_matvec", w.ty);
-        ops.dispatch(Dispatch {
-            spec,
-            constants: &matvec_constants(ops),
-            params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &items.buffer, &x.buffer, &y.buffer],
-            wide: spec.wide_weights().then_some(&part.buffer),
-            workgroups,
-        })?;
-    }
-    Ok(())
+    dispatch_experts(ops, "moe_batch_matvec", z, w, rows_per_expert, selected, items, x, y)
 }
