@@ -4,7 +4,9 @@
 //! two numbers guide the kernel work (`lfm bench` measures whole models).
 //!
 //! `cargo bench --bench kernels [-- TYPE ...]` (default: q4_0 q4_k q6_k q8_0). Set
-//! `LFM_SHADER_DIR=shaders` to try shader edits without rebuilding.
+//! `LFM_SHADER_DIR=shaders` to try shader edits without rebuilding. On a big GPU set
+//! `LFM_BENCH_ROWS` (matrix rows, default 4096) and `LFM_BENCH_MIB` (bytes of copies, default
+//! 128) higher, so that the weights outgrow its cache and each dispatch has work enough.
 //!
 //! Each type: a (4096 x 2048) matrix quantized from seeded random values, uploaded as
 //! enough copies to exceed any cache (~128 MiB), then one submission of a matvec per copy
@@ -37,7 +39,14 @@ const FULL: Size = Size { rows: 4096, cols: 2048, total_bytes: 128 << 20 };
 const SMOKE: Size = Size { rows: 40, cols: 512, total_bytes: 1 };
 
 fn main() {
-    let size = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
+    let mut size = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok());
+    if let Some(rows) = env("LFM_BENCH_ROWS") {
+        size.rows = rows.max(1);
+    }
+    if let Some(mib) = env("LFM_BENCH_MIB") {
+        size.total_bytes = mib.max(1) << 20;
+    }
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let names = if args.is_empty() { vec!["q4_0".into(), "q4_k".into(), "q6_k".into(), "q8_0".into()] } else { args };
     let ctx = GpuContext::new_blocking().expect("a GPU adapter");

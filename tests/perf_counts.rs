@@ -29,7 +29,7 @@ fn baseline_path() -> PathBuf {
 }
 
 fn counts(c: &OpsCounts) -> Value {
-    json!({ "dispatches": c.dispatches, "copies": c.copies, "submits": c.submits, "workgroups": c.workgroups })
+    json!({ "dispatches": c.dispatches, "copies": c.copies, "submits": c.submits, "made": c.made, "workgroups": c.workgroups })
 }
 
 /// The counted figures of one fixture model.
@@ -54,7 +54,7 @@ fn measure(ctx: &Arc<GpuContext>, model: &str, variant: &str) -> Value {
 fn checked(v: &Value) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     for step in ["decode", "prefill"] {
-        for what in ["dispatches", "copies", "submits"] {
+        for what in ["dispatches", "copies", "submits", "made"] {
             out.push((format!("{step}.{what}"), v[step][what].as_u64().expect("a count")));
         }
     }
@@ -72,9 +72,13 @@ fn launches_and_bytes_per_token_do_not_grow() {
         now.insert(format!("{model}-{variant}"), measure(&ctx, model, variant));
     }
     let now = Value::Object(now);
+    for (key, v) in now.as_object().into_iter().flatten() {
+        // A step like the one before it binds the same buffers: nothing to create.
+        assert_eq!(v["decode"]["made"], 0, "{key}: a steady decode step made bind groups or buffers");
+    }
     let pretty = serde_json::to_string_pretty(&json!({
         "about": format!(
-            "Counted per forward step by tests/perf_counts.rs: decode = one token at position {PREFILL_TOKENS}, \
+            "Counted per forward step by tests/perf_counts.rs: decode = one token at position {PREFILL_TOKENS} + 1, \
              prefill = {PREFILL_TOKENS} tokens then the first sampled token, state capacity {CAPACITY}. \
              Rewrite with {UPDATE_VAR}=1 cargo test --test perf_counts"
         ),

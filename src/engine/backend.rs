@@ -21,7 +21,7 @@ pub enum Backend {
 /// A sequence's state on its backend.
 pub enum Sequence {
     Reference(State),
-    Gpu(GpuState),
+    Gpu(Box<GpuState>),
 }
 
 /// A saved position of a [`Sequence`] to return to.
@@ -57,7 +57,7 @@ impl Backend {
     pub fn new_sequence(&self, capacity: usize) -> Result<Sequence, ModelError> {
         Ok(match self {
             Backend::Reference(m) => Sequence::Reference(m.new_state()),
-            Backend::Gpu(m) => Sequence::Gpu(m.new_state(capacity.min(m.config.context_length))?),
+            Backend::Gpu(m) => Sequence::Gpu(Box::new(m.new_state(capacity.min(m.config.context_length))?)),
         })
     }
 

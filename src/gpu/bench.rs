@@ -162,7 +162,8 @@ pub fn device_memory(ctx: &GpuContext) -> Option<(u64, u64)> {
 /// What one decode step and one prefill cost in GPU work, counted on this thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StepCounts {
-    /// One token decoded at position `prefill_tokens` (greedy, sampled on the GPU).
+    /// One token decoded at position `prefill_tokens + 1` (greedy, sampled on the GPU; the
+    /// second decoded token, so the bind groups the first made are reused).
     pub decode: OpsCounts,
     /// The prefill of `prefill_tokens` tokens, ending with the first sampled token.
     pub prefill: OpsCounts,
@@ -180,6 +181,8 @@ pub async fn count_steps(m: &GpuModel, prefill_tokens: usize, capacity: usize) -
     let c0 = OpsCounts::now();
     let next = m.forward_sample(&mut st, &prompt, &mut greedy).await?;
     let prefill = OpsCounts::since(c0);
+    // The second decoded token: the steady state (the first makes the decode bind groups).
+    let next = m.forward_sample(&mut st, &[next], &mut greedy).await?;
     let c0 = OpsCounts::now();
     m.forward_sample(&mut st, &[next], &mut greedy).await?;
     Ok(StepCounts { decode: OpsCounts::since(c0), prefill, prefill_tokens })

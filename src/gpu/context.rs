@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::quant::GgmlType;
 
+use super::bindings::BindingPool;
 use super::shader::{ShaderSpec, ShaderTarget};
 
 /// Everything that can go wrong on the GPU path. Validation errors inside wgpu that are not
@@ -74,6 +75,8 @@ pub struct GpuContext {
     /// [`GpuContext::take_error`] (wgpu's default handler would panic instead).
     uncaptured: Arc<Mutex<Option<String>>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    /// Params uniforms and bind groups reused from step to step (`bindings.rs`).
+    pub(crate) bindings: Arc<BindingPool>,
 }
 
 /// Per-adapter choices of the matrix-vector kernels (see `shaders/common/dot_rows.wgsl`).
@@ -181,6 +184,7 @@ impl GpuContext {
             lost,
             uncaptured,
             pipelines: Mutex::new(HashMap::new()),
+            bindings: Arc::default(),
         })
     }
 

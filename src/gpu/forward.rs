@@ -3,10 +3,13 @@
 //! one command encoder and submits once; the only readback is the sampled token id (or the
 //! logits, when asked).
 
+use std::sync::Arc;
+
 use crate::model::{Attn, Config, Conv, Ffn, LayerKind, Mixer, Mlp, ModelError, Moe};
 use crate::reference::Logits;
 use crate::sampling::{Sampler, SamplingParams};
 
+use super::bindings::BindingPool;
 use super::kernels as k;
 use super::model::GpuModel;
 use super::scratch::{MoeScratch, Scratch};
@@ -31,6 +34,14 @@ pub struct GpuState {
     pub capacity: usize,
     layers: Vec<LayerState>,
     scratch: Scratch,
+    /// The context's cached bind groups, dropped with this state (they hold its buffers).
+    bindings: Arc<BindingPool>,
+}
+
+impl Drop for GpuState {
+    fn drop(&mut self) {
+        self.bindings.forget();
+    }
 }
 
 /// A [`GpuState`]'s position and conv states, saved so the sequence can return there (KV rows
@@ -219,7 +230,7 @@ impl GpuModel {
             .unwrap_or(1);
         let scratch = Scratch::new(ctx, c, batch, partials)?;
         ctx.take_error()?; // a KV cache that did not fit
-        Ok(GpuState { pos: 0, capacity, layers, scratch })
+        Ok(GpuState { pos: 0, capacity, layers, scratch, bindings: ctx.bindings.clone() })
     }
 
     /// Records one step of `t` tokens (already written to `scratch.tokens`) through every

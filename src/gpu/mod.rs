@@ -10,6 +10,7 @@
 //! - [`kernels`]: one host function per shader, tested against `crate::reference::ops`.
 
 pub mod bench;
+mod bindings;
 mod context;
 mod forward;
 pub mod kernels;

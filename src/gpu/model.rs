@@ -34,6 +34,13 @@ pub struct GpuModel {
     pub weight_bytes: u64,
 }
 
+impl Drop for GpuModel {
+    /// Cached bind groups hold the weights alive: drop them with the model.
+    fn drop(&mut self) {
+        self.ctx.bindings.forget();
+    }
+}
+
 /// How the forward pass uses a tensor, which decides how it is uploaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TensorRole {

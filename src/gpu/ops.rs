@@ -3,8 +3,7 @@
 
 use std::cell::Cell;
 
-use wgpu::util::DeviceExt;
-
+use super::bindings::{Arena, BindKey};
 use super::context::{GpuContext, GpuError};
 use super::shader::ShaderSpec;
 
@@ -22,10 +21,13 @@ pub struct OpsCounts {
     pub copies: u64,
     /// Command buffers submitted.
     pub submits: u64,
+    /// GPU objects made while recording (bind groups, params buffers): none once a step
+    /// over the same buffers has run before (`bindings.rs` caches them).
+    pub made: u64,
 }
 
 thread_local! {
-    static COUNTS: Cell<OpsCounts> = const { Cell::new(OpsCounts { dispatches: 0, workgroups: 0, copies: 0, submits: 0 }) };
+    static COUNTS: Cell<OpsCounts> = const { Cell::new(OpsCounts { dispatches: 0, workgroups: 0, copies: 0, submits: 0, made: 0 }) };
 }
 
 impl OpsCounts {
@@ -42,10 +44,11 @@ impl OpsCounts {
             workgroups: now.workgroups - earlier.workgroups,
             copies: now.copies - earlier.copies,
             submits: now.submits - earlier.submits,
+            made: now.made - earlier.made,
         }
     }
 
-    fn add(f: impl FnOnce(&mut OpsCounts)) {
+    pub(crate) fn add(f: impl FnOnce(&mut OpsCounts)) {
         COUNTS.with(|c| {
             let mut v = c.get();
             f(&mut v);
@@ -73,20 +76,22 @@ pub(crate) struct Dispatch<'a> {
 ///
 /// All dispatches go into one compute pass, opened lazily; WebGPU orders the dispatches of a
 /// pass and makes each one's storage writes visible to the next, so no explicit barriers are
-/// needed. Buffer copies end the pass (copies cannot be recorded inside one).
+/// needed. Buffer copies end the pass (copies cannot be recorded inside one). Params and bind
+/// groups come from an [`Arena`] of the context's pool (see `bindings.rs`).
 pub struct Ops<'c> {
     ctx: &'c GpuContext,
     // The pass must end (drop) before the encoder finishes; `forget_lifetime` lets both live
     // in this struct, with `pass` always dropped first.
     pass: Option<wgpu::ComputePass<'static>>,
-    encoder: wgpu::CommandEncoder,
+    encoder: Option<wgpu::CommandEncoder>,
+    arena: Option<Arena>,
     dispatches: usize,
 }
 
 impl<'c> Ops<'c> {
     pub fn new(ctx: &'c GpuContext) -> Ops<'c> {
         let encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") });
-        Ops { ctx, pass: None, encoder, dispatches: 0 }
+        Ops { ctx, pass: None, encoder: Some(encoder), arena: Some(ctx.bindings.take()), dispatches: 0 }
     }
 
     pub fn ctx(&self) -> &'c GpuContext {
@@ -98,34 +103,53 @@ impl<'c> Ops<'c> {
         self.dispatches
     }
 
-    /// Records one kernel launch. Bind groups and the params uniform are made per call for
-    /// now (a later pool can cache them: weights and scratch buffers are stable per model).
+    fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| {
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") })
+        })
+    }
+
+    fn arena(&mut self) -> &mut Arena {
+        self.arena.get_or_insert_with(|| self.ctx.bindings.take())
+    }
+
+    /// Records one kernel launch: its params into the next uniform slot, its bind group from
+    /// the cache (made on a miss: the first step over these buffers).
     pub(crate) fn dispatch(&mut self, d: Dispatch<'_>) -> Result<(), GpuError> {
         let pipeline = self.ctx.pipeline(&d.spec, d.constants)?;
         let device = &self.ctx.device;
-        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: d.params,
-            usage: wgpu::BufferUsages::UNIFORM,
+        let (slot, uniform, offset) = self.arena().stage(device, d.params);
+        let key = BindKey {
+            pipeline: pipeline.clone(),
+            slot,
+            params_len: d.params.len() as u32,
+            storage: d.storage.iter().map(|b| (*b).clone()).collect(),
+            wide: d.wide.cloned(),
+        };
+        let bind_group = self.arena().bind_group(key, || {
+            let size = std::num::NonZeroU64::new(d.params.len().next_multiple_of(16).max(16) as u64);
+            let params = wgpu::BufferBinding { buffer: &uniform, offset, size };
+            let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
+            for (i, buffer) in d.storage.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: buffer.as_entire_binding() });
+            }
+            if let Some(buffer) = d.wide {
+                entries.push(wgpu::BindGroupEntry { binding: 8, resource: buffer.as_entire_binding() });
+            }
+            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            })
         });
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        for (i, buffer) in d.storage.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: buffer.as_entire_binding() });
-        }
-        if let Some(buffer) = d.wide {
-            entries.push(wgpu::BindGroupEntry { binding: 8, resource: buffer.as_entire_binding() });
-        }
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
-        let encoder = &mut self.encoder;
-        let pass = self.pass.get_or_insert_with(|| {
-            encoder
+        if self.pass.is_none() {
+            let pass = self
+                .encoder()
                 .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes: None })
-                .forget_lifetime()
-        });
+                .forget_lifetime();
+            self.pass = Some(pass);
+        }
+        let Some(pass) = self.pass.as_mut() else { unreachable!("the pass was just opened") };
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         let [x, y, z] = d.workgroups;
@@ -141,14 +165,21 @@ impl<'c> Ops<'c> {
         Ok(())
     }
 
+    /// Ends the pass, writes the staged params and submits what is recorded.
+    fn submit_recorded(&mut self) -> wgpu::SubmissionIndex {
+        self.pass = None;
+        self.encoder();
+        let buffer = self.encoder.take().map(wgpu::CommandEncoder::finish);
+        let queue = &self.ctx.queue;
+        self.arena().flush(queue);
+        queue.submit(buffer)
+    }
+
     /// Profiling: submits what is recorded, waits for it, and charges the time to `label`.
     #[cfg(not(target_arch = "wasm32"))]
     fn run_alone(&mut self, label: &str) {
-        self.pass = None;
-        let fresh = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") });
-        let encoder = std::mem::replace(&mut self.encoder, fresh);
         let start = web_time::Instant::now();
-        self.ctx.queue.submit([encoder.finish()]);
+        self.submit_recorded();
         // A failed wait (device lost) surfaces at the step's own readback.
         let _ = self.ctx.device.poll(wgpu::PollType::wait_indefinitely());
         super::profile::record(label, start.elapsed().as_secs_f64());
@@ -160,15 +191,14 @@ impl<'c> Ops<'c> {
     /// Records a copy of `bytes` bytes between buffers (ends the current compute pass).
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
         self.pass = None;
-        self.encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
+        self.encoder().copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
         OpsCounts::add(|c| c.copies += 1);
     }
 
     /// Finishes the encoder and submits it.
     pub fn submit(mut self) -> wgpu::SubmissionIndex {
-        self.pass = None;
         OpsCounts::add(|c| c.submits += 1);
-        self.ctx.queue.submit([self.encoder.finish()])
+        self.submit_recorded()
     }
 
     /// Workgroup counts for `n` workgroups along x, folded into y when x would exceed the
@@ -177,5 +207,16 @@ impl<'c> Ops<'c> {
         let max = self.ctx.limits.max_compute_workgroups_per_dimension.max(1);
         let x = n.clamp(1, max);
         [x, n.div_ceil(x).max(1), z]
+    }
+}
+
+impl Drop for Ops<'_> {
+    /// Gives the arena back, submitted or not (a step that failed while recording drops its
+    /// encoder unsubmitted).
+    fn drop(&mut self) {
+        self.pass = None;
+        if let Some(arena) = self.arena.take() {
+            self.ctx.bindings.give_back(arena);
+        }
     }
 }

@@ -122,7 +122,7 @@ impl GgmlType {
     /// Bytes taken by `n` elements, or `None` when `n` is not a whole number of blocks.
     pub fn bytes_for(self, n: u64) -> Option<u64> {
         let bs = self.block_size() as u64;
-        (n % bs == 0).then(|| n / bs * self.type_size() as u64)
+        n.is_multiple_of(bs).then(|| n / bs * self.type_size() as u64)
     }
 }
 
@@ -183,7 +183,7 @@ fn kernels(ty: GgmlType) -> Option<(Dequantize, Quantize)> {
 fn checked_size(ty: GgmlType, n: usize) -> Result<(usize, (Dequantize, Quantize)), QuantError> {
     let k = kernels(ty).ok_or(QuantError::Unsupported(ty))?;
     let block_size = ty.block_size();
-    if n % block_size != 0 {
+    if !n.is_multiple_of(block_size) {
         return Err(QuantError::NotWholeBlocks { ty, n, block_size });
     }
     let bytes = (n / block_size).checked_mul(ty.type_size()).ok_or(QuantError::TooLarge { ty, n })?;

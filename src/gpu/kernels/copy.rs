@@ -14,7 +14,7 @@ struct Params {
 /// `dst = src` for the first `bytes` bytes (a multiple of 16), in a compute kernel: the
 /// bandwidth yardstick of `lfm bench`.
 pub fn copy(ops: &mut Ops<'_>, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) -> Result<(), GpuError> {
-    if bytes % 16 != 0 || bytes > src.size() || bytes > dst.size() {
+    if !bytes.is_multiple_of(16) || bytes > src.size() || bytes > dst.size() {
         return Err(GpuError::Shape(format!(
             "copy: {bytes} bytes between buffers of {} and {}",
             src.size(),

@@ -146,10 +146,10 @@ fn expert_parts<'w>(
     let x_per_slot = if x.len() == t * w.cols {
         0
     } else {
-        expect_len(x, &format!("{what}: x"), t * k, w.cols)?;
+        expect_len(x, format!("{what}: x"), t * k, w.cols)?;
         1
     };
-    expect_len(y, &format!("{what}: y"), t * k, rpe)?;
+    expect_len(y, format!("{what}: y"), t * k, rpe)?;
     let mut out = Vec::new();
     for part in &w.parts {
         if !part.first_row.is_multiple_of(rpe) || !part.rows.is_multiple_of(rpe) {

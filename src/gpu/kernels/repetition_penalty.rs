@@ -25,7 +25,7 @@ pub fn repetition_penalty(
     n_tokens: usize,
     penalty: f32,
 ) -> Result<(), GpuError> {
-    if row >= logits.rows || n_tokens > tokens.len() || !(penalty > 0.0) {
+    if row >= logits.rows || n_tokens > tokens.len() || penalty.is_nan() || penalty <= 0.0 {
         return Err(GpuError::Shape(format!(
             "repetition_penalty: row {row} of {}, {n_tokens} of {} tokens, penalty {penalty}",
             logits.rows,
