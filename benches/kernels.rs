@@ -83,11 +83,12 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
     let xs: Vec<f32> = (0..PREFILL_TOKENS * cols).map(|_| rng.gauss()).collect();
     let x1 = GpuTensor::from_f32(ctx, "x", 1, cols, &xs[..cols]).unwrap();
     let y1 = GpuTensor::zeros(ctx, "y", 1, rows).unwrap();
-    let decode = best_time(ctx, &y1, |ops| {
+    let decode_timing = best_time(ctx, &y1, |ops| {
         for m in &mats {
             kernels::matvec(ops, m, &x1, &y1).unwrap();
         }
     });
+    let decode = decode_timing.seconds;
     let bps = weight_bytes as f64 / decode;
     assert!(bps.is_finite() && bps > 0.0, "{ty} matvec rate {bps}");
     println!(
@@ -98,14 +99,16 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         copies,
         host.bytes.len() >> 20
     );
+    decode_timing.print_host();
 
     let xt = GpuTensor::from_f32(ctx, "x", PREFILL_TOKENS, cols, &xs).unwrap();
     let yt = GpuTensor::zeros(ctx, "y", PREFILL_TOKENS, rows).unwrap();
-    let prefill = best_time(ctx, &yt, |ops| {
+    let prefill_timing = best_time(ctx, &yt, |ops| {
         for m in &mats {
             kernels::matmul(ops, m, &xt, &yt).unwrap();
         }
     });
+    let prefill = prefill_timing.seconds;
     let macs = (copies * rows * cols * PREFILL_TOKENS) as f64;
     assert!((macs / prefill).is_finite(), "{ty} matmul rate");
     println!(
@@ -115,11 +118,13 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         decode * PREFILL_TOKENS as f64 / prefill,
         PREFILL_TOKENS
     );
-    let batched = best_time(ctx, &yt, |ops| {
+    prefill_timing.print_host();
+    let batched_timing = best_time(ctx, &yt, |ops| {
         for m in &mats {
             kernels::batch_matvec(ops, m, &xt, &yt).unwrap();
         }
     });
+    let batched = batched_timing.seconds;
     assert!((macs / batched).is_finite(), "{ty} batch_matvec rate");
     println!(
         "{:>5} batch_matvec: {:7.2} GMAC/s, {:.1}x the matvec rate per token ({} tokens)",
@@ -128,21 +133,45 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         decode * PREFILL_TOKENS as f64 / batched,
         PREFILL_TOKENS
     );
+    batched_timing.print_host();
 }
 
-/// Best wall time of three submissions of `record` (after one warm-up), each waited for by
-/// reading `out` back.
-fn best_time(ctx: &GpuContext, out: &GpuTensor, record: impl Fn(&mut Ops<'_>)) -> f64 {
-    let mut best = f64::INFINITY;
-    for i in 0..4 {
+/// A measured submission: wall seconds from the start of recording to the readback, and the
+/// host's share of it per dispatch (recording; `submit`, where wgpu encodes the commands).
+#[derive(Clone, Copy)]
+struct Timing {
+    seconds: f64,
+    record_us: f64,
+    submit_us: f64,
+}
+
+/// The fastest of several submissions of `record` (after warm-ups: at least a quarter second
+/// of work, so a GPU's clocks have risen), each waited for by reading `out` back.
+fn best_time(ctx: &GpuContext, out: &GpuTensor, record: impl Fn(&mut Ops<'_>)) -> Timing {
+    let warm = Instant::now();
+    let mut best = Timing { seconds: f64::INFINITY, record_us: 0.0, submit_us: 0.0 };
+    for i in 0.. {
         let start = Instant::now();
         let mut ops = Ops::new(ctx);
         record(&mut ops);
+        let n = ops.dispatch_count().max(1) as f64;
+        let recorded = start.elapsed().as_secs_f64();
         ops.submit();
+        let submitted = start.elapsed().as_secs_f64();
         out.read_f32_blocking(ctx).unwrap();
-        if i > 0 {
-            best = best.min(start.elapsed().as_secs_f64());
+        let seconds = start.elapsed().as_secs_f64();
+        if i > 0 && seconds < best.seconds {
+            best = Timing { seconds, record_us: recorded / n * 1e6, submit_us: (submitted - recorded) / n * 1e6 };
+        }
+        if i >= 3 && warm.elapsed().as_secs_f64() > 0.25 {
+            break;
         }
     }
     best
+}
+
+impl Timing {
+    fn print_host(&self) {
+        println!("       (host: {:.1} µs recording + {:.1} µs submitting per dispatch)", self.record_us, self.submit_us);
+    }
 }

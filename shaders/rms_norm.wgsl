@@ -15,7 +15,13 @@ struct Params {
 
 override wg_size: u32 = 64u; // a power of two, at most 256
 
-var<workgroup> partial: array<f32, wg_size>;
+var<private> base: u32; // the row's first element
+
+fn value(i: u32) -> f32 {
+    return x[base + i];
+}
+
+#include "common/row_sum_squares.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn rms_norm(
@@ -27,22 +33,9 @@ fn rms_norm(
     if (row >= params.n_rows) {
         return; // uniform: depends on the workgroup only
     }
-    let base = row * params.n;
-    var acc = 0.0;
-    for (var i = lid.x; i < params.n; i += wg_size) {
-        let v = x[base + i];
-        acc += v * v;
-    }
-    partial[lid.x] = acc;
-    workgroupBarrier();
-    for (var s = wg_size / 2u; s > 0u; s >>= 1u) {
-        if (lid.x < s) {
-            partial[lid.x] += partial[lid.x + s];
-        }
-        workgroupBarrier();
-    }
+    base = row * params.n;
     // Same expression as the reference: 1 / sqrt(mean + eps), then x * scale * w.
-    let scale = 1.0 / sqrt(partial[0] / f32(params.n) + params.eps);
+    let scale = 1.0 / sqrt(row_sum_squares(lid.x, params.n) / f32(params.n) + params.eps);
     for (var i = lid.x; i < params.n; i += wg_size) {
         out[base + i] = x[base + i] * scale * weight[i];
     }

@@ -111,6 +111,19 @@ fn rms_norm_matches_reference() {
 }
 
 #[test]
+fn add_rms_norm_matches_reference() {
+    let mut rng = Rng::new(12);
+    let (t, n) = (5, 999); // rows not a multiple of any workgroup size
+    let (mut x, y, w) = (random(&mut rng, t * n, 2.0), random(&mut rng, t * n, 1.0), random(&mut rng, n, 1.5));
+    let (gx, gy, gw, out) = (tensor(t, n, &x), tensor(t, n, &y), tensor(1, n, &w), zeros(t, n));
+    let normed = run(&out, |ops| kernels::add_rms_norm(ops, &gx, &gy, &gw, 1e-5, &out).unwrap());
+    let want = reference::add_rms_norm(&mut x, &y, &w, 1e-5);
+    assert_close("add_rms_norm: out", &normed, &want, |_, w| 1e-5 * w.abs() + 1e-7);
+    let sum = gx.read_f32_blocking(ctx()).unwrap();
+    assert_close("add_rms_norm: x", &sum, &x, |_, _| 0.0);
+}
+
+#[test]
 fn add_matches_reference() {
     let mut rng = Rng::new(11);
     let n = 3 * 1001;

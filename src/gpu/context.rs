@@ -104,6 +104,12 @@ impl Tuning {
             (false, true) if (32..=128).contains(&info.subgroup_min_size) => info.subgroup_min_size,
             (false, _) => 64,
         };
+        // Natively `LFM_MATVEC_WG` (a power of two, 8 to 256) overrides it, to tune on new hardware.
+        let matvec_wg = std::env::var("LFM_MATVEC_WG")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|wg| wg.is_power_of_two() && (8..=256).contains(wg) && cfg!(not(target_arch = "wasm32")))
+            .unwrap_or(matvec_wg);
         let shader = ShaderTarget {
             subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
             enable_directive: cfg!(target_arch = "wasm32"),

@@ -237,22 +237,29 @@ impl GpuModel {
     /// layer; the residual stream ends in `scratch.x`.
     fn record_layers(&self, ops: &mut Ops<'_>, st: &GpuState, s: &Scratch) -> Result<(), GpuError> {
         let (c, w) = (&self.config, &self.weights);
+        // Each residual add is fused with the norm that follows it (`add_rms_norm`): x += y,
+        // xb = norm(x). The last layer's add has no norm after it here (the final norm runs
+        // on the last row only, in the finish).
         k::embed(ops, &w.token_embd, &s.tokens, &s.x)?;
-        for (layer, ls) in w.layers.iter().zip(&st.layers) {
-            k::rms_norm(ops, &s.x, &layer.mixer_norm, c.norm_eps, &s.xb)?;
+        if let Some(first) = w.layers.first() {
+            k::rms_norm(ops, &s.x, &first.mixer_norm, c.norm_eps, &s.xb)?;
+        }
+        for (i, (layer, ls)) in w.layers.iter().zip(&st.layers).enumerate() {
             match (&layer.mixer, ls) {
                 (Mixer::Conv(conv), LayerState::Conv(tail)) => conv_block(ops, conv, s, tail)?,
                 (Mixer::Attn(attn), LayerState::Attn(kv)) => attn_block(ops, self, attn, s, kv, st.pos)?,
                 _ => unreachable!("state is built from the same config as the weights"),
             }
-            k::add(ops, &s.x, &s.y)?;
+            k::add_rms_norm(ops, &s.x, &s.y, &layer.ffn_norm, c.norm_eps, &s.xb)?;
 
-            k::rms_norm(ops, &s.x, &layer.ffn_norm, c.norm_eps, &s.xb)?;
             match &layer.ffn {
                 Ffn::Dense(mlp) => mlp_block(ops, mlp, s)?,
                 Ffn::Moe(moe) => moe_block(ops, c, moe, s)?,
             }
-            k::add(ops, &s.x, &s.y)?;
+            match w.layers.get(i + 1) {
+                Some(next) => k::add_rms_norm(ops, &s.x, &s.y, &next.mixer_norm, c.norm_eps, &s.xb)?,
+                None => k::add(ops, &s.x, &s.y)?,
+            }
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ macro_rules! shader_files {
 
 shader_files!(
     "add.wgsl",
+    "add_rms_norm.wgsl",
     "argmax.wgsl",
     "attention.wgsl",
     "attention_combine.wgsl",
@@ -51,6 +52,7 @@ shader_files!(
     "common/dot_rows.wgsl",
     "common/reduce_shared.wgsl",
     "common/reduce_subgroup.wgsl",
+    "common/row_sum_squares.wgsl",
     "common/kscale.wgsl",
     "common/split_scale.wgsl",
     "common/trig.wgsl",
@@ -77,6 +79,7 @@ pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec"
 /// Kernels with a single variant.
 pub const PLAIN_KERNELS: &[&str] = &[
     "add",
+    "add_rms_norm",
     "argmax",
     "attention",
     "attention_combine",

@@ -75,6 +75,12 @@ pub fn add(x: &mut [f32], y: &[f32]) {
     }
 }
 
+/// `x += y`, then the rms_norm of the sum: the residual add and the next block's norm.
+pub fn add_rms_norm(x: &mut [f32], y: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
+    add(x, y);
+    rms_norm(x, w, eps)
+}
+
 /// RoPE, NEOX style, in place. x is (T, n_heads * head_dim); row t has position pos0 + t.
 /// In each head, element i pairs with i + head_dim/2 and turns by `pos * theta^(-2i/head_dim)`.
 /// Frequencies and angles are f32, as transformers computes them, so long contexts round alike.

@@ -5,7 +5,7 @@ use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuTensor, Ops};
 
-/// Mirrors `Params` in `shaders/rms_norm.wgsl`.
+/// Mirrors `Params` in `shaders/rms_norm.wgsl` and `shaders/add_rms_norm.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
@@ -25,17 +25,47 @@ pub fn rms_norm(
     eps: f32,
     out: &GpuTensor,
 ) -> Result<(), GpuError> {
+    row_norm(ops, "rms_norm", x, weight, eps, out, &[&x.buffer, &weight.buffer, &out.buffer])
+}
+
+/// `x += y`, then `out = x * rsqrt(mean(x^2) + eps) * weight` per row: the residual add and
+/// the next block's norm in one launch.
+/// - x, y, out: (T, n), distinct buffers (x is updated)
+/// - weight: (n)
+pub fn add_rms_norm(
+    ops: &mut Ops<'_>,
+    x: &GpuTensor,
+    y: &GpuTensor,
+    weight: &GpuTensor,
+    eps: f32,
+    out: &GpuTensor,
+) -> Result<(), GpuError> {
     let (t, n) = x.shape();
-    expect_len(weight, "rms_norm: weight", 1, n)?;
-    expect_len(out, "rms_norm: out", t, n)?;
-    let n_rows = to_u32(t, "rms_norm rows")?;
-    let params = Params { n: to_u32(n, "rms_norm")?, eps, n_rows, _pad: 0 };
+    expect_len(y, "add_rms_norm: y", t, n)?;
+    row_norm(ops, "add_rms_norm", x, weight, eps, out, &[&x.buffer, &y.buffer, &weight.buffer, &out.buffer])
+}
+
+/// The dispatch of a norm kernel over x's rows (one workgroup per row).
+fn row_norm(
+    ops: &mut Ops<'_>,
+    name: &'static str,
+    x: &GpuTensor,
+    weight: &GpuTensor,
+    eps: f32,
+    out: &GpuTensor,
+    storage: &[&wgpu::Buffer],
+) -> Result<(), GpuError> {
+    let (t, n) = x.shape();
+    expect_len(weight, format_args!("{name}: weight"), 1, n)?;
+    expect_len(out, format_args!("{name}: out"), t, n)?;
+    let n_rows = to_u32(t, "norm rows")?;
+    let params = Params { n: to_u32(n, name)?, eps, n_rows, _pad: 0 };
     let workgroups = ops.grid(n_rows, 1); // one workgroup per row
     ops.dispatch(Dispatch {
-        spec: ShaderSpec::plain("rms_norm"),
+        spec: ShaderSpec::plain(name),
         constants: &wg_constants(),
         params: bytemuck::bytes_of(&params),
-        storage: &[&x.buffer, &weight.buffer, &out.buffer],
+        storage,
         wide: None,
         workgroups,
     })
