@@ -77,3 +77,30 @@ fn bench_json_reports_every_figure() {
     assert_eq!(tb["total"].as_u64(), Some(sum));
     assert_eq!(r["weight_bytes_per_token"].as_u64(), Some(sum));
 }
+
+#[test]
+fn bench_profile_reports_every_kernel() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lfm"))
+        .args(["bench", "--model", &fixture("tiny-moe/tiny-moe-q8_0.gguf")])
+        .args(["--prompt-tokens", "20", "--gen-tokens", "2", "--context", "0", "--profile", "--format", "json"])
+        .output()
+        .expect("lfm runs");
+    assert!(out.status.success(), "lfm bench --profile failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    let profiles = r["profile"].as_array().expect("profile tables");
+    let kinds: Vec<&str> = profiles.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["prefill", "decode"]);
+    let decode = &profiles[1];
+    let kernels = decode["kernels"].as_array().unwrap();
+    // Every launch of a decoded token is charged to one kernel.
+    let calls: f64 = kernels.iter().map(|k| k["calls_per_token"].as_f64().unwrap()).sum();
+    assert_eq!(calls, r["dispatches_per_decode_token"].as_f64().unwrap());
+    // Where the adapter has timestamp queries (lavapipe does), each kernel's GPU time is
+    // part of its wall time (submission and wait around it).
+    if !decode["gpu_ms_per_token"].is_null() {
+        for k in kernels {
+            let (gpu, wall) = (k["gpu_ms_per_token"].as_f64().unwrap(), positive(&k["ms_per_token"], "wall ms"));
+            assert!((0.0..=wall).contains(&gpu), "{}: GPU {gpu} ms, wall {wall} ms", k["kernel"]);
+        }
+    }
+}

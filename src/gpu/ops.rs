@@ -5,6 +5,7 @@ use std::cell::Cell;
 
 use super::bindings::{Arena, BindKey};
 use super::context::{GpuContext, GpuError};
+use super::profile::PassTimer;
 use super::shader::ShaderSpec;
 
 /// What every [`Ops`] on this thread has recorded and submitted so far: the deterministic cost
@@ -86,12 +87,14 @@ pub struct Ops<'c> {
     encoder: Option<wgpu::CommandEncoder>,
     arena: Option<Arena>,
     dispatches: usize,
+    /// Timestamps of the profiled pass (only while profiling).
+    timer: Option<PassTimer>,
 }
 
 impl<'c> Ops<'c> {
     pub fn new(ctx: &'c GpuContext) -> Ops<'c> {
         let encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") });
-        Ops { ctx, pass: None, encoder: Some(encoder), arena: Some(ctx.bindings.take()), dispatches: 0 }
+        Ops { ctx, pass: None, encoder: Some(encoder), arena: Some(ctx.bindings.take()), dispatches: 0, timer: None }
     }
 
     pub fn ctx(&self) -> &'c GpuContext {
@@ -143,11 +146,7 @@ impl<'c> Ops<'c> {
             })
         });
         if self.pass.is_none() {
-            let pass = self
-                .encoder()
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes: None })
-                .forget_lifetime();
-            self.pass = Some(pass);
+            self.open_pass();
         }
         let Some(pass) = self.pass.as_mut() else { unreachable!("the pass was just opened") };
         pass.set_pipeline(&pipeline);
@@ -165,6 +164,21 @@ impl<'c> Ops<'c> {
         Ok(())
     }
 
+    /// Opens the compute pass; while profiling, each pass holds one dispatch, timed on the GPU
+    /// where the adapter has timestamp queries.
+    fn open_pass(&mut self) {
+        let ctx = self.ctx;
+        if super::profile::enabled() && self.timer.is_none() {
+            self.timer = PassTimer::new(ctx);
+        }
+        let timestamp_writes = self.timer.as_ref().filter(|_| super::profile::enabled()).map(PassTimer::writes);
+        let encoder = self.encoder.get_or_insert_with(|| {
+            ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") })
+        });
+        let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });
+        self.pass = Some(pass.forget_lifetime());
+    }
+
     /// Ends the pass, writes the staged params and submits what is recorded.
     fn submit_recorded(&mut self) -> wgpu::SubmissionIndex {
         self.pass = None;
@@ -178,11 +192,17 @@ impl<'c> Ops<'c> {
     /// Profiling: submits what is recorded, waits for it, and charges the time to `label`.
     #[cfg(not(target_arch = "wasm32"))]
     fn run_alone(&mut self, label: &str) {
+        self.pass = None;
+        if let (Some(timer), Some(encoder)) = (&self.timer, self.encoder.as_mut()) {
+            timer.resolve(encoder);
+        }
         let start = web_time::Instant::now();
         self.submit_recorded();
         // A failed wait (device lost) surfaces at the step's own readback.
         let _ = self.ctx.device.poll(wgpu::PollType::wait_indefinitely());
-        super::profile::record(label, start.elapsed().as_secs_f64());
+        let wall = start.elapsed().as_secs_f64();
+        let gpu = self.timer.as_ref().and_then(|t| t.seconds(self.ctx));
+        super::profile::record(label, wall, gpu);
     }
 
     #[cfg(target_arch = "wasm32")]

@@ -58,14 +58,31 @@ impl Profile {
         self.kernels.iter().map(|(_, k)| k.seconds).sum()
     }
 
+    /// The kernels' summed GPU time, where every call was timed on the GPU (timestamp queries).
+    fn gpu_total(&self) -> Option<f64> {
+        let all = !self.kernels.is_empty() && self.kernels.iter().all(|(_, k)| k.gpu_calls == k.calls);
+        all.then(|| self.kernels.iter().map(|(_, k)| k.gpu_seconds).sum())
+    }
+
     pub fn json(&self) -> Value {
         let n = self.tokens as f64;
+        let timed = self.gpu_total().is_some();
         let kernels: Vec<Value> = self
             .kernels
             .iter()
-            .map(|(name, k)| json!({ "kernel": name, "calls_per_token": k.calls as f64 / n, "ms_per_token": 1e3 * k.seconds / n }))
+            .map(|(name, k)| {
+                let gpu = timed.then(|| 1e3 * k.gpu_seconds / n);
+                json!({ "kernel": name, "calls_per_token": k.calls as f64 / n, "ms_per_token": 1e3 * k.seconds / n, "gpu_ms_per_token": gpu })
+            })
             .collect();
-        json!({ "kind": self.kind, "tokens": self.tokens, "context": self.context, "ms_per_token": 1e3 * self.total() / n, "kernels": kernels })
+        json!({
+            "kind": self.kind,
+            "tokens": self.tokens,
+            "context": self.context,
+            "ms_per_token": 1e3 * self.total() / n,
+            "gpu_ms_per_token": self.gpu_total().map(|g| 1e3 * g / n),
+            "kernels": kernels,
+        })
     }
 
     pub fn print(&self) {
@@ -77,13 +94,31 @@ impl Profile {
             self.context,
             1e3 * total / n
         );
-        println!("{:<26} {:>9} {:>9} {:>7}", "kernel", "calls/tok", "ms/tok", "share");
-        for (name, k) in &self.kernels {
+        let Some(gpu) = self.gpu_total() else {
+            println!("{:<26} {:>9} {:>9} {:>7}", "kernel", "calls/tok", "ms/tok", "share");
+            for (name, k) in &self.kernels {
+                println!(
+                    "{name:<26} {:>9.2} {:>9.2} {:>6.1}%",
+                    k.calls as f64 / n,
+                    1e3 * k.seconds / n,
+                    100.0 * k.seconds / total
+                );
+            }
+            return;
+        };
+        // With timestamps: the wall time includes each submission and wait; the GPU time is
+        // the kernels' own (their share is of the GPU total).
+        println!("GPU time (timestamp queries): {:.2} ms per token", 1e3 * gpu / n);
+        println!("{:<26} {:>9} {:>9} {:>11} {:>7}", "kernel", "calls/tok", "ms/tok", "GPU ms/tok", "share");
+        let mut rows: Vec<_> = self.kernels.iter().collect();
+        rows.sort_by(|a, b| b.1.gpu_seconds.total_cmp(&a.1.gpu_seconds));
+        for (name, k) in rows {
             println!(
-                "{name:<26} {:>9.2} {:>9.2} {:>6.1}%",
+                "{name:<26} {:>9.2} {:>9.2} {:>11.3} {:>6.1}%",
                 k.calls as f64 / n,
                 1e3 * k.seconds / n,
-                100.0 * k.seconds / total
+                1e3 * k.gpu_seconds / n,
+                100.0 * k.gpu_seconds / gpu
             );
         }
     }
