@@ -124,6 +124,29 @@ fn add_rms_norm_matches_reference() {
 }
 
 #[test]
+fn norms_match_reference_with_a_gpus_wide_workgroups() {
+    // GPUs run the norms with 256 threads a row (`Tuning::row_wg`); 1000 values leave some idle.
+    let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
+    own.tuning.row_wg = 256;
+    let mut rng = Rng::new(13);
+    let (t, n) = (2, 1000);
+    let (mut x, y, w) = (random(&mut rng, t * n, 2.0), random(&mut rng, t * n, 1.0), random(&mut rng, n, 1.5));
+    let gx = GpuTensor::from_f32(&own, "x", t, n, &x).unwrap();
+    let gy = GpuTensor::from_f32(&own, "y", t, n, &y).unwrap();
+    let gw = GpuTensor::from_f32(&own, "w", 1, n, &w).unwrap();
+    let (plain, fused) = (GpuTensor::zeros(&own, "a", t, n).unwrap(), GpuTensor::zeros(&own, "b", t, n).unwrap());
+    let mut ops = Ops::new(&own);
+    kernels::rms_norm(&mut ops, &gx, &gw, 1e-5, &plain).unwrap();
+    kernels::add_rms_norm(&mut ops, &gx, &gy, &gw, 1e-5, &fused).unwrap();
+    ops.submit();
+    let want_plain = reference::rms_norm(&x, &w, 1e-5);
+    let want_fused = reference::add_rms_norm(&mut x, &y, &w, 1e-5);
+    let tol = |_, w: f32| 1e-5 * w.abs() + 1e-7;
+    assert_close("rms_norm, 256 threads", &plain.read_f32_blocking(&own).unwrap(), &want_plain, tol);
+    assert_close("add_rms_norm, 256 threads", &fused.read_f32_blocking(&own).unwrap(), &want_fused, tol);
+}
+
+#[test]
 fn add_matches_reference() {
     let mut rng = Rng::new(11);
     let n = 3 * 1001;
@@ -225,11 +248,12 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     // and the subgroup sum where the adapter has it. Cut rows (a slice at row 5) and 2 vectors.
     let mut rng = Rng::new(18);
     let subgroups = ctx().features.contains(wgpu::Features::SUBGROUP) && ctx().adapter_info.subgroup_min_size >= 8;
-    let tunings = [(8, false), (64, false), (8, subgroups)];
-    for (matvec_wg, subgroup_reduce) in tunings {
+    // (threads, threads for few rows (these 40 rows: 5 row groups), subgroup sum)
+    let tunings = [(8, 8, false), (64, 64, false), (64, 256, false), (8, 8, subgroups)];
+    for (matvec_wg, few_rows_wg, subgroup_reduce) in tunings {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
         let shader = ShaderTarget { subgroup_reduce, enable_directive: false };
-        own.tuning = Tuning { matvec_wg, batch_matvec: true, shader };
+        own.tuning = Tuning { matvec_wg, batch_matvec: true, few_rows_wg, row_wg: 64, shader };
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
             for (name, kernel, t) in [("matvec", LINEAR[0].1, 2), ("batch_matvec", LINEAR[1].1, 6)] {
                 let (rows, cols) = (45, cols_for(ty));
@@ -244,7 +268,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
                 kernel(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
                 ops.submit();
                 let got = y.read_f32_blocking(&own).unwrap();
-                let what = format!("{name} {ty}, {matvec_wg} threads, subgroup sum {subgroup_reduce}");
+                let what = format!("{name} {ty}, {matvec_wg}/{few_rows_wg} threads, subgroup sum {subgroup_reduce}");
                 assert_close(&what, &got, &want, |i, _| tol[i]);
             }
         }

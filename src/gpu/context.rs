@@ -92,6 +92,14 @@ pub struct Tuning {
     /// tiled `matmul`: on CPU adapters workgroup-memory reads are per-lane gathers, and the
     /// tiled kernel runs slower per multiply-add than the matrix-vector one.
     pub batch_matvec: bool,
+    /// Threads of a matvec over few rows (the MoE router's 32: four workgroups), which cannot
+    /// fill a GPU with `matvec_wg` threads each: 256 on GPUs summing in workgroup memory,
+    /// else `matvec_wg`.
+    pub few_rows_wg: u32,
+    /// Threads of the one-workgroup-per-row kernels (the norms): a decoded token's norm is one
+    /// workgroup, whose loop is latency-bound on a GPU (32 µs for 2048 values with 64 threads
+    /// on an H200): 256 there; 64 on CPU adapters.
+    pub row_wg: u32,
     pub shader: ShaderTarget,
 }
 
@@ -116,7 +124,8 @@ impl Tuning {
             subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
             enable_directive: cfg!(target_arch = "wasm32"),
         };
-        Tuning { matvec_wg, batch_matvec: cpu, shader }
+        let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
+        Tuning { matvec_wg, batch_matvec: cpu, few_rows_wg, row_wg: if cpu { 64 } else { 256 }, shader }
     }
 }
 

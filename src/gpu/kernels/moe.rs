@@ -115,12 +115,14 @@ pub(super) fn dispatch_experts(
     if z > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("{kernel}: {z} (token, slot) pairs or work items in one dispatch")));
     }
-    let workgroups = ops.grid(to_u32(rows_per_expert.div_ceil(ROWS as usize), kernel)?, z);
+    let row_groups = to_u32(rows_per_expert.div_ceil(ROWS as usize), kernel)?;
+    let workgroups = ops.grid(row_groups, z);
+    let constants = matvec_constants(ops, (row_groups * ROWS).saturating_mul(z));
     for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y)? {
         let spec = ShaderSpec::quant(kernel, w.ty);
         ops.dispatch(Dispatch {
             spec,
-            constants: &matvec_constants(ops),
+            constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &routing.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),

@@ -1,6 +1,6 @@
 use bytemuck::{Pod, Zeroable};
 
-use super::{expect_len, to_u32, wg_constants};
+use super::{expect_len, to_u32};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuTensor, Ops};
@@ -63,7 +63,7 @@ fn row_norm(
     let workgroups = ops.grid(n_rows, 1); // one workgroup per row
     ops.dispatch(Dispatch {
         spec: ShaderSpec::plain(name),
-        constants: &wg_constants(),
+        constants: &[("wg_size", ops.ctx().tuning.row_wg as f64)],
         params: bytemuck::bytes_of(&params),
         storage,
         wide: None,
