@@ -17,8 +17,6 @@ struct Params {
 
 override wg_size: u32 = 64u; // a power of two, at most 256
 
-var<private> base: u32; // the row's first element
-
 // Writes the sum back as it is read: each element is read and written by one thread only.
 fn value(i: u32) -> f32 {
     let v = x[base + i] + y[base + i];
@@ -26,7 +24,7 @@ fn value(i: u32) -> f32 {
     return v;
 }
 
-#include "common/row_sum_squares.wgsl"
+#include "common/row_norm.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn add_rms_norm(
@@ -39,9 +37,5 @@ fn add_rms_norm(
         return; // uniform: depends on the workgroup only
     }
     base = row * params.n;
-    let scale = 1.0 / sqrt(row_sum_squares(lid.x, params.n) / f32(params.n) + params.eps);
-    // Thread lid reads back the elements it wrote itself.
-    for (var i = lid.x; i < params.n; i += wg_size) {
-        out[base + i] = x[base + i] * scale * weight[i];
-    }
+    normalize_row(lid.x);
 }

@@ -15,13 +15,11 @@ struct Params {
 
 override wg_size: u32 = 64u; // a power of two, at most 256
 
-var<private> base: u32; // the row's first element
-
 fn value(i: u32) -> f32 {
     return x[base + i];
 }
 
-#include "common/row_sum_squares.wgsl"
+#include "common/row_norm.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn rms_norm(
@@ -34,9 +32,5 @@ fn rms_norm(
         return; // uniform: depends on the workgroup only
     }
     base = row * params.n;
-    // Same expression as the reference: 1 / sqrt(mean + eps), then x * scale * w.
-    let scale = 1.0 / sqrt(row_sum_squares(lid.x, params.n) / f32(params.n) + params.eps);
-    for (var i = lid.x; i < params.n; i += wg_size) {
-        out[base + i] = x[base + i] * scale * weight[i];
-    }
+    normalize_row(lid.x);
 }

@@ -52,7 +52,7 @@ shader_files!(
     "common/dot_rows.wgsl",
     "common/reduce_shared.wgsl",
     "common/reduce_subgroup.wgsl",
-    "common/row_sum_squares.wgsl",
+    "common/row_norm.wgsl",
     "common/kscale.wgsl",
     "common/split_scale.wgsl",
     "common/trig.wgsl",

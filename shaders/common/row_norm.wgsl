@@ -1,0 +1,31 @@
+// The body of the row norms (`rms_norm`, `add_rms_norm`): out = x * rsqrt(mean(x^2) + eps) * w
+// over one row of params.n values per workgroup, the sum of squares reduced in workgroup
+// memory. The includer declares `params` (with n and eps), `x`, `weight`, `out`,
+// `override wg_size` (a power of two) and `fn value(i) -> f32`, the row's element i as the sum
+// of squares reads it (the first read of each element; thread lid reads lid, lid + wg_size, ...).
+
+var<workgroup> partial: array<f32, wg_size>;
+var<private> base: u32; // the row's first element, set by the entry point
+
+// Called in uniform control flow (it has barriers).
+fn normalize_row(lid: u32) {
+    var acc = 0.0;
+    for (var i = lid; i < params.n; i += wg_size) {
+        let v = value(i);
+        acc += v * v;
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var s = wg_size / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            partial[lid] += partial[lid + s];
+        }
+        workgroupBarrier();
+    }
+    // Same expression as the reference: 1 / sqrt(mean + eps), then x * scale * w. Thread lid
+    // reads back only elements it read (and, in add_rms_norm, wrote) itself.
+    let scale = 1.0 / sqrt(partial[0] / f32(params.n) + params.eps);
+    for (var i = lid; i < params.n; i += wg_size) {
+        out[base + i] = x[base + i] * scale * weight[i];
+    }
+}
