@@ -93,8 +93,7 @@ pub struct Ops<'c> {
 
 impl<'c> Ops<'c> {
     pub fn new(ctx: &'c GpuContext) -> Ops<'c> {
-        let encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") });
-        Ops { ctx, pass: None, encoder: Some(encoder), arena: Some(ctx.bindings.take()), dispatches: 0, timer: None }
+        Ops { ctx, pass: None, encoder: Some(new_encoder(ctx)), arena: Some(ctx.bindings.take()), dispatches: 0, timer: None }
     }
 
     pub fn ctx(&self) -> &'c GpuContext {
@@ -106,10 +105,9 @@ impl<'c> Ops<'c> {
         self.dispatches
     }
 
+    /// The encoder, a fresh one after a profiled submission took the last.
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
-        self.encoder.get_or_insert_with(|| {
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") })
-        })
+        self.encoder.get_or_insert_with(|| new_encoder(self.ctx))
     }
 
     fn arena(&mut self) -> &mut Arena {
@@ -172,9 +170,7 @@ impl<'c> Ops<'c> {
             self.timer = PassTimer::new(ctx);
         }
         let timestamp_writes = self.timer.as_ref().filter(|_| super::profile::enabled()).map(PassTimer::writes);
-        let encoder = self.encoder.get_or_insert_with(|| {
-            ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") })
-        });
+        let encoder = self.encoder.get_or_insert_with(|| new_encoder(ctx));
         let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });
         self.pass = Some(pass.forget_lifetime());
     }
@@ -182,11 +178,10 @@ impl<'c> Ops<'c> {
     /// Ends the pass, writes the staged params and submits what is recorded.
     fn submit_recorded(&mut self) -> wgpu::SubmissionIndex {
         self.pass = None;
-        self.encoder();
-        let buffer = self.encoder.take().map(wgpu::CommandEncoder::finish);
+        let encoder = self.encoder.take().unwrap_or_else(|| new_encoder(self.ctx));
         let queue = &self.ctx.queue;
         self.arena().flush(queue);
-        queue.submit(buffer)
+        queue.submit([encoder.finish()])
     }
 
     /// Profiling: submits what is recorded, waits for it, and charges the time to `label`.
@@ -228,6 +223,10 @@ impl<'c> Ops<'c> {
         let x = n.clamp(1, max);
         [x, n.div_ceil(x).max(1), z]
     }
+}
+
+fn new_encoder(ctx: &GpuContext) -> wgpu::CommandEncoder {
+    ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ops") })
 }
 
 impl Drop for Ops<'_> {
