@@ -172,6 +172,9 @@ fn best_time(ctx: &GpuContext, out: &GpuTensor, record: impl Fn(&mut Ops<'_>)) -
 
 impl Timing {
     fn print_host(&self) {
-        println!("       (host: {:.1} µs recording + {:.1} µs submitting per dispatch)", self.record_us, self.submit_us);
+        println!(
+            "       (host: {:.1} µs recording + {:.1} µs submitting per dispatch)",
+            self.record_us, self.submit_us
+        );
     }
 }

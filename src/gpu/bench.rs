@@ -39,7 +39,8 @@ pub async fn copy_bandwidth(ctx: &GpuContext, bytes: u64, repeats: usize) -> Res
         ctx.read_bytes(dst, 16).await?; // waits for the copies to finish
         Ok::<f64, GpuError>(start.elapsed().as_secs_f64())
     };
-    run(1).await?; // warm-up: compiles the pipeline
+    // Warm-up: compiles the pipeline.
+    run(1).await?;
     // A fast GPU copies 256 MiB in a tenth of a millisecond, about what submitting and waiting
     // cost: batch enough copies into each submission for ~50 ms of work.
     let copies = (0.05 / run(1).await?).clamp(1.0, 64.0) as usize;

@@ -93,7 +93,14 @@ pub struct Ops<'c> {
 
 impl<'c> Ops<'c> {
     pub fn new(ctx: &'c GpuContext) -> Ops<'c> {
-        Ops { ctx, pass: None, encoder: Some(new_encoder(ctx)), arena: Some(ctx.bindings.take()), dispatches: 0, timer: None }
+        Ops {
+            ctx,
+            pass: None,
+            encoder: Some(new_encoder(ctx)),
+            arena: Some(ctx.bindings.take()),
+            dispatches: 0,
+            timer: None,
+        }
     }
 
     pub fn ctx(&self) -> &'c GpuContext {
@@ -130,7 +137,8 @@ impl<'c> Ops<'c> {
         let bind_group = self.arena().bind_group(key, || {
             let size = std::num::NonZeroU64::new(d.params.len().next_multiple_of(16).max(16) as u64);
             let params = wgpu::BufferBinding { buffer: &uniform, offset, size };
-            let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
+            let mut entries =
+                vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
             for (i, buffer) in d.storage.iter().enumerate() {
                 entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: buffer.as_entire_binding() });
             }
