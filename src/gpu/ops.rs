@@ -85,7 +85,7 @@ pub struct Ops<'c> {
     // in this struct, with `pass` always dropped first.
     pass: Option<wgpu::ComputePass<'static>>,
     encoder: Option<wgpu::CommandEncoder>,
-    arena: Option<Arena>,
+    arena: Arena,
     dispatches: usize,
     /// Timestamps of the profiled pass (only while profiling).
     timer: Option<PassTimer>,
@@ -93,14 +93,7 @@ pub struct Ops<'c> {
 
 impl<'c> Ops<'c> {
     pub fn new(ctx: &'c GpuContext) -> Ops<'c> {
-        Ops {
-            ctx,
-            pass: None,
-            encoder: Some(new_encoder(ctx)),
-            arena: Some(ctx.bindings.take()),
-            dispatches: 0,
-            timer: None,
-        }
+        Ops { ctx, pass: None, encoder: Some(new_encoder(ctx)), arena: ctx.bindings.take(), dispatches: 0, timer: None }
     }
 
     pub fn ctx(&self) -> &'c GpuContext {
@@ -117,16 +110,12 @@ impl<'c> Ops<'c> {
         self.encoder.get_or_insert_with(|| new_encoder(self.ctx))
     }
 
-    fn arena(&mut self) -> &mut Arena {
-        self.arena.get_or_insert_with(|| self.ctx.bindings.take())
-    }
-
     /// Records one kernel launch: its params into the next uniform slot, its bind group from
     /// the cache (made on a miss: the first step over these buffers).
     pub(crate) fn dispatch(&mut self, d: Dispatch<'_>) -> Result<(), GpuError> {
         let pipeline = self.ctx.pipeline(&d.spec, d.constants)?;
         let device = &self.ctx.device;
-        let (slot, uniform, offset) = self.arena().stage(device, d.params);
+        let (slot, uniform, offset) = self.arena.stage(device, d.params);
         let key = BindKey {
             pipeline: pipeline.clone(),
             slot,
@@ -134,7 +123,7 @@ impl<'c> Ops<'c> {
             storage: d.storage.iter().map(|b| (*b).clone()).collect(),
             wide: d.wide.cloned(),
         };
-        let bind_group = self.arena().bind_group(key, || {
+        let bind_group = self.arena.bind_group(key, || {
             let size = std::num::NonZeroU64::new(d.params.len().next_multiple_of(16).max(16) as u64);
             let params = wgpu::BufferBinding { buffer: &uniform, offset, size };
             let mut entries =
@@ -188,7 +177,7 @@ impl<'c> Ops<'c> {
         self.pass = None;
         let encoder = self.encoder.take().unwrap_or_else(|| new_encoder(self.ctx));
         let queue = &self.ctx.queue;
-        self.arena().flush(queue);
+        self.arena.flush(queue);
         queue.submit([encoder.finish()])
     }
 
@@ -242,8 +231,6 @@ impl Drop for Ops<'_> {
     /// encoder unsubmitted).
     fn drop(&mut self) {
         self.pass = None;
-        if let Some(arena) = self.arena.take() {
-            self.ctx.bindings.give_back(arena);
-        }
+        self.ctx.bindings.give_back(std::mem::take(&mut self.arena));
     }
 }

@@ -86,7 +86,7 @@ fn dispatch_rows(
         let spec = ShaderSpec::quant(kernel, w.ty);
         ops.dispatch(Dispatch {
             spec,
-            constants: &matvec_constants(ops, span.n_rows),
+            constants: &matvec_constants(ops, span.n_rows.div_ceil(ROWS)),
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
@@ -96,11 +96,12 @@ fn dispatch_rows(
     Ok(())
 }
 
-/// The `wg_size` override of the matrix-vector kernels for a dispatch over `rows` rows: the
-/// adapter's [`crate::gpu::Tuning`] (wider workgroups where the rows make few of them).
-pub(crate) fn matvec_constants(ops: &Ops<'_>, rows: u32) -> [(&'static str, f64); 1] {
+/// The `wg_size` override of the matrix-vector kernels for a dispatch of `row_groups`
+/// workgroups (of ROWS rows): the adapter's [`crate::gpu::Tuning`] (wider workgroups where
+/// there are few of them).
+pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32) -> [(&'static str, f64); 1] {
     let t = &ops.ctx().tuning;
-    let wg = if rows.div_ceil(ROWS) < FEW_ROW_GROUPS { t.few_rows_wg } else { t.matvec_wg };
+    let wg = if row_groups < FEW_ROW_GROUPS { t.few_rows_wg } else { t.matvec_wg };
     [("wg_size", wg as f64)]
 }
 

@@ -117,7 +117,7 @@ pub(super) fn dispatch_experts(
     }
     let row_groups = to_u32(rows_per_expert.div_ceil(ROWS as usize), kernel)?;
     let workgroups = ops.grid(row_groups, z);
-    let constants = matvec_constants(ops, (row_groups * ROWS).saturating_mul(z));
+    let constants = matvec_constants(ops, row_groups.saturating_mul(z));
     for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y)? {
         let spec = ShaderSpec::quant(kernel, w.ty);
         ops.dispatch(Dispatch {
