@@ -34,7 +34,13 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     let flat = lid.y * 8u + lid.x;
     let units_per_block = QK / 4u;
     let blocks_per_row = params.cols4 / units_per_block;
-    var acc: array<vec4<f32>, 4>; // acc[i][j]: token lid.y + 8i, row lid.x + 8j
+    // acc_i[j]: token lid.y + 8i, row lid.x + 8j. Four variables, not an array: naga bounds
+    // every loop with a counter, so drivers may not unroll a loop over an array's index and
+    // the array would then live in memory instead of registers.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < params.cols4; k0 += KU) {
         // Each of the 64 threads loads 4 of the 256 units of each tile; out-of-range
         // rows, tokens and units load zeros so the products below need no checks.
@@ -59,20 +65,40 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             let wv = array<vec4<f32>, 4>(
                 ws[lid.x * KU + u], ws[(lid.x + 8u) * KU + u], ws[(lid.x + 16u) * KU + u], ws[(lid.x + 24u) * KU + u],
             );
-            for (var i = 0u; i < 4u; i++) {
-                let xv = xs[(lid.y + 8u * i) * KU + u];
-                acc[i] += vec4<f32>(dot(xv, wv[0]), dot(xv, wv[1]), dot(xv, wv[2]), dot(xv, wv[3]));
-            }
+            acc0 += tile_dots(xs[lid.y * KU + u], wv);
+            acc1 += tile_dots(xs[(lid.y + 8u) * KU + u], wv);
+            acc2 += tile_dots(xs[(lid.y + 16u) * KU + u], wv);
+            acc3 += tile_dots(xs[(lid.y + 24u) * KU + u], wv);
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let t = tok0 + lid.y + 8u * i;
-        for (var j = 0u; j < 4u; j++) {
-            let r = row0 + lid.x + 8u * j;
-            if (t < params.n_tokens && r < params.n_rows) {
-                y[t * params.y_stride + params.y_col0 + r] = acc[i][j];
-            }
-        }
+    store_tile_row(tok0 + lid.y, row0 + lid.x, acc0);
+    store_tile_row(tok0 + lid.y + 8u, row0 + lid.x, acc1);
+    store_tile_row(tok0 + lid.y + 16u, row0 + lid.x, acc2);
+    store_tile_row(tok0 + lid.y + 24u, row0 + lid.x, acc3);
+}
+
+// One x unit dotted with the 4 weight units of a thread's rows.
+fn tile_dots(xv: vec4<f32>, wv: array<vec4<f32>, 4>) -> vec4<f32> {
+    return vec4<f32>(dot(xv, wv[0]), dot(xv, wv[1]), dot(xv, wv[2]), dot(xv, wv[3]));
+}
+
+// y[t, r + 8j] = v[j] for the rows and the token in range.
+fn store_tile_row(t: u32, r: u32, v: vec4<f32>) {
+    if (t >= params.n_tokens) {
+        return;
+    }
+    let at = t * params.y_stride + params.y_col0 + r;
+    if (r < params.n_rows) {
+        y[at] = v.x;
+    }
+    if (r + 8u < params.n_rows) {
+        y[at + 8u] = v.y;
+    }
+    if (r + 16u < params.n_rows) {
+        y[at + 16u] = v.z;
+    }
+    if (r + 24u < params.n_rows) {
+        y[at + 24u] = v.w;
     }
 }

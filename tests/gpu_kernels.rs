@@ -245,17 +245,19 @@ fn matvec_and_matmul_match_reference_for_every_type() {
 fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     // The context's own tuning is covered above; here the other ones: the workgroup-memory
     // tree (adapters without subgroups, e.g. browsers) at a CPU's 8 threads and a GPU's 64,
-    // and the subgroup sum where the adapter has it. Cut rows (a slice at row 5) and 2 vectors.
+    // and the subgroup sum where the adapter has it; the GPU-like tunings also compile without
+    // naga's loop guards, as GPUs do. Cut rows (a slice at row 5) and 2 vectors.
     let mut rng = Rng::new(18);
     let subgroups = ctx().features.contains(wgpu::Features::SUBGROUP) && ctx().adapter_info.subgroup_min_size >= 8;
-    // (threads, threads for few rows (these 40 rows: 5 row groups), subgroup sum)
-    let tunings = [(8, 8, false), (64, 64, false), (64, 256, false), (8, 8, subgroups)];
-    for (matvec_wg, few_rows_wg, subgroup_reduce) in tunings {
+    // (threads, threads for few rows (these 40 rows: 5 row groups), subgroup sum, loop guards)
+    let tunings = [(8, 8, false, true), (64, 64, false, false), (64, 256, false, false), (8, 8, subgroups, true)];
+    for (matvec_wg, few_rows_wg, subgroup_reduce, loop_guards) in tunings {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
         let shader = ShaderTarget { subgroup_reduce, enable_directive: false };
-        own.tuning = Tuning { matvec_wg, batch_matvec: true, few_rows_wg, row_wg: 64, shader };
+        own.tuning = Tuning { matvec_wg, batch_matvec: true, few_rows_wg, row_wg: 64, loop_guards, shader };
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
-            for (name, kernel, t) in [("matvec", LINEAR[0].1, 2), ("batch_matvec", LINEAR[1].1, 6)] {
+            let linear = [("matvec", LINEAR[0].1, 2), ("batch_matvec", LINEAR[1].1, 6), ("matmul", LINEAR[2].1, 6)];
+            for (name, kernel, t) in linear {
                 let (rows, cols) = (45, cols_for(ty));
                 let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
                 let x = random(&mut rng, t * cols, 1.0);
@@ -268,7 +270,9 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
                 kernel(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
                 ops.submit();
                 let got = y.read_f32_blocking(&own).unwrap();
-                let what = format!("{name} {ty}, {matvec_wg}/{few_rows_wg} threads, subgroup sum {subgroup_reduce}");
+                let what = format!(
+                    "{name} {ty}, {matvec_wg}/{few_rows_wg} threads, subgroup sum {subgroup_reduce}, loop guards {loop_guards}"
+                );
                 assert_close(&what, &got, &want, |i, _| tol[i]);
             }
         }

@@ -5,30 +5,40 @@
 
 const UNIT: u32 = 32u;
 
-fn unit_dot(blk: u32, xu: u32) -> f32 {
-    let q = w4[blk];
-    var s = vec4<f32>(0.0);
-    for (var k = 0u; k < 4u; k++) {
-        // Byte i holds element i (low nibble) and i + 16 (high nibble).
-        s += (nibbles_lo(q[k]) - 8.0) * x[xu + k] + (nibbles_hi(q[k]) - 8.0) * x[xu + 4u + k];
-    }
-    return (s.x + s.y + s.z + s.w) * block_scale(blk);
+struct XUnit {
+    v: array<vec4<f32>, 8>, // the unit's 32 elements of x
 }
 
-// The same unit dotted with 4 vectors (batch_matvec): the weights are decoded once.
+fn x_unit(xu: u32) -> XUnit {
+    return XUnit(array<vec4<f32>, 8>(
+        x[xu], x[xu + 1u], x[xu + 2u], x[xu + 3u], x[xu + 4u], x[xu + 5u], x[xu + 6u], x[xu + 7u],
+    ));
+}
+
+// Body word k of a block against its x: byte i holds element 4k + i (low nibble) and
+// 16 + 4k + i (high nibble). The unit's four words are spelled out, not looped over: naga
+// bounds every loop with a counter, which keeps drivers from unrolling it, and the vector
+// and array indices must be constants to stay in registers.
+fn q4_0_word(v: u32, lo: vec4<f32>, hi: vec4<f32>) -> vec4<f32> {
+    return nibbles_lo_less(v, 8.0) * lo + nibbles_hi_less(v, 8.0) * hi;
+}
+
+fn unit_dot(blk: u32, xv: XUnit) -> f32 {
+    let q = w4[blk];
+    let s = q4_0_word(q.x, xv.v[0], xv.v[4]) + q4_0_word(q.y, xv.v[1], xv.v[5])
+        + q4_0_word(q.z, xv.v[2], xv.v[6]) + q4_0_word(q.w, xv.v[3], xv.v[7]);
+    return hsum(s) * block_scale(blk);
+}
+
+// Block words `q` dotted with x[at .. at + 8], before the scale.
+fn q4_0_dot_at(q: vec4<u32>, at: u32) -> f32 {
+    return hsum(q4_0_word(q.x, x[at], x[at + 4u]) + q4_0_word(q.y, x[at + 1u], x[at + 5u])
+        + q4_0_word(q.z, x[at + 2u], x[at + 6u]) + q4_0_word(q.w, x[at + 3u], x[at + 7u]));
+}
+
+// The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.
 fn unit_dot4(blk: u32, xu: vec4<u32>) -> vec4<f32> {
     let q = w4[blk];
-    var s0 = vec4<f32>(0.0);
-    var s1 = vec4<f32>(0.0);
-    var s2 = vec4<f32>(0.0);
-    var s3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 4u; k++) {
-        let lo = nibbles_lo(q[k]) - 8.0;
-        let hi = nibbles_hi(q[k]) - 8.0;
-        s0 += lo * x[xu.x + k] + hi * x[xu.x + 4u + k];
-        s1 += lo * x[xu.y + k] + hi * x[xu.y + 4u + k];
-        s2 += lo * x[xu.z + k] + hi * x[xu.z + 4u + k];
-        s3 += lo * x[xu.w + k] + hi * x[xu.w + 4u + k];
-    }
-    return hsum4(s0, s1, s2, s3) * block_scale(blk);
+    return vec4<f32>(q4_0_dot_at(q, xu.x), q4_0_dot_at(q, xu.y), q4_0_dot_at(q, xu.z), q4_0_dot_at(q, xu.w))
+        * block_scale(blk);
 }

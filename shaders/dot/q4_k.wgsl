@@ -27,28 +27,37 @@ fn q4k_unit(unit: u32) -> Q4kUnit {
     return Q4kUnit(coef, w4[base + 1u + 2u * c], w4[base + 2u + 2u * c]);
 }
 
-// (q_lo . x_lo, q_hi . x_hi, sum x_lo, sum x_hi) of one unit's qs (q0, q1) and one vector.
-fn q4k_sums(q0: vec4<u32>, q1: vec4<u32>, xu: u32) -> vec4<f32> {
-    var lo = vec4<f32>(0.0);
-    var hi = vec4<f32>(0.0);
-    var x_lo = vec4<f32>(0.0);
-    var x_hi = vec4<f32>(0.0);
-    for (var k = 0u; k < 4u; k++) {
-        let xa = x[xu + k];
-        let xb = x[xu + 4u + k];
-        let xc = x[xu + 8u + k];
-        let xd = x[xu + 12u + k];
-        lo += nibbles_lo(q0[k]) * xa + nibbles_lo(q1[k]) * xb;
-        hi += nibbles_hi(q0[k]) * xc + nibbles_hi(q1[k]) * xd;
-        x_lo += xa + xb;
-        x_hi += xc + xd;
-    }
-    return hsum4(lo, hi, x_lo, x_hi);
+// A unit's 64 elements of x (the low nibbles' 32, then the high nibbles') and the sum of
+// each half, loaded once for ROWS rows. Words and vectors are spelled out rather than looped
+// over: see dot/q4_0.wgsl.
+struct XUnit {
+    v: array<vec4<f32>, 16>,
+    sums: vec2<f32>,
 }
 
-fn unit_dot(unit: u32, xu: u32) -> f32 {
+fn x_unit(xu: u32) -> XUnit {
+    let v = array<vec4<f32>, 16>(
+        x[xu], x[xu + 1u], x[xu + 2u], x[xu + 3u], x[xu + 4u], x[xu + 5u], x[xu + 6u], x[xu + 7u],
+        x[xu + 8u], x[xu + 9u], x[xu + 10u], x[xu + 11u], x[xu + 12u], x[xu + 13u], x[xu + 14u], x[xu + 15u],
+    );
+    let lo = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    let hi = v[8] + v[9] + v[10] + v[11] + v[12] + v[13] + v[14] + v[15];
+    return XUnit(v, vec2<f32>(hsum(lo), hsum(hi)));
+}
+
+// (q_lo . x_lo, q_hi . x_hi, sum x_lo, sum x_hi) of one unit's qs (q0, q1) and one x unit.
+fn q4k_sums(q0: vec4<u32>, q1: vec4<u32>, xv: XUnit) -> vec4<f32> {
+    let v = xv.v;
+    let lo = nibbles_lo(q0.x) * v[0] + nibbles_lo(q0.y) * v[1] + nibbles_lo(q0.z) * v[2] + nibbles_lo(q0.w) * v[3]
+        + nibbles_lo(q1.x) * v[4] + nibbles_lo(q1.y) * v[5] + nibbles_lo(q1.z) * v[6] + nibbles_lo(q1.w) * v[7];
+    let hi = nibbles_hi(q0.x) * v[8] + nibbles_hi(q0.y) * v[9] + nibbles_hi(q0.z) * v[10] + nibbles_hi(q0.w) * v[11]
+        + nibbles_hi(q1.x) * v[12] + nibbles_hi(q1.y) * v[13] + nibbles_hi(q1.z) * v[14] + nibbles_hi(q1.w) * v[15];
+    return vec4<f32>(hsum(lo), hsum(hi), xv.sums);
+}
+
+fn unit_dot(unit: u32, xv: XUnit) -> f32 {
     let u = q4k_unit(unit);
-    return dot(u.coef, q4k_sums(u.q0, u.q1, xu));
+    return dot(u.coef, q4k_sums(u.q0, u.q1, xv));
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weight words are loaded once.
@@ -56,9 +65,9 @@ fn unit_dot(unit: u32, xu: u32) -> f32 {
 fn unit_dot4(unit: u32, xu: vec4<u32>) -> vec4<f32> {
     let u = q4k_unit(unit);
     return vec4<f32>(
-        dot(u.coef, q4k_sums(u.q0, u.q1, xu.x)),
-        dot(u.coef, q4k_sums(u.q0, u.q1, xu.y)),
-        dot(u.coef, q4k_sums(u.q0, u.q1, xu.z)),
-        dot(u.coef, q4k_sums(u.q0, u.q1, xu.w)),
+        dot(u.coef, q4k_sums(u.q0, u.q1, x_unit(xu.x))),
+        dot(u.coef, q4k_sums(u.q0, u.q1, x_unit(xu.y))),
+        dot(u.coef, q4k_sums(u.q0, u.q1, x_unit(xu.z))),
+        dot(u.coef, q4k_sums(u.q0, u.q1, x_unit(xu.w))),
     );
 }

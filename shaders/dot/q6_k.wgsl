@@ -9,17 +9,20 @@
 
 const UNIT: u32 = 128u;
 
+// Word i of a quarter: the 4 elements of ql word `ql` (nibbles at `lo_shift`) and qh word
+// `qh` (2 bits at `hi_shift`), less 32.
+fn q6_word(ql: u32, qh: u32, lo_shift: u32, hi_shift: u32) -> vec4<f32> {
+    return bytes_u_less(((ql >> lo_shift) & 0x0f0f0f0fu) | (((qh >> hi_shift) & 0x03030303u) << 4u), 32.0);
+}
+
 // The 32 elements of one quarter dotted with x[xu .. xu + 8], as the two 16-element sums.
+// Words spelled out rather than looped over: see dot/q4_0.wgsl.
 fn q6_quarter(ql0: vec4<u32>, ql1: vec4<u32>, qh0: vec4<u32>, qh1: vec4<u32>, lo_shift: u32, hi_shift: u32, xu: u32) -> vec2<f32> {
-    var a = vec4<f32>(0.0);
-    var b = vec4<f32>(0.0);
-    for (var i = 0u; i < 4u; i++) {
-        let qa = ((ql0[i] >> lo_shift) & 0x0f0f0f0fu) | (((qh0[i] >> hi_shift) & 0x03030303u) << 4u);
-        let qb = ((ql1[i] >> lo_shift) & 0x0f0f0f0fu) | (((qh1[i] >> hi_shift) & 0x03030303u) << 4u);
-        a += (bytes_u(qa) - 32.0) * x[xu + i];
-        b += (bytes_u(qb) - 32.0) * x[xu + 4u + i];
-    }
-    return vec2<f32>(a.x + a.y + a.z + a.w, b.x + b.y + b.z + b.w);
+    let a = q6_word(ql0.x, qh0.x, lo_shift, hi_shift) * x[xu] + q6_word(ql0.y, qh0.y, lo_shift, hi_shift) * x[xu + 1u]
+        + q6_word(ql0.z, qh0.z, lo_shift, hi_shift) * x[xu + 2u] + q6_word(ql0.w, qh0.w, lo_shift, hi_shift) * x[xu + 3u];
+    let b = q6_word(ql1.x, qh1.x, lo_shift, hi_shift) * x[xu + 4u] + q6_word(ql1.y, qh1.y, lo_shift, hi_shift) * x[xu + 5u]
+        + q6_word(ql1.z, qh1.z, lo_shift, hi_shift) * x[xu + 6u] + q6_word(ql1.w, qh1.w, lo_shift, hi_shift) * x[xu + 7u];
+    return vec2<f32>(hsum(a), hsum(b));
 }
 
 // Signed scale byte `i` (0..8) of a half, from its two scale words.
@@ -62,9 +65,18 @@ fn q6_half_dot(h: Q6kHalf, xu: u32) -> f32 {
         + q6_scale(sc, 4u) * p2.x + q6_scale(sc, 5u) * p2.y + q6_scale(sc, 6u) * p3.x + q6_scale(sc, 7u) * p3.y;
 }
 
-fn unit_dot(unit: u32, xu: u32) -> f32 {
+// A unit's 128 elements are too many to hold: x is read where it is used.
+struct XUnit {
+    at: u32, // x offset of the unit
+}
+
+fn x_unit(xu: u32) -> XUnit {
+    return XUnit(xu);
+}
+
+fn unit_dot(unit: u32, xv: XUnit) -> f32 {
     let h = q6k_half(unit);
-    return h.d * q6_half_dot(h, xu);
+    return h.d * q6_half_dot(h, xv.at);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weight words are loaded once.

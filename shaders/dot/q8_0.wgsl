@@ -5,31 +5,35 @@
 
 const UNIT: u32 = 32u;
 
-fn unit_dot(blk: u32, xu: u32) -> f32 {
-    let q0 = w4[2u * blk];
-    let q1 = w4[2u * blk + 1u];
-    var s = vec4<f32>(0.0);
-    for (var k = 0u; k < 4u; k++) {
-        s += bytes_i(q0[k]) * x[xu + k] + bytes_i(q1[k]) * x[xu + 4u + k];
-    }
-    return (s.x + s.y + s.z + s.w) * block_scale(blk);
+struct XUnit {
+    v: array<vec4<f32>, 8>, // the unit's 32 elements of x
 }
 
-// The same unit dotted with 4 vectors (batch_matvec): the weights are decoded once.
+fn x_unit(xu: u32) -> XUnit {
+    return XUnit(array<vec4<f32>, 8>(
+        x[xu], x[xu + 1u], x[xu + 2u], x[xu + 3u], x[xu + 4u], x[xu + 5u], x[xu + 6u], x[xu + 7u],
+    ));
+}
+
+// Words spelled out rather than looped over: see dot/q4_0.wgsl.
+fn unit_dot(blk: u32, xv: XUnit) -> f32 {
+    let q0 = w4[2u * blk];
+    let q1 = w4[2u * blk + 1u];
+    let s = bytes_i(q0.x) * xv.v[0] + bytes_i(q0.y) * xv.v[1] + bytes_i(q0.z) * xv.v[2] + bytes_i(q0.w) * xv.v[3]
+        + bytes_i(q1.x) * xv.v[4] + bytes_i(q1.y) * xv.v[5] + bytes_i(q1.z) * xv.v[6] + bytes_i(q1.w) * xv.v[7];
+    return hsum(s) * block_scale(blk);
+}
+
+// Block words (q0, q1) dotted with x[at .. at + 8], before the scale.
+fn q8_0_dot_at(q0: vec4<u32>, q1: vec4<u32>, at: u32) -> f32 {
+    return hsum(bytes_i(q0.x) * x[at] + bytes_i(q0.y) * x[at + 1u] + bytes_i(q0.z) * x[at + 2u] + bytes_i(q0.w) * x[at + 3u]
+        + bytes_i(q1.x) * x[at + 4u] + bytes_i(q1.y) * x[at + 5u] + bytes_i(q1.z) * x[at + 6u] + bytes_i(q1.w) * x[at + 7u]);
+}
+
+// The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.
 fn unit_dot4(blk: u32, xu: vec4<u32>) -> vec4<f32> {
     let q0 = w4[2u * blk];
     let q1 = w4[2u * blk + 1u];
-    var s0 = vec4<f32>(0.0);
-    var s1 = vec4<f32>(0.0);
-    var s2 = vec4<f32>(0.0);
-    var s3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 4u; k++) {
-        let a = bytes_i(q0[k]);
-        let b = bytes_i(q1[k]);
-        s0 += a * x[xu.x + k] + b * x[xu.x + 4u + k];
-        s1 += a * x[xu.y + k] + b * x[xu.y + 4u + k];
-        s2 += a * x[xu.z + k] + b * x[xu.z + 4u + k];
-        s3 += a * x[xu.w + k] + b * x[xu.w + 4u + k];
-    }
-    return hsum4(s0, s1, s2, s3) * block_scale(blk);
+    return vec4<f32>(q8_0_dot_at(q0, q1, xu.x), q8_0_dot_at(q0, q1, xu.y), q8_0_dot_at(q0, q1, xu.z), q8_0_dot_at(q0, q1, xu.w))
+        * block_scale(blk);
 }

@@ -26,5 +26,5 @@ fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let s = 8u * n + (l4 >> 2u) + 2u * k; // scale index: 8n + l / 16 + 2k
     let sc_word = bitcast<i32>(w[base + 48u + (s >> 2u)]);
     let sc = f32((sc_word << (24u - 8u * (s & 3u))) >> 24u);
-    return (block_scale(blk) * sc) * (bytes_u(lo | (hi << 4u)) - 32.0);
+    return (block_scale(blk) * sc) * bytes_u_less(lo | (hi << 4u), 32.0);
 }

@@ -100,6 +100,11 @@ pub struct Tuning {
     /// workgroup, whose loop is latency-bound on a GPU (32 µs for 2048 values with 64 threads
     /// on an H200): 256 there; 64 on CPU adapters.
     pub row_wg: u32,
+    /// Natively, compile shaders with naga's loop guard counters (see `shader_checks`):
+    /// only on CPU adapters, where llvmpipe ran the 8B Q4_0 decode faster with them
+    /// (2.4-2.5 against 1.8-2.0 tokens/s); a GPU's driver unrolls the loops without them
+    /// (H200: 202 -> 244 tokens/s). Measured 2026-11-26.
+    pub loop_guards: bool,
     pub shader: ShaderTarget,
 }
 
@@ -125,7 +130,14 @@ impl Tuning {
             enable_directive: cfg!(target_arch = "wasm32"),
         };
         let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
-        Tuning { matvec_wg, batch_matvec: cpu, few_rows_wg, row_wg: if cpu { 64 } else { 256 }, shader }
+        Tuning {
+            matvec_wg,
+            batch_matvec: cpu,
+            few_rows_wg,
+            row_wg: if cpu { 64 } else { 256 },
+            loop_guards: cpu,
+            shader,
+        }
     }
 }
 
@@ -268,10 +280,17 @@ impl GpuContext {
         }
         let source = spec.source_for(self.tuning.shader)?;
         let scope = ErrorScope::push(&self.device);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&key.label),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
+        let desc =
+            wgpu::ShaderModuleDescriptor { label: Some(&key.label), source: wgpu::ShaderSource::Wgsl(source.into()) };
+        let module = match shader_checks(self.tuning.loop_guards) {
+            // SAFETY: by default only the loop guards are dropped, on GPUs (see
+            // `shader_checks`): every loop in shaders/ ends, bounded by a constant, an override
+            // or a uniform count. `LFM_SHADER_CHECKS=off` also drops naga's bounds checks, for
+            // measuring their cost: our kernels clamp their own indices and Vulkan keeps its
+            // robust buffer access, but it is an experiment switch, not a setting.
+            Some(checks) => unsafe { self.device.create_shader_module_trusted(desc, checks) },
+            None => self.device.create_shader_module(desc),
+        };
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&key.label),
             layout: None,
@@ -293,6 +312,32 @@ impl GpuContext {
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.lock().expect("pipeline cache poisoned").len()
     }
+}
+
+/// naga's runtime checks for our shaders, natively (None: wgpu's defaults, all checks).
+/// Bounds checks always stay. naga also guards every loop with a counter, because a loop
+/// that never ends is undefined behaviour to a driver; ours all end, and the guard keeps GPU
+/// drivers from unrolling them, so it is dropped where `loop_guards` is false.
+/// `LFM_SHADER_CHECKS=all` keeps every check, `guards-off` drops the guards on any adapter,
+/// `off` drops the bounds checks too (to measure what they cost).
+/// (In the browser the page's WebGPU implementation applies its own checks.)
+#[cfg(not(target_arch = "wasm32"))]
+fn shader_checks(loop_guards: bool) -> Option<wgpu::ShaderRuntimeChecks> {
+    let mut checks = wgpu::ShaderRuntimeChecks::checked();
+    match std::env::var("LFM_SHADER_CHECKS").as_deref() {
+        Ok("all") => return None,
+        Ok("off") => return Some(wgpu::ShaderRuntimeChecks::unchecked()),
+        Ok("guards-off") => {}
+        _ if loop_guards => return None,
+        _ => {}
+    }
+    checks.force_loop_bounding = false;
+    Some(checks)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn shader_checks(_loop_guards: bool) -> Option<wgpu::ShaderRuntimeChecks> {
+    None
 }
 
 /// Natively, shader compilation errors are caught and returned as [`GpuError::Shader`]; in
