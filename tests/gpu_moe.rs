@@ -1,7 +1,8 @@
 //! The mixture-of-experts and sampling kernels against the reference, on seeded random inputs
-//! of awkward sizes: `moe_route` vs `reference::ops::moe_route`, the whole MoE FFN chain
-//! (router matvec, route, expert matvecs, swiglu, combine) vs a plain-Rust composition of
-//! `reference::ops`, and `argmax` / `sample` vs `lfm_webgpu::sampling`.
+//! of awkward sizes: `moe_route` vs `reference::ops::moe_route`, the fused `moe_router` vs
+//! `linear` then `moe_route`, the whole MoE FFN chain (router, expert matvecs, swiglu,
+//! combine) vs a plain-Rust composition of `reference::ops`, and `argmax` / `sample` vs
+//! `lfm_webgpu::sampling`.
 
 mod common;
 
@@ -25,6 +26,7 @@ fn moe_and_sampling_shaders_validate_with_naga() {
     }
     for &ty in GPU_TYPES {
         validate_with_naga(&ShaderSpec::quant("moe_matvec", ty));
+        validate_with_naga(&ShaderSpec::quant("moe_router", ty));
     }
 }
 
@@ -60,6 +62,36 @@ fn moe_route_matches_reference() {
     assert!(kernels::moe_route(&mut Ops::new(ctx()), &gl, &gb, &sel, &sel).is_err());
     let (gl, gb, sel) = (zeros(1, 4), zeros(1, 4), zeros(1, 5));
     assert!(kernels::moe_route(&mut Ops::new(ctx()), &gl, &gb, &sel, &sel).is_err());
+}
+
+#[test]
+fn moe_router_matches_matvec_then_route() {
+    let mut rng = Rng::new(32);
+    for (ty, cols) in [(GgmlType::F32, 36), (GgmlType::F16, 100), (GgmlType::Q8_0, 96), (GgmlType::Q4_K, 256)] {
+        for (e, k) in [(8, 2), (32, 4), (64, 8), (5, 5), (13, 1)] {
+            for t in [1, 3, 70] {
+                let w = host_matrix(ty, e, cols, &random(&mut rng, e * cols, 1.0));
+                let bias = random(&mut rng, e, 0.05);
+                let x = random(&mut rng, t * cols, 1.0);
+                let (want_sel, want_w) = reference::moe_route(&reference::linear(&w, &x), &bias, k);
+                let (gw, gb, gx) = (upload(&w), tensor(1, e, &bias), tensor(t, cols, &x));
+                let (sel, wt) = (zeros(t, k), zeros(t, k));
+                submit(|ops| kernels::moe_router(ops, &gw, &gb, &gx, &sel, &wt).unwrap());
+                let what = format!("moe_router {ty} E={e} k={k} T={t} C={cols}");
+                // The logits differ from the reference's only in the order of their sums:
+                // random scores do not tie that closely.
+                assert_eq!(sel.read_u32_blocking(ctx()).unwrap(), want_sel, "{what}: selected");
+                assert_close(&what, &wt.read_f32_blocking(ctx()).unwrap(), &want_w, |_, _| 1e-5);
+            }
+        }
+    }
+    // More experts than threads, k over E, or a shape mismatch is an error.
+    let (w, x) = (upload(&host_matrix(GgmlType::F32, 65, 4, &[0.5; 260])), zeros(1, 4));
+    let (b, sel) = (zeros(1, 65), zeros(1, 2));
+    assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &x, &sel, &sel).is_err());
+    let (w, b) = (upload(&host_matrix(GgmlType::F32, 4, 4, &[0.5; 16])), zeros(1, 4));
+    assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &x, &zeros(1, 5), &zeros(1, 5)).is_err());
+    assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &zeros(1, 8), &sel, &sel).is_err());
 }
 
 // ---------------------------------------------------------------- the MoE FFN
@@ -150,7 +182,6 @@ impl GpuMoe {
         let (h, fe) = (self.h, self.fe);
         let t = x.len() / h;
         let x = tensor(t, h, x);
-        let logits = zeros(t, self.n_exp);
         let (selected, weights) = (zeros(t, k), zeros(t, k));
         let (gate, up, act) = (zeros(t * k, fe), zeros(t * k, fe), zeros(t * k, fe));
         let (down, out) = (zeros(t * k, h), zeros(t, h));
@@ -164,8 +195,7 @@ impl GpuMoe {
             false => kernels::moe_matvec(ops, w, rows, &selected, x, y).unwrap(),
         };
         submit(|ops| {
-            kernels::matvec(ops, &self.router, &x, &logits).unwrap();
-            kernels::moe_route(ops, &logits, &self.bias, &selected, &weights).unwrap();
+            kernels::moe_router(ops, &self.router, &self.bias, &x, &selected, &weights).unwrap();
             if grouped {
                 kernels::moe_group(ops, &selected, self.n_exp, &items).unwrap();
             }
