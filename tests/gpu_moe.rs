@@ -1,8 +1,8 @@
 //! The mixture-of-experts and sampling kernels against the reference, on seeded random inputs
 //! of awkward sizes: `moe_route` vs `reference::ops::moe_route`, the fused `moe_router` vs
-//! `linear` then `moe_route`, the whole MoE FFN chain (router, expert matvecs, swiglu,
-//! combine) vs a plain-Rust composition of `reference::ops`, and `argmax` / `sample` vs
-//! `lfm_webgpu::sampling`.
+//! `linear` then `moe_route`, `moe_add_rms_norm` vs combine, add and norm, the whole MoE FFN
+//! chain (router, expert matvecs, swiglu, combine) vs a plain-Rust composition of
+//! `reference::ops`, and `argmax` / `sample` vs `lfm_webgpu::sampling`.
 
 mod common;
 
@@ -13,7 +13,7 @@ use common::gpu::{
 };
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::{ShaderSpec, GPU_TYPES};
-use lfm_webgpu::gpu::{GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::model::HostTensor;
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::reference::ops as reference;
@@ -21,7 +21,7 @@ use lfm_webgpu::sampling::{self, Rng, Sampler, SamplingParams};
 
 #[test]
 fn moe_and_sampling_shaders_validate_with_naga() {
-    for kernel in ["moe_route", "moe_combine", "argmax", "sample"] {
+    for kernel in ["moe_route", "moe_combine", "moe_add_rms_norm", "argmax", "sample"] {
         validate_with_naga(&ShaderSpec::plain(kernel));
     }
     for &ty in GPU_TYPES {
@@ -92,6 +92,32 @@ fn moe_router_matches_matvec_then_route() {
     let (w, b) = (upload(&host_matrix(GgmlType::F32, 4, 4, &[0.5; 16])), zeros(1, 4));
     assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &x, &zeros(1, 5), &zeros(1, 5)).is_err());
     assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &zeros(1, 8), &sel, &sel).is_err());
+}
+
+#[test]
+fn moe_add_rms_norm_matches_combine_add_then_norm() {
+    let mut rng = Rng::new(33);
+    // (T, n, k): n not a multiple of any workgroup size; the GPU width of 256 threads too.
+    for ((t, n, k), row_wg) in [((1, 999, 4), 64), ((5, 300, 2), 64), ((3, 1000, 8), 256)] {
+        let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
+        own.tuning.row_wg = row_wg;
+        let (mut x, down) = (random(&mut rng, t * n, 2.0), random(&mut rng, t * k * n, 1.0));
+        let (weights, w) = (random(&mut rng, t * k, 1.0), random(&mut rng, n, 1.5));
+        let up = |rows, cols, v: &[f32]| GpuTensor::from_f32(&own, "t", rows, cols, v).unwrap();
+        let (gx, gd, gwt, gw) = (up(t, n, &x), up(t * k, n, &down), up(t, k, &weights), up(1, n, &w));
+        let out = GpuTensor::zeros(&own, "out", t, n).unwrap();
+        let mut ops = Ops::new(&own);
+        kernels::moe_add_rms_norm(&mut ops, &gx, &gd, &gwt, &gw, 1e-5, &out).unwrap();
+        ops.submit();
+        // The same operations in the same order as moe_combine, add, rms_norm: equal bits.
+        let want = reference::add_rms_norm(&mut x, &reference::moe_combine(&down, &weights, k), &w, 1e-5);
+        let what = format!("moe_add_rms_norm T={t} n={n} k={k}, {row_wg} threads");
+        assert_close(&format!("{what}: x"), &gx.read_f32_blocking(&own).unwrap(), &x, |_, _| 0.0);
+        assert_close(&what, &out.read_f32_blocking(&own).unwrap(), &want, |_, w| 1e-5 * w.abs() + 1e-7);
+    }
+    // down's rows must be T * k.
+    let (x, w, wt) = (zeros(2, 8), zeros(1, 8), zeros(2, 3));
+    assert!(kernels::moe_add_rms_norm(&mut Ops::new(ctx()), &x, &zeros(5, 8), &wt, &w, 1e-5, &x).is_err());
 }
 
 // ---------------------------------------------------------------- the MoE FFN

@@ -63,16 +63,40 @@ fn attn_block(
     linear(ops, &a.o, &s.attn, &s.y)
 }
 
-/// Dense SwiGLU MLP: `down(silu(gate x) * up x)`.
-fn mlp_block(ops: &mut Ops<'_>, mlp: &Mlp<GpuMatrix>, s: &Scratch) -> Result<(), GpuError> {
+/// Dense SwiGLU MLP: `down(silu(gate x) * up x)`, then the residual add and the next norm.
+fn mlp_block(
+    ops: &mut Ops<'_>,
+    c: &Config,
+    mlp: &Mlp<GpuMatrix>,
+    s: &Scratch,
+    next_norm: Option<&GpuTensor>,
+) -> Result<(), GpuError> {
     linear(ops, &mlp.gate, &s.xb, &s.ffn_gate)?;
     linear(ops, &mlp.up, &s.xb, &s.ffn_up)?;
     k::swiglu(ops, &s.ffn_gate, &s.ffn_up, &s.ffn_h)?;
-    linear(ops, &mlp.down, &s.ffn_h, &s.y)
+    linear(ops, &mlp.down, &s.ffn_h, &s.y)?;
+    add_norm(ops, c, s, next_norm)
 }
 
-/// Mixture of experts, routed on the GPU: only the chosen experts' weights are read.
-fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: &Scratch) -> Result<(), GpuError> {
+/// The residual add of a block's output `y`, fused with the norm that follows it: x += y,
+/// xb = norm(x). After the last layer only the add (the final norm runs on the last row
+/// only, in the finish).
+fn add_norm(ops: &mut Ops<'_>, c: &Config, s: &Scratch, next_norm: Option<&GpuTensor>) -> Result<(), GpuError> {
+    match next_norm {
+        Some(norm) => k::add_rms_norm(ops, &s.x, &s.y, norm, c.norm_eps, &s.xb),
+        None => k::add(ops, &s.x, &s.y),
+    }
+}
+
+/// Mixture of experts, routed on the GPU: only the chosen experts' weights are read. Ends
+/// with the residual add and the next norm, which also weigh and sum the experts' outputs.
+fn moe_block(
+    ops: &mut Ops<'_>,
+    c: &Config,
+    moe: &Moe<GpuMatrix, GpuTensor>,
+    s: &Scratch,
+    next_norm: Option<&GpuTensor>,
+) -> Result<(), GpuError> {
     let cfg = c.moe.as_ref().expect("MoE weights come with a MoE config");
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
     k::moe_router(ops, &moe.router, &moe.expert_bias, &s.xb, &m.selected, &m.weights)?;
@@ -85,7 +109,13 @@ fn moe_block(ops: &mut Ops<'_>, c: &Config, moe: &Moe<GpuMatrix, GpuTensor>, s: 
     experts(ops, grouped, &moe.up_exps, cfg.expert_ffn_dim, m, &s.xb, &m.up)?;
     k::swiglu(ops, &m.gate, &m.up, &m.hidden)?;
     experts(ops, grouped, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
-    k::moe_combine(ops, &m.down, &m.weights, &s.y)
+    match next_norm {
+        Some(norm) => k::moe_add_rms_norm(ops, &s.x, &m.down, &m.weights, norm, c.norm_eps, &s.xb),
+        None => {
+            k::moe_combine(ops, &m.down, &m.weights, &s.y)?;
+            add_norm(ops, c, s, None)
+        }
+    }
 }
 
 /// The routed experts' products: per work item of `moe_group` when `grouped`, else per
@@ -144,8 +174,7 @@ impl GpuModel {
     fn record_layers(&self, ops: &mut Ops<'_>, st: &GpuState, s: &Scratch) -> Result<(), GpuError> {
         let (c, w) = (&self.config, &self.weights);
         // Each residual add is fused with the norm that follows it (`add_rms_norm`): x += y,
-        // xb = norm(x). The last layer's add has no norm after it here (the final norm runs
-        // on the last row only, in the finish).
+        // xb = norm(x); the FFN blocks end with theirs.
         k::embed(ops, &w.token_embd, &s.tokens, &s.x)?;
         if let Some(first) = w.layers.first() {
             k::rms_norm(ops, &s.x, &first.mixer_norm, c.norm_eps, &s.xb)?;
@@ -156,15 +185,12 @@ impl GpuModel {
                 (Mixer::Attn(attn), LayerState::Attn(kv)) => attn_block(ops, self, attn, s, kv, st.pos)?,
                 _ => unreachable!("state is built from the same config as the weights"),
             }
-            k::add_rms_norm(ops, &s.x, &s.y, &layer.ffn_norm, c.norm_eps, &s.xb)?;
+            add_norm(ops, c, s, Some(&layer.ffn_norm))?;
 
+            let next_norm = w.layers.get(i + 1).map(|next| &next.mixer_norm);
             match &layer.ffn {
-                Ffn::Dense(mlp) => mlp_block(ops, mlp, s)?,
-                Ffn::Moe(moe) => moe_block(ops, c, moe, s)?,
-            }
-            match w.layers.get(i + 1) {
-                Some(next) => k::add_rms_norm(ops, &s.x, &s.y, &next.mixer_norm, c.norm_eps, &s.xb)?,
-                None => k::add(ops, &s.x, &s.y)?,
+                Ffn::Dense(mlp) => mlp_block(ops, c, mlp, s, next_norm)?,
+                Ffn::Moe(moe) => moe_block(ops, c, moe, s, next_norm)?,
             }
         }
         Ok(())

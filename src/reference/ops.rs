@@ -81,6 +81,23 @@ pub fn add_rms_norm(x: &mut [f32], y: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
     rms_norm(x, w, eps)
 }
 
+/// The output of a mixture-of-experts layer from its experts' outputs: row t is the sum over
+/// slots s (in order, from 0) of weights[t, s] * down[t, s]. down: (T * k, n), weights: (T, k).
+pub fn moe_combine(down: &[f32], weights: &[f32], k: usize) -> Vec<f32> {
+    let n = down.len() / weights.len().max(1);
+    let mut out = vec![0.0; down.len() / k.max(1)];
+    for (t, row) in out.chunks_mut(n).enumerate() {
+        for (c, o) in row.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for s in 0..k {
+                acc += weights[t * k + s] * down[(t * k + s) * n + c];
+            }
+            *o = acc;
+        }
+    }
+    out
+}
+
 /// RoPE, NEOX style, in place. x is (T, n_heads * head_dim); row t has position pos0 + t.
 /// In each head, element i pairs with i + head_dim/2 and turns by `pos * theta^(-2i/head_dim)`.
 /// Frequencies and angles are f32, as transformers computes them, so long contexts round alike.

@@ -31,7 +31,7 @@ pub use moe::{moe_combine, moe_matvec, moe_route};
 pub use moe_batch::{moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
 pub use moe_router::moe_router;
 pub use repetition_penalty::repetition_penalty;
-pub use rms_norm::{add_rms_norm, rms_norm};
+pub use rms_norm::{add_rms_norm, moe_add_rms_norm, rms_norm};
 pub use rope::{rope, rope_inv_freq, RopeTable};
 pub use sample::{argmax, sample};
 pub use short_conv::short_conv;
