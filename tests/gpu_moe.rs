@@ -85,6 +85,23 @@ fn moe_router_matches_matvec_then_route() {
             }
         }
     }
+    // A GPU's width: 256 threads a token, compiled without loop guards.
+    let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
+    (own.tuning.few_rows_wg, own.tuning.loop_guards) = (256, false);
+    for (ty, cols, e, k, t) in [(GgmlType::F32, 2048, 32, 4, 3), (GgmlType::Q8_0, 320, 40, 3, 2)] {
+        let w = host_matrix(ty, e, cols, &random(&mut rng, e * cols, 1.0));
+        let (bias, x) = (random(&mut rng, e, 0.05), random(&mut rng, t * cols, 1.0));
+        let (want_sel, want_w) = reference::moe_route(&reference::linear(&w, &x), &bias, k);
+        let up = |rows, cols, v: &[f32]| GpuTensor::from_f32(&own, "t", rows, cols, v).unwrap();
+        let (gw, gb, gx) = (GpuMatrix::from_host(&own, &w, 1).unwrap(), up(1, e, &bias), up(t, cols, &x));
+        let (sel, wt) = (GpuTensor::zeros(&own, "s", t, k).unwrap(), GpuTensor::zeros(&own, "w", t, k).unwrap());
+        let mut ops = Ops::new(&own);
+        kernels::moe_router(&mut ops, &gw, &gb, &gx, &sel, &wt).unwrap();
+        ops.submit();
+        let what = format!("moe_router {ty} E={e} k={k} T={t} C={cols}, 256 threads");
+        assert_eq!(sel.read_u32_blocking(&own).unwrap(), want_sel, "{what}: selected");
+        assert_close(&what, &wt.read_f32_blocking(&own).unwrap(), &want_w, |_, _| 1e-5);
+    }
     // More experts than threads, k over E, or a shape mismatch is an error.
     let (w, x) = (upload(&host_matrix(GgmlType::F32, 65, 4, &[0.5; 260])), zeros(1, 4));
     let (b, sel) = (zeros(1, 65), zeros(1, 2));

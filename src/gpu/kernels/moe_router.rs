@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{expect_len, to_u32, wg_constants, WG_SIZE};
+use super::{expect_len, to_u32, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
@@ -50,10 +50,13 @@ pub fn moe_router(
     let params =
         RouterParams { n_experts: e as u32, k: k as u32, n_tokens, cols4, scale_base: part.scale_base, _pad: [0; 3] };
     let spec = ShaderSpec::quant("moe_router", w.ty);
+    // At least one thread per expert for the choice (the sums go through workgroup memory
+    // whatever the width, see shader.rs); GPUs get their wide few-rows workgroups, since
+    // one workgroup reads the whole router.
+    let wg = ops.ctx().tuning.few_rows_wg.max(WG_SIZE);
     ops.dispatch(Dispatch {
         spec,
-        // One thread per expert for the choice; the workgroup-memory sum (see shader.rs).
-        constants: &wg_constants(),
+        constants: &[("wg_size", wg as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&part.buffer, &x.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
         wide: spec.wide_weights().then_some(&part.buffer),
