@@ -17,6 +17,7 @@ use lfm_webgpu::gguf::GgufFile;
 use lfm_webgpu::gpu::{bench, GpuContext, GpuModel};
 use lfm_webgpu::model::SharedBytes;
 use lfm_webgpu::rng::Rng;
+use lfm_webgpu::sampling::SamplingParams;
 use serde_json::{json, Value};
 
 use crate::bench_runs::{counts_json, Bench, DecodeRun, Peak};
@@ -33,10 +34,15 @@ pub struct BenchArgs {
     /// ids), comma-separated; each is followed by --gen-tokens decoded tokens. 0: none.
     #[arg(long, value_delimiter = ',', default_value = "128")]
     prompt_tokens: Vec<usize>,
-    /// Tokens decoded one at a time (greedy, sampled on the GPU) after each prompt and at
-    /// each --context.
+    /// Tokens decoded one at a time (sampled on the GPU, see --sampling) after each prompt and
+    /// at each --context.
     #[arg(long, default_value_t = 16)]
     gen_tokens: usize,
+    /// How decoded tokens are chosen: `greedy` (argmax) or `chat`, the chat's default
+    /// sampling (temperature 0.2, top-k 80, repetition penalty 1.05: the top-k search and
+    /// the penalty run on the GPU each token).
+    #[arg(long, value_enum, default_value = "greedy")]
+    sampling: BenchSampling,
     /// Context lengths to decode at, comma-separated (e.g. 1024,32768,131072): the KV cache
     /// holds that many positions, zeroed rather than prefilled (the same work per decoded
     /// token; capped at the model's context length). 0: none.
@@ -52,6 +58,21 @@ pub struct BenchArgs {
     profile: bool,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchSampling {
+    Greedy,
+    Chat,
+}
+
+impl BenchSampling {
+    pub fn params(self) -> SamplingParams {
+        match self {
+            BenchSampling::Greedy => SamplingParams::default(),
+            BenchSampling::Chat => lfm_webgpu::engine::Request::default().sampling,
+        }
+    }
 }
 
 /// The 1-minute load average (Linux), so a run on a busy machine can be told apart.
@@ -78,7 +99,8 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
     let gen = a.gen_tokens;
     let max_context = c.context_length.saturating_sub(gen + 1).max(1);
 
-    let mut b = Bench { model: &model, rng: Rng::new(1), peak: None, last_rate: None };
+    let sampling = a.sampling.params();
+    let mut b = Bench { model: &model, rng: Rng::new(1), peak: None, last_rate: None, sampling: sampling.clone() };
     if !a.no_warmup {
         eprintln!("bench: warm-up");
         b.warm_up()?;
@@ -113,7 +135,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
             profiles.push(crate::profile::prefill(&model, n.min(max_context))?);
         }
         let context = a.context.first().copied().unwrap_or(0).min(max_context);
-        profiles.push(crate::profile::decode(&model, gen.max(1), context)?);
+        profiles.push(crate::profile::decode(&model, gen.max(1), context, &sampling)?);
     }
     eprintln!("bench: copy bandwidth");
     let copy_bw = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 5))?;
@@ -184,6 +206,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
         "time_to_first_token_s": first.map(|p| p.ttft_s),
         "prefill_tokens_per_s": first.map(|p| p.prompt_tokens as f64 / p.ttft_s),
         "gen_tokens": gen,
+        "sampling": format!("{:?}", a.sampling).to_lowercase(),
         "decode_tokens_per_s": decode_tps,
         "weight_bytes_per_token": per_token,
         "dispatches_per_decode_token": first_decode.map(|d| d.counts.dispatches as f64 / d.tokens as f64),

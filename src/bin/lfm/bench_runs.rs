@@ -72,6 +72,8 @@ pub struct Bench<'a> {
     pub peak: Option<Peak>,
     /// Prefill rate of the last prompt, for the time a longer one will take.
     pub last_rate: Option<f64>,
+    /// How each decoded token is chosen (`--sampling`).
+    pub sampling: SamplingParams,
 }
 
 impl Bench<'_> {
@@ -93,13 +95,13 @@ impl Bench<'_> {
 
     /// Decodes `n` tokens after `first` from `st`'s position, with progress every 10 s.
     pub fn decode(&mut self, st: &mut GpuState, first: u32, n: usize, what: &str) -> crate::Result<DecodeRun> {
-        let mut greedy = Sampler::new(SamplingParams::default());
+        let mut sampler = Sampler::new(self.sampling.clone());
         let context = st.pos;
         let (t0, c0) = (Instant::now(), OpsCounts::now());
         let mut shown = t0;
         let mut next = first;
         for i in 0..n {
-            next = self.model.forward_sample_blocking(st, &[next], &mut greedy)?;
+            next = self.model.forward_sample_blocking(st, &[next], &mut sampler)?;
             if shown.elapsed().as_secs_f64() > 10.0 {
                 eprintln!("bench: {what}: {}/{n} tokens", i + 1);
                 shown = Instant::now();
@@ -115,9 +117,9 @@ impl Bench<'_> {
         }
         let prompt = self.random_tokens(n);
         let mut st = self.state(n + gen + 1)?;
-        let mut greedy = Sampler::new(SamplingParams::default());
+        let mut sampler = Sampler::new(self.sampling.clone());
         let (t0, c0) = (Instant::now(), OpsCounts::now());
-        let first = self.model.forward_sample_blocking(&mut st, &prompt, &mut greedy)?;
+        let first = self.model.forward_sample_blocking(&mut st, &prompt, &mut sampler)?;
         let ttft_s = t0.elapsed().as_secs_f64();
         let prefill_counts = OpsCounts::since(c0);
         self.last_rate = Some(n as f64 / ttft_s);
@@ -139,10 +141,10 @@ impl Bench<'_> {
     /// One small prefill and one decode step: compiles the pipelines of both paths.
     pub fn warm_up(&mut self) -> crate::Result<()> {
         let mut st = self.state(4)?;
-        let mut greedy = Sampler::new(SamplingParams::default());
+        let mut sampler = Sampler::new(self.sampling.clone());
         let prompt = self.random_tokens(2);
-        let next = self.model.forward_sample_blocking(&mut st, &prompt, &mut greedy)?;
-        self.model.forward_sample_blocking(&mut st, &[next], &mut greedy)?;
+        let next = self.model.forward_sample_blocking(&mut st, &prompt, &mut sampler)?;
+        self.model.forward_sample_blocking(&mut st, &[next], &mut sampler)?;
         Ok(())
     }
 }

@@ -27,16 +27,16 @@ fn profiled(work: impl FnOnce() -> Result<(), ModelError>) -> crate::Result<Vec<
     Ok(kernels)
 }
 
-/// Decodes `tokens` greedy tokens at `context` after one unprofiled token.
-pub fn decode(model: &GpuModel, tokens: usize, context: usize) -> crate::Result<Profile> {
+/// Decodes `tokens` tokens (chosen by `sampling`) at `context` after one unprofiled token.
+pub fn decode(model: &GpuModel, tokens: usize, context: usize, sampling: &SamplingParams) -> crate::Result<Profile> {
     eprintln!("bench: profile of {tokens} decoded tokens at context {context} (each kernel run alone)");
     let mut st = model.new_state(context + tokens + 2)?;
     st.pos = context;
-    let mut greedy = Sampler::new(SamplingParams::default());
-    let mut next = model.forward_sample_blocking(&mut st, &[1], &mut greedy)?;
+    let mut sampler = Sampler::new(sampling.clone());
+    let mut next = model.forward_sample_blocking(&mut st, &[1], &mut sampler)?;
     let kernels = profiled(|| {
         for _ in 0..tokens {
-            next = model.forward_sample_blocking(&mut st, &[next], &mut greedy)?;
+            next = model.forward_sample_blocking(&mut st, &[next], &mut sampler)?;
         }
         Ok(())
     })?;
