@@ -65,6 +65,30 @@ fn gpu_incremental_decode_equals_full_evaluation() {
     check_chunking(&gpu, "tiny-moe q4_0 long prompt (gpu)", &long, &[MAX_BATCH + 3, 17]);
 }
 
+/// The choices a real GPU gets (`Tuning::for_adapter` on a discrete GPU without subgroups):
+/// 64-thread matvecs, 256 for few rows and norms, rows held in registers, the fused MoE
+/// norm, the tiled matmul for prefill, no loop guards. Run here on lavapipe, so the GPU
+/// path of the forward pass is held to the same goldens in CI.
+fn gpu_like_context() -> Arc<GpuContext> {
+    let mut ctx = GpuContext::new_blocking().expect("a wgpu adapter (lavapipe in CI)");
+    let t = &mut ctx.tuning;
+    (t.matvec_wg, t.few_rows_wg, t.row_wg) = (64, 256, 256);
+    (t.batch_matvec, t.hold_row, t.fused_moe_norm, t.loop_guards) = (false, true, true, false);
+    t.shader.subgroup_reduce = false;
+    Arc::new(ctx)
+}
+
+#[test]
+fn a_gpus_tuning_matches_the_same_goldens() {
+    let ctx = gpu_like_context();
+    check_f16_logits_and_decode(&load(&ctx, "tiny-moe", "f16"), "tiny-moe");
+    for (model, variant) in [("tiny-moe", "q4_0"), ("small-moe", "q4_k_m")] {
+        check_against_dequant(&load(&ctx, model, variant), model, variant);
+    }
+    let prompt = Golden::load("tiny-moe").ids("prompt_ids");
+    check_chunking(&load(&ctx, "tiny-moe", "q8_0"), "tiny-moe q8_0 (gpu tuning)", &prompt, &[3, 1, 5, 2]);
+}
+
 #[test]
 fn gpu_context_overflow_and_bad_tokens_are_errors() {
     let ctx = context();

@@ -127,7 +127,7 @@ fn add_rms_norm_matches_reference() {
 fn norms_match_reference_with_a_gpus_wide_workgroups() {
     // GPUs run the norms with 256 threads a row (`Tuning::row_wg`); 1000 values leave some idle.
     let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-    own.tuning.row_wg = 256;
+    (own.tuning.row_wg, own.tuning.hold_row) = (256, true);
     let mut rng = Rng::new(13);
     let (t, n) = (2, 1000);
     let (mut x, y, w) = (random(&mut rng, t * n, 2.0), random(&mut rng, t * n, 1.0), random(&mut rng, n, 1.5));
@@ -254,7 +254,16 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     for (matvec_wg, few_rows_wg, subgroup_reduce, loop_guards) in tunings {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
         let shader = ShaderTarget { subgroup_reduce, enable_directive: false };
-        own.tuning = Tuning { matvec_wg, batch_matvec: true, few_rows_wg, row_wg: 64, loop_guards, shader };
+        own.tuning = Tuning {
+            matvec_wg,
+            batch_matvec: true,
+            few_rows_wg,
+            row_wg: 64,
+            hold_row: false,
+            fused_moe_norm: false,
+            loop_guards,
+            shader,
+        };
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
             let linear = [("matvec", LINEAR[0].1, 2), ("batch_matvec", LINEAR[1].1, 6), ("matmul", LINEAR[2].1, 6)];
             for (name, kernel, t) in linear {

@@ -5,20 +5,22 @@
 // element i as the sum of squares reads it (the first read of each element; thread lid reads
 // lid, lid + wg_size, ...).
 
-// Elements a thread holds in registers between the sum and the scaling: rows up to
-// ROW_CHUNKS * wg_size values (2048 at a GPU's 256 threads) are read once, all loads issued
-// together. A decoded token's norm is one workgroup on one core of the GPU, so its time is
-// the latency of its dependent loads: a loop that reads one element per trip, then reads
-// them again to scale, waited 2 x 8 memory latencies (10 us on an H200, a tenth of a decode
-// step over 47 norms). Longer rows take the loop.
+// Elements a thread holds in registers between the sum and the scaling, where `hold_row`
+// (GPUs): rows up to ROW_CHUNKS * wg_size values (2048 at a GPU's 256 threads) are read
+// once, all loads issued together. A decoded token's norm is one workgroup on one core of
+// the GPU, so its time is the latency of its dependent loads: a loop that reads one element
+// per trip, then reads them again to scale, waited 2 x 8 memory latencies (10 us on an H200,
+// a tenth of a decode step over 47 norms). Longer rows, and CPU adapters, take the loop
+// (llvmpipe ran the held row 20x slower: 2 ms a norm).
 const ROW_CHUNKS: u32 = 8u;
+override hold_row: bool = false;
 
 var<workgroup> partial: array<f32, wg_size>;
 var<private> base: u32; // the row's first element, set by the entry point
 
 // Called in uniform control flow (it has barriers).
 fn normalize_row(lid: u32) {
-    if (params.n > ROW_CHUNKS * wg_size) {
+    if (!hold_row || params.n > ROW_CHUNKS * wg_size) {
         normalize_long_row(lid);
         return;
     }

@@ -89,7 +89,8 @@ fn add_norm(ops: &mut Ops<'_>, c: &Config, s: &Scratch, next_norm: Option<&GpuTe
 }
 
 /// Mixture of experts, routed on the GPU: only the chosen experts' weights are read. Ends
-/// with the residual add and the next norm, which also weigh and sum the experts' outputs.
+/// with the residual add and the next norm, on GPUs fused with the weighted sum of the
+/// experts' outputs (`Tuning::fused_moe_norm`).
 fn moe_block(
     ops: &mut Ops<'_>,
     c: &Config,
@@ -110,10 +111,12 @@ fn moe_block(
     k::swiglu(ops, &m.gate, &m.up, &m.hidden)?;
     experts(ops, grouped, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
     match next_norm {
-        Some(norm) => k::moe_add_rms_norm(ops, &s.x, &m.down, &m.weights, norm, c.norm_eps, &s.xb),
-        None => {
+        Some(norm) if ops.ctx().tuning.fused_moe_norm => {
+            k::moe_add_rms_norm(ops, &s.x, &m.down, &m.weights, norm, c.norm_eps, &s.xb)
+        }
+        _ => {
             k::moe_combine(ops, &m.down, &m.weights, &s.y)?;
-            add_norm(ops, c, s, None)
+            add_norm(ops, c, s, next_norm)
         }
     }
 }
