@@ -127,7 +127,7 @@ fn add_rms_norm_matches_reference() {
 fn norms_match_reference_with_a_gpus_wide_workgroups() {
     // GPUs run the norms with 256 threads a row (`Tuning::row_wg`); 1000 values leave some idle.
     let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-    (own.tuning.row_wg, own.tuning.hold_row) = (256, true);
+    own.tuning.row_wg = 256;
     let mut rng = Rng::new(13);
     let (t, n) = (2, 1000);
     let (mut x, y, w) = (random(&mut rng, t * n, 2.0), random(&mut rng, t * n, 1.0), random(&mut rng, n, 1.5));
@@ -259,7 +259,6 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             batch_matvec: true,
             few_rows_wg,
             row_wg: 64,
-            hold_row: false,
             fused_moe_norm: false,
             loop_guards,
             shader,

@@ -1,8 +1,8 @@
 //! The mixture-of-experts and sampling kernels against the reference, on seeded random inputs
-//! of awkward sizes: `moe_route` vs `reference::ops::moe_route`, the fused `moe_router` vs
-//! `linear` then `moe_route`, `moe_add_rms_norm` vs combine, add and norm, the whole MoE FFN
-//! chain (router, expert matvecs, swiglu, combine) vs a plain-Rust composition of
-//! `reference::ops`, and `argmax` / `sample` vs `lfm_webgpu::sampling`.
+//! of awkward sizes: `moe_route` vs `reference::ops::moe_route`, `moe_add_rms_norm` vs combine,
+//! add and norm, the whole MoE FFN chain (router matvec, route, expert matvecs, swiglu,
+//! combine) vs a plain-Rust composition of `reference::ops`, and `argmax` / `sample` vs
+//! `lfm_webgpu::sampling`.
 
 mod common;
 
@@ -26,7 +26,6 @@ fn moe_and_sampling_shaders_validate_with_naga() {
     }
     for &ty in GPU_TYPES {
         validate_with_naga(&ShaderSpec::quant("moe_matvec", ty));
-        validate_with_naga(&ShaderSpec::quant("moe_router", ty));
     }
 }
 
@@ -65,60 +64,12 @@ fn moe_route_matches_reference() {
 }
 
 #[test]
-fn moe_router_matches_matvec_then_route() {
-    let mut rng = Rng::new(32);
-    for (ty, cols) in [(GgmlType::F32, 36), (GgmlType::F16, 100), (GgmlType::Q8_0, 96), (GgmlType::Q4_K, 256)] {
-        for (e, k) in [(8, 2), (32, 4), (64, 8), (5, 5), (13, 1)] {
-            for t in [1, 3, 70] {
-                let w = host_matrix(ty, e, cols, &random(&mut rng, e * cols, 1.0));
-                let bias = random(&mut rng, e, 0.05);
-                let x = random(&mut rng, t * cols, 1.0);
-                let (want_sel, want_w) = reference::moe_route(&reference::linear(&w, &x), &bias, k);
-                let (gw, gb, gx) = (upload(&w), tensor(1, e, &bias), tensor(t, cols, &x));
-                let (sel, wt) = (zeros(t, k), zeros(t, k));
-                submit(|ops| kernels::moe_router(ops, &gw, &gb, &gx, &sel, &wt).unwrap());
-                let what = format!("moe_router {ty} E={e} k={k} T={t} C={cols}");
-                // The logits differ from the reference's only in the order of their sums:
-                // random scores do not tie that closely.
-                assert_eq!(sel.read_u32_blocking(ctx()).unwrap(), want_sel, "{what}: selected");
-                assert_close(&what, &wt.read_f32_blocking(ctx()).unwrap(), &want_w, |_, _| 1e-5);
-            }
-        }
-    }
-    // A GPU's width: 256 threads a token, compiled without loop guards.
-    let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-    (own.tuning.few_rows_wg, own.tuning.loop_guards) = (256, false);
-    for (ty, cols, e, k, t) in [(GgmlType::F32, 2048, 32, 4, 3), (GgmlType::Q8_0, 320, 40, 3, 2)] {
-        let w = host_matrix(ty, e, cols, &random(&mut rng, e * cols, 1.0));
-        let (bias, x) = (random(&mut rng, e, 0.05), random(&mut rng, t * cols, 1.0));
-        let (want_sel, want_w) = reference::moe_route(&reference::linear(&w, &x), &bias, k);
-        let up = |rows, cols, v: &[f32]| GpuTensor::from_f32(&own, "t", rows, cols, v).unwrap();
-        let (gw, gb, gx) = (GpuMatrix::from_host(&own, &w, 1).unwrap(), up(1, e, &bias), up(t, cols, &x));
-        let (sel, wt) = (GpuTensor::zeros(&own, "s", t, k).unwrap(), GpuTensor::zeros(&own, "w", t, k).unwrap());
-        let mut ops = Ops::new(&own);
-        kernels::moe_router(&mut ops, &gw, &gb, &gx, &sel, &wt).unwrap();
-        ops.submit();
-        let what = format!("moe_router {ty} E={e} k={k} T={t} C={cols}, 256 threads");
-        assert_eq!(sel.read_u32_blocking(&own).unwrap(), want_sel, "{what}: selected");
-        assert_close(&what, &wt.read_f32_blocking(&own).unwrap(), &want_w, |_, _| 1e-5);
-    }
-    // More experts than threads, k over E, or a shape mismatch is an error.
-    let (w, x) = (upload(&host_matrix(GgmlType::F32, 65, 4, &[0.5; 260])), zeros(1, 4));
-    let (b, sel) = (zeros(1, 65), zeros(1, 2));
-    assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &x, &sel, &sel).is_err());
-    let (w, b) = (upload(&host_matrix(GgmlType::F32, 4, 4, &[0.5; 16])), zeros(1, 4));
-    assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &x, &zeros(1, 5), &zeros(1, 5)).is_err());
-    assert!(kernels::moe_router(&mut Ops::new(ctx()), &w, &b, &zeros(1, 8), &sel, &sel).is_err());
-}
-
-#[test]
 fn moe_add_rms_norm_matches_combine_add_then_norm() {
     let mut rng = Rng::new(33);
     // (T, n, k): n not a multiple of any workgroup size; the GPU width of 256 threads too.
     for ((t, n, k), row_wg) in [((1, 999, 4), 64), ((5, 300, 2), 64), ((3, 1000, 8), 256)] {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-        // The GPU width also holds the row in registers (GPUs do; CPU adapters loop).
-        (own.tuning.row_wg, own.tuning.hold_row) = (row_wg, row_wg == 256);
+        own.tuning.row_wg = row_wg;
         let (mut x, down) = (random(&mut rng, t * n, 2.0), random(&mut rng, t * k * n, 1.0));
         let (weights, w) = (random(&mut rng, t * k, 1.0), random(&mut rng, n, 1.5));
         let up = |rows, cols, v: &[f32]| GpuTensor::from_f32(&own, "t", rows, cols, v).unwrap();
@@ -127,10 +78,18 @@ fn moe_add_rms_norm_matches_combine_add_then_norm() {
         let mut ops = Ops::new(&own);
         kernels::moe_add_rms_norm(&mut ops, &gx, &gd, &gwt, &gw, 1e-5, &out).unwrap();
         ops.submit();
-        // The same operations in the same order as moe_combine, add, rms_norm: equal bits.
+        // The same operations in the same order as moe_combine, add, rms_norm; a GPU may fuse
+        // a multiply and an add (one rounding instead of two), so x is held to a few ulps of
+        // its terms' magnitude rather than to equal bits.
+        let x0 = x.clone();
         let want = reference::add_rms_norm(&mut x, &reference::moe_combine(&down, &weights, k), &w, 1e-5);
+        let magnitude = |i: usize| {
+            let (ti, c) = (i / n, i % n);
+            x0[i].abs() + (0..k).map(|s| (weights[ti * k + s] * down[(ti * k + s) * n + c]).abs()).sum::<f32>()
+        };
         let what = format!("moe_add_rms_norm T={t} n={n} k={k}, {row_wg} threads");
-        assert_close(&format!("{what}: x"), &gx.read_f32_blocking(&own).unwrap(), &x, |_, _| 0.0);
+        let got_x = gx.read_f32_blocking(&own).unwrap();
+        assert_close(&format!("{what}: x"), &got_x, &x, |i, _| 4.0 * f32::EPSILON * magnitude(i));
         assert_close(&what, &out.read_f32_blocking(&own).unwrap(), &want, |_, w| 1e-5 * w.abs() + 1e-7);
     }
     // down's rows must be T * k.
@@ -226,6 +185,7 @@ impl GpuMoe {
         let (h, fe) = (self.h, self.fe);
         let t = x.len() / h;
         let x = tensor(t, h, x);
+        let logits = zeros(t, self.n_exp);
         let (selected, weights) = (zeros(t, k), zeros(t, k));
         let (gate, up, act) = (zeros(t * k, fe), zeros(t * k, fe), zeros(t * k, fe));
         let (down, out) = (zeros(t * k, h), zeros(t, h));
@@ -239,7 +199,8 @@ impl GpuMoe {
             false => kernels::moe_matvec(ops, w, rows, &selected, x, y).unwrap(),
         };
         submit(|ops| {
-            kernels::moe_router(ops, &self.router, &self.bias, &x, &selected, &weights).unwrap();
+            kernels::matvec(ops, &self.router, &x, &logits).unwrap();
+            kernels::moe_route(ops, &logits, &self.bias, &selected, &weights).unwrap();
             if grouped {
                 kernels::moe_group(ops, &selected, self.n_exp, &items).unwrap();
             }

@@ -100,9 +100,6 @@ pub struct Tuning {
     /// workgroup, whose loop is latency-bound on a GPU (32 µs for 2048 values with 64 threads
     /// on an H200): 256 there; 64 on CPU adapters.
     pub row_wg: u32,
-    /// The norms hold a row's values in registers between the sum and the scaling (GPUs:
-    /// one batch of loads instead of two latency-bound loops; see common/row_norm.wgsl).
-    pub hold_row: bool,
     /// A MoE layer's weighted sum, residual add and next norm in one launch
     /// (`moe_add_rms_norm`): GPUs. llvmpipe ran it 15x slower than `moe_combine` then
     /// `add_rms_norm` (one workgroup's slot loops on one core: 3 ms against 0.2 ms a layer).
@@ -142,7 +139,6 @@ impl Tuning {
             batch_matvec: cpu,
             few_rows_wg,
             row_wg: if cpu { 64 } else { 256 },
-            hold_row: !cpu,
             fused_moe_norm: !cpu,
             loop_guards: cpu,
             shader,

@@ -100,7 +100,8 @@ fn moe_block(
 ) -> Result<(), GpuError> {
     let cfg = c.moe.as_ref().expect("MoE weights come with a MoE config");
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
-    k::moe_router(ops, &moe.router, &moe.expert_bias, &s.xb, &m.selected, &m.weights)?;
+    linear(ops, &moe.router, &s.xb, &m.router)?;
+    k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
     // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4 pairs.
     let grouped = s.batch > 1;
     if grouped {

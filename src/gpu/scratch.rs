@@ -42,7 +42,7 @@ pub(crate) struct Scratch {
     pub ffn_gate: GpuTensor,
     pub ffn_up: GpuTensor,
     pub ffn_h: GpuTensor,
-    /// MoE: (B, k) chosen experts and weights,
+    /// MoE: (B, E) router logits, (B, k) chosen experts and weights,
     /// (B * k, Fe) expert gate / up / hidden, (B * k, H) expert outputs
     pub moe: Option<MoeScratch>,
     /// (1, H) last position's residual and its final norm
@@ -58,6 +58,7 @@ pub(crate) struct Scratch {
 
 #[derive(Clone)]
 pub(crate) struct MoeScratch {
+    pub router: GpuTensor,
     pub selected: GpuTensor,
     /// (rows, 4) u32: the prefill's pairs grouped by expert (`kernels::moe_group`)
     pub items: GpuTensor,
@@ -84,6 +85,7 @@ impl Scratch {
             Some(m) => {
                 let k = m.n_experts_used;
                 Some(MoeScratch {
+                    router: z("moe.router", b, m.n_experts)?,
                     selected: GpuTensor::from_u32(ctx, "moe.selected", b, k, &vec![0; b * k])?,
                     items: {
                         let rows = crate::gpu::kernels::moe_items_rows(b * k, m.n_experts);
@@ -150,7 +152,7 @@ impl Scratch {
             &self.penalty_tokens,
         ];
         if let Some(m) = &self.moe {
-            all.extend([&m.selected, &m.items, &m.weights, &m.gate, &m.up, &m.hidden, &m.down]);
+            all.extend([&m.router, &m.selected, &m.items, &m.weights, &m.gate, &m.up, &m.hidden, &m.down]);
         }
         all.iter().map(|t| t.buffer.size()).sum()
     }
@@ -163,6 +165,7 @@ impl Scratch {
             Some(m) => {
                 let per_slot = |x: &GpuTensor| x.view(t * m.selected.cols, x.cols);
                 Some(MoeScratch {
+                    router: v(&m.router)?,
                     selected: v(&m.selected)?,
                     items: m.items.clone(),
                     weights: v(&m.weights)?,

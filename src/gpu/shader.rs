@@ -43,7 +43,6 @@ shader_files!(
     "moe_group.wgsl",
     "moe_matvec.wgsl",
     "moe_route.wgsl",
-    "moe_router.wgsl",
     "repetition_penalty.wgsl",
     "rms_norm.wgsl",
     "rope.wgsl",
@@ -54,7 +53,6 @@ shader_files!(
     "common/dot_rows.wgsl",
     "common/reduce_shared.wgsl",
     "common/reduce_subgroup.wgsl",
-    "common/route.wgsl",
     "common/row_norm.wgsl",
     "common/kscale.wgsl",
     "common/split_scale.wgsl",
@@ -78,8 +76,7 @@ shader_files!(
 );
 
 /// Kernels with one variant per weight format.
-pub const QUANT_KERNELS: &[&str] =
-    &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec", "moe_router"];
+pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec"];
 /// Kernels with a single variant.
 pub const PLAIN_KERNELS: &[&str] = &[
     "add",
@@ -184,13 +181,7 @@ impl ShaderSpec {
         }
         root.push_str(&format!("#include \"{}.wgsl\"\n", self.kernel));
         let mut out = String::new();
-        expand(
-            &root,
-            "<source>",
-            &mut HashSet::new(),
-            &mut out,
-            &Choice { quant: self.quant, target, kernel: self.kernel },
-        )?;
+        expand(&root, "<source>", &mut HashSet::new(), &mut out, &Choice { quant: self.quant, target })?;
         Ok(out)
     }
 
@@ -206,13 +197,7 @@ impl ShaderSpec {
 /// file once); an unknown file or malformed directive is [`GpuError::Shader`].
 pub fn expand_includes(text: &str) -> Result<String, GpuError> {
     let mut out = String::new();
-    expand(
-        text,
-        "<source>",
-        &mut HashSet::new(),
-        &mut out,
-        &Choice { quant: None, target: ShaderTarget::default(), kernel: "" },
-    )?;
+    expand(text, "<source>", &mut HashSet::new(), &mut out, &Choice { quant: None, target: ShaderTarget::default() })?;
     Ok(out)
 }
 
@@ -220,24 +205,18 @@ pub fn expand_includes(text: &str) -> Result<String, GpuError> {
 struct Choice {
     quant: Option<GgmlType>,
     target: ShaderTarget,
-    kernel: &'static str,
 }
-
-/// Kernels whose workgroups are sized by their own needs rather than the matvec tuning
-/// (`moe_router`: one thread per expert), so their sums always go through workgroup memory.
-const OWN_WORKGROUP_KERNELS: &[&str] = &["moe_router"];
 
 impl Choice {
     /// The file an include name stands for: itself, or the variant's choice for the two
     /// chosen names.
     fn resolve(&self, path: &str) -> Option<String> {
-        let subgroup_reduce = self.target.subgroup_reduce && !OWN_WORKGROUP_KERNELS.contains(&self.kernel);
         match path {
             "quant/dot.wgsl" => Some(match self.quant? {
                 ty if WIDE_DOT_TYPES.contains(&ty) => format!("dot/{}.wgsl", ty.name().to_ascii_lowercase()),
                 _ => "dot/generic.wgsl".into(),
             }),
-            "common/reduce.wgsl" if subgroup_reduce => Some("common/reduce_subgroup.wgsl".into()),
+            "common/reduce.wgsl" if self.target.subgroup_reduce => Some("common/reduce_subgroup.wgsl".into()),
             "common/reduce.wgsl" => Some("common/reduce_shared.wgsl".into()),
             _ => Some(path.into()),
         }

@@ -1,10 +1,10 @@
-//! The mixture-of-experts kernels. Routing stays on the GPU: `moe_router` (or `moe_route`,
-//! from logits already computed) writes the selected experts, which `moe_matvec` reads, so
-//! no step waits for the host. One MoE FFN of T tokens with k experts each (`m`: the layer's
-//! weights, `s`: scratch tensors):
+//! The mixture-of-experts kernels. Routing stays on the GPU: `moe_route` writes the selected
+//! experts, which `moe_matvec` reads, so no step waits for the host. One MoE FFN of T tokens
+//! with k experts each (`m`: the layer's weights, `s`: scratch tensors):
 //!
 //! ```text
-//! moe_router(ops, &m.router, &m.expert_bias, u, &s.selected, &s.weights);        // (T, k) each
+//! matvec(ops, &m.router, u, &s.router_logits);                                   // (T, E)
+//! moe_route(ops, &s.router_logits, &m.expert_bias, &s.selected, &s.weights);     // (T, k) each
 //! moe_matvec(ops, &m.gate_exps, fe, &s.selected, u, &s.gate);                    // (T * k, Fe)
 //! moe_matvec(ops, &m.up_exps, fe, &s.selected, u, &s.up);                        // (T * k, Fe)
 //! swiglu(ops, &s.gate, &s.up, &s.act);                                           // (T * k, Fe)

@@ -89,10 +89,9 @@ fn row_norm(
     let n_rows = to_u32(t, "norm rows")?;
     let params = Params { n: to_u32(n, name)?, eps, n_rows, k };
     let workgroups = ops.grid(n_rows, 1); // one workgroup per row
-    let (t_wg, hold) = (ops.ctx().tuning.row_wg, ops.ctx().tuning.hold_row);
     ops.dispatch(Dispatch {
         spec: ShaderSpec::plain(name),
-        constants: &[("wg_size", t_wg as f64), ("hold_row", hold as u8 as f64)],
+        constants: &[("wg_size", ops.ctx().tuning.row_wg as f64)],
         params: bytemuck::bytes_of(&params),
         storage,
         wide: None,
