@@ -21,13 +21,11 @@ struct Params {
 
 override wg_size: u32 = 64u; // a power of two, at most 256
 
-var<private> token: u32; // the workgroup's row, set by the entry point
-
 // Writes the sum back as it is read: each element is read and written by one thread only.
 fn value(i: u32) -> f32 {
     var acc = 0.0;
     for (var s = 0u; s < params.k; s++) {
-        let ts = token * params.k + s;
+        let ts = row * params.k + s;
         acc += weights[ts] * down[ts * params.n + i];
     }
     let v = x[base + i] + acc;
@@ -43,11 +41,5 @@ fn moe_add_rms_norm(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let row = wid.x + wid.y * nwg.x; // rows folded into y past 65535 workgroups
-    if (row >= params.n_rows) {
-        return; // uniform: depends on the workgroup only
-    }
-    token = row;
-    base = row * params.n;
-    normalize_row(lid.x);
+    normalize_workgroup_row(lid.x, wid, nwg);
 }

@@ -27,10 +27,5 @@ fn rms_norm(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let row = wid.x + wid.y * nwg.x; // rows folded into y past 65535 workgroups
-    if (row >= params.n_rows) {
-        return; // uniform: depends on the workgroup only
-    }
-    base = row * params.n;
-    normalize_row(lid.x);
+    normalize_workgroup_row(lid.x, wid, nwg);
 }

@@ -1,11 +1,26 @@
-// The body of the row norms (`rms_norm`, `add_rms_norm`): out = x * rsqrt(mean(x^2) + eps) * w
-// over one row of params.n values per workgroup, the sum of squares reduced in workgroup
-// memory. The includer declares `params` (with n and eps), `x`, `weight`, `out`,
+// The body of the row norms (`rms_norm`, `add_rms_norm`, `moe_add_rms_norm`):
+// out = x * rsqrt(mean(x^2) + eps) * w over one row of params.n values per workgroup, the sum
+// of squares reduced in workgroup memory. The includer declares `params` (with n, eps and
+// n_rows), `x`, `weight`, `out`,
 // `override wg_size` (a power of two) and `fn value(i) -> f32`, the row's element i as the sum
 // of squares reads it (the first read of each element; thread lid reads lid, lid + wg_size, ...).
 
 var<workgroup> partial: array<f32, wg_size>;
-var<private> base: u32; // the row's first element, set by the entry point
+var<private> row: u32;  // the workgroup's row
+var<private> base: u32; // the row's first element
+
+// The entry point's whole work: the workgroup's row (rows folded into y past 65535
+// workgroups), normalized.
+fn normalize_workgroup_row(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) {
+    // A `let`, not `row`: WGSL's uniformity analysis counts private variables as non-uniform.
+    let r = wid.x + wid.y * nwg.x;
+    if (r >= params.n_rows) {
+        return; // uniform: depends on the workgroup only
+    }
+    row = r;
+    base = r * params.n;
+    normalize_row(lid);
+}
 
 // Called in uniform control flow (it has barriers).
 fn normalize_row(lid: u32) {
