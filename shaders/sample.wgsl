@@ -15,6 +15,13 @@
 //   4. S_c = kept e_i of chunk c summed in id order; W = S_0 + S_1 + ...; goal = u * W; the
 //      first chunk whose running sum passes goal (else the last with S_c > 0), then in it
 //      the first kept token whose running sum passes goal (else its last kept e_i > 0).
+// Candidates: each bisection step of 1 and 2 is a pass over the row (about 32 steps; on an
+// H200 1.1 ms a token over 128,000 logits). With top_k <= 256 the k-th largest of the 256
+// chunk maxima is a lower bound L of the k-th largest key (the maxima are keys of the row),
+// so every key that 1 and 2 look at is >= L: when at most CAP keys are >= L (typically a
+// few hundred), they are copied once, each chunk's in id order, into workgroup memory and
+// the bisections read them there. Counts and per-chunk sums over them equal those over the
+// row for every threshold >= L, so tau and the sums are the same; otherwise the row is read.
 
 struct Params {
     n: u32,          // elements in the row (V)
@@ -39,6 +46,21 @@ override wg_size: u32 = 256u; // the chunk count: 256 (CHUNKS in sampling.rs)
 
 var<workgroup> red_u: array<u32, wg_size>;
 var<workgroup> red_f: array<f32, wg_size>;
+
+const CAP: u32 = 2048u; // candidate keys held in workgroup memory (8 KiB)
+var<workgroup> cand: array<u32, CAP>;
+var<workgroup> lower: u32; // L, from the thread whose chunk maximum ranks k-th; else 0
+var<workgroup> held: u32;  // 1: the candidates are in `cand`
+
+// The keys a thread's bisection steps read: its chunk of the row, or its chunk's candidates
+// (`cand[off .. off + count]`, in id order) when they are held.
+struct Keys {
+    held: bool,
+    lo: u32,    // the chunk, when not held
+    hi: u32,
+    off: u32,   // the candidates, when held
+    count: u32,
+}
 
 // f32 -> u32 preserving order (negative values below positive ones, -0 just below +0).
 fn order_key(v: f32) -> u32 {
@@ -101,25 +123,100 @@ fn reduce_sum(t: u32, v: f32) -> f32 {
     return workgroupUniformLoad(&red_f[0]);
 }
 
-// Tokens of chunk lo..hi with key >= k, over the workgroup.
-fn count_from(t: u32, lo: u32, hi: u32, k: u32) -> u32 {
+// The exclusive prefix sum of the threads' `v` (Hillis-Steele in workgroup memory), and the
+// uniform total in `red_u[wg_size - 1]` after it.
+fn scan_exclusive(t: u32, v: u32) -> u32 {
+    workgroupBarrier();
+    red_u[t] = v;
+    workgroupBarrier();
+    for (var s = 1u; s < wg_size; s <<= 1u) {
+        let add = select(0u, red_u[max(t, s) - s], t >= s);
+        workgroupBarrier();
+        red_u[t] += add;
+        workgroupBarrier();
+    }
+    return red_u[t] - v;
+}
+
+// Key i of a thread's keys (i < its count).
+fn key_at(keys: Keys, i: u32) -> u32 {
+    if (keys.held) {
+        return cand[keys.off + i];
+    }
+    return order_key(scaled(keys.lo + i));
+}
+
+fn key_count(keys: Keys) -> u32 {
+    return select(keys.hi - keys.lo, keys.count, keys.held);
+}
+
+// Tokens with key >= k, over the workgroup.
+fn count_from(t: u32, keys: Keys, k: u32) -> u32 {
     var c = 0u;
-    for (var i = lo; i < hi; i++) {
-        c += u32(order_key(scaled(i)) >= k);
+    for (var i = 0u; i < key_count(keys); i++) {
+        c += u32(key_at(keys, i) >= k);
     }
     return reduce_count(t, c);
 }
 
-// mass(k): e_i of the tokens with key >= k, over the workgroup.
-fn mass_from(t: u32, lo: u32, hi: u32, k: u32, m: f32) -> f32 {
+// mass(k): e_i of the tokens with key >= k, over the workgroup (each chunk in id order).
+fn mass_from(t: u32, keys: Keys, k: u32, m: f32) -> f32 {
     var acc = 0.0;
-    for (var i = lo; i < hi; i++) {
-        let s = scaled(i);
-        if (order_key(s) >= k) {
-            acc += exp(s - m);
+    for (var i = 0u; i < key_count(keys); i++) {
+        let key = key_at(keys, i);
+        if (key >= k) {
+            acc += exp(key_value(key) - m);
         }
     }
     return reduce_sum(t, acc);
+}
+
+// Sets `lower` to L and copies this chunk's keys >= L to `cand` (returning its offset and
+// count there) when top_k <= wg_size; `held` = 1 when they all fit (at most CAP), else the
+// bisections read the row (from L when it is set). `mk`: the chunk's largest key (0 for an
+// empty chunk: still a valid bound).
+fn hold_candidates(t: u32, lo: u32, hi: u32, mk: u32) -> vec2<u32> {
+    workgroupBarrier(); // red_u's last result has been read
+    if (t == 0u) {
+        lower = 0u;
+        held = 0u;
+    }
+    if (params.top_k == 0u || params.top_k > wg_size) {
+        return vec2<u32>(0u);
+    }
+    red_u[t] = mk;
+    workgroupBarrier();
+    // This chunk's rank among the maxima: those larger, or equal in an earlier chunk.
+    var rank = 0u;
+    for (var j = 0u; j < wg_size; j++) {
+        let o = red_u[j];
+        rank += select(0u, 1u, o > mk || (o == mk && j < t));
+    }
+    if (rank == params.top_k - 1u) {
+        lower = mk;
+    }
+    let l = workgroupUniformLoad(&lower);
+    var c = 0u;
+    for (var i = lo; i < hi; i++) {
+        c += u32(order_key(scaled(i)) >= l);
+    }
+    let off = scan_exclusive(t, c);
+    let total = workgroupUniformLoad(&red_u[wg_size - 1u]);
+    if (total > CAP) {
+        return vec2<u32>(0u);
+    }
+    var w = off;
+    for (var i = lo; i < hi; i++) {
+        let k = order_key(scaled(i));
+        if (k >= l) {
+            cand[w] = k;
+            w += 1u;
+        }
+    }
+    if (t == 0u) {
+        held = 1u;
+    }
+    return vec2<u32>(off, c);
 }
 
 @compute @workgroup_size(wg_size)
@@ -135,15 +232,19 @@ fn sample(@builtin(local_invocation_id) lid: vec3<u32>) {
     }
     let max_key = reduce_max(t, mk);
     let m = key_value(max_key);
+    let mine = hold_candidates(t, lo, hi, mk);
+    // Uniform loads (each also a barrier, after which `cand` is complete).
+    let keys = Keys(workgroupUniformLoad(&held) != 0u, lo, hi, mine.x, mine.y);
+    let start = workgroupUniformLoad(&lower);
 
     // 1. top-k
     var tau = 0u;
     if (params.top_k > 0u) {
-        var a = 0u;
+        var a = start;
         var b = max_key;
         while (a < b) {
             let mid = mid_up(a, b);
-            if (count_from(t, lo, hi, mid) >= params.top_k) {
+            if (count_from(t, keys, mid) >= params.top_k) {
                 a = mid;
             } else {
                 b = mid - 1u;
@@ -153,12 +254,12 @@ fn sample(@builtin(local_invocation_id) lid: vec3<u32>) {
     }
     // 2. top-p, within what top-k kept
     if (params.use_top_p != 0u) {
-        let need = params.top_p * mass_from(t, lo, hi, tau, m);
+        let need = params.top_p * mass_from(t, keys, tau, m);
         var a = tau;
         var b = max_key;
         while (a < b) {
             let mid = mid_up(a, b);
-            if (mass_from(t, lo, hi, mid, m) >= need) {
+            if (mass_from(t, keys, mid, m) >= need) {
                 a = mid;
             } else {
                 b = mid - 1u;

@@ -493,3 +493,27 @@ fn sample_matches_the_cpu_sampler_on_full_vocabularies() {
         }
     }
 }
+
+#[test]
+fn sample_matches_the_cpu_sampler_past_the_candidate_limits() {
+    // The GPU's top-k search holds the keys above a bound in workgroup memory (2048 of them)
+    // when top_k <= 256, else it reads the row: a row with 3000 tokens tied at the top (more
+    // candidates than fit), and top_k of 300 (no bound), against a plain gaussian row.
+    let mut rng = Rng::new(37);
+    let v = 20_000;
+    let plain = gaussian(&mut rng, v, 2.0);
+    let mut tied = gaussian(&mut rng, v, 1.0);
+    for i in 0..3000 {
+        tied[(i * 7) % v] = 9.0;
+    }
+    let rows = [plain, tied];
+    let mut draws = Vec::new();
+    for (seed, top_k) in [40, 256, 257, 300, 5000].into_iter().enumerate() {
+        for r in 0..rows.len() {
+            let p = SamplingParams { temperature: 0.9, top_k, seed: seed as u64 + 10 * r as u64, ..Default::default() };
+            draws.push((r, p));
+        }
+    }
+    let (got, want, ..) = gpu_vs_cpu(&rows, &draws);
+    assert_eq!(got, want, "draws {draws:?}");
+}
