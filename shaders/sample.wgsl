@@ -50,7 +50,7 @@ var<workgroup> red_f: array<f32, wg_size>;
 const CAP: u32 = 2048u; // candidate keys held in workgroup memory (8 KiB)
 var<workgroup> cand: array<u32, CAP>;
 var<workgroup> lower: u32; // L, from the thread whose chunk maximum ranks k-th; else 0
-var<workgroup> held: u32;  // 1: the candidates are in `cand`
+var<workgroup> cand_held: u32; // 1: the candidates are in `cand`
 
 // The keys a thread's bisection steps read: its chunk of the row, or its chunk's candidates
 // (`cand[off .. off + count]`, in id order) when they are held.
@@ -172,14 +172,14 @@ fn mass_from(t: u32, keys: Keys, k: u32, m: f32) -> f32 {
 }
 
 // Sets `lower` to L and copies this chunk's keys >= L to `cand` (returning its offset and
-// count there) when top_k <= wg_size; `held` = 1 when they all fit (at most CAP), else the
+// count there) when top_k <= wg_size; `cand_held` = 1 when they all fit (at most CAP), else the
 // bisections read the row (from L when it is set). `mk`: the chunk's largest key (0 for an
 // empty chunk: still a valid bound).
 fn hold_candidates(t: u32, lo: u32, hi: u32, mk: u32) -> vec2<u32> {
     workgroupBarrier(); // red_u's last result has been read
     if (t == 0u) {
         lower = 0u;
-        held = 0u;
+        cand_held = 0u;
     }
     if (params.top_k == 0u || params.top_k > wg_size) {
         return vec2<u32>(0u);
@@ -214,7 +214,7 @@ fn hold_candidates(t: u32, lo: u32, hi: u32, mk: u32) -> vec2<u32> {
         }
     }
     if (t == 0u) {
-        held = 1u;
+        cand_held = 1u;
     }
     return vec2<u32>(off, c);
 }
@@ -234,7 +234,7 @@ fn sample(@builtin(local_invocation_id) lid: vec3<u32>) {
     let m = key_value(max_key);
     let mine = hold_candidates(t, lo, hi, mk);
     // Uniform loads (each also a barrier, after which `cand` is complete).
-    let keys = Keys(workgroupUniformLoad(&held) != 0u, lo, hi, mine.x, mine.y);
+    let keys = Keys(workgroupUniformLoad(&cand_held) != 0u, lo, hi, mine.x, mine.y);
     let start = workgroupUniformLoad(&lower);
 
     // 1. top-k

@@ -1,10 +1,10 @@
 // The inner loop of the matrix-vector kernels: ROWS rows of one GpuMatrix part dotted with one
 // vector by one workgroup. Each thread takes whole dot units (a block, or a fixed part of one:
 // `UNIT` elements, defined by the per-format helper `dot/<type>.wgsl` or `dot/generic.wgsl`)
-// of all ROWS rows, so each x unit is loaded once (`x_unit`, into registers) for ROWS rows and
-// each weight word once with wide loads, then the partial sums of the workgroup are added by `reduce_rows` (subgroup
-// operations where the whole workgroup is one subgroup, else a tree in workgroup memory; the
-// host picks the file, see `common/reduce_*.wgsl`).
+// of all ROWS rows, so each x unit is loaded once (`x_unit`, into registers) for ROWS rows
+// and each weight word once with wide loads, then the partial sums of the workgroup are added
+// by `reduce_rows` (subgroup operations where the whole workgroup is one subgroup, else a tree
+// in workgroup memory; the host picks the file, see `common/reduce_*.wgsl`).
 // Few, fat workgroups: barriers and workgroup launches cost much on software adapters.
 // The including kernel provides `x: array<vec4<f32>>` and `override wg_size`.
 

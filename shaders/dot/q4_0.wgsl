@@ -23,22 +23,21 @@ fn q4_0_word(v: u32, lo: vec4<f32>, hi: vec4<f32>) -> vec4<f32> {
     return nibbles_lo_less(v, 8.0) * lo + nibbles_hi_less(v, 8.0) * hi;
 }
 
-fn unit_dot(blk: u32, xv: XUnit) -> f32 {
-    let q = w4[blk];
-    let s = q4_0_word(q.x, xv.v[0], xv.v[4]) + q4_0_word(q.y, xv.v[1], xv.v[5])
-        + q4_0_word(q.z, xv.v[2], xv.v[6]) + q4_0_word(q.w, xv.v[3], xv.v[7]);
-    return hsum(s) * block_scale(blk);
+// Block words `q` dotted with an x unit, before the scale.
+fn q4_0_dot(q: vec4<u32>, xv: XUnit) -> f32 {
+    return hsum(q4_0_word(q.x, xv.v[0], xv.v[4]) + q4_0_word(q.y, xv.v[1], xv.v[5])
+        + q4_0_word(q.z, xv.v[2], xv.v[6]) + q4_0_word(q.w, xv.v[3], xv.v[7]));
 }
 
-// Block words `q` dotted with x[at .. at + 8], before the scale.
-fn q4_0_dot_at(q: vec4<u32>, at: u32) -> f32 {
-    return hsum(q4_0_word(q.x, x[at], x[at + 4u]) + q4_0_word(q.y, x[at + 1u], x[at + 5u])
-        + q4_0_word(q.z, x[at + 2u], x[at + 6u]) + q4_0_word(q.w, x[at + 3u], x[at + 7u]));
+fn unit_dot(blk: u32, xv: XUnit) -> f32 {
+    return q4_0_dot(w4[blk], xv) * block_scale(blk);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.
 fn unit_dot4(blk: u32, xu: vec4<u32>) -> vec4<f32> {
     let q = w4[blk];
-    return vec4<f32>(q4_0_dot_at(q, xu.x), q4_0_dot_at(q, xu.y), q4_0_dot_at(q, xu.z), q4_0_dot_at(q, xu.w))
-        * block_scale(blk);
+    let dots = vec4<f32>(
+        q4_0_dot(q, x_unit(xu.x)), q4_0_dot(q, x_unit(xu.y)), q4_0_dot(q, x_unit(xu.z)), q4_0_dot(q, x_unit(xu.w)),
+    );
+    return dots * block_scale(blk);
 }

@@ -15,25 +15,24 @@ fn x_unit(xu: u32) -> XUnit {
     ));
 }
 
-// Words spelled out rather than looped over: see dot/q4_0.wgsl.
-fn unit_dot(blk: u32, xv: XUnit) -> f32 {
-    let q0 = w4[2u * blk];
-    let q1 = w4[2u * blk + 1u];
-    let s = bytes_i(q0.x) * xv.v[0] + bytes_i(q0.y) * xv.v[1] + bytes_i(q0.z) * xv.v[2] + bytes_i(q0.w) * xv.v[3]
-        + bytes_i(q1.x) * xv.v[4] + bytes_i(q1.y) * xv.v[5] + bytes_i(q1.z) * xv.v[6] + bytes_i(q1.w) * xv.v[7];
-    return hsum(s) * block_scale(blk);
+// Block words (q0, q1) dotted with an x unit, before the scale. Words spelled out rather
+// than looped over: see dot/q4_0.wgsl.
+fn q8_0_dot(q0: vec4<u32>, q1: vec4<u32>, xv: XUnit) -> f32 {
+    return hsum(bytes_i(q0.x) * xv.v[0] + bytes_i(q0.y) * xv.v[1] + bytes_i(q0.z) * xv.v[2] + bytes_i(q0.w) * xv.v[3]
+        + bytes_i(q1.x) * xv.v[4] + bytes_i(q1.y) * xv.v[5] + bytes_i(q1.z) * xv.v[6] + bytes_i(q1.w) * xv.v[7]);
 }
 
-// Block words (q0, q1) dotted with x[at .. at + 8], before the scale.
-fn q8_0_dot_at(q0: vec4<u32>, q1: vec4<u32>, at: u32) -> f32 {
-    return hsum(bytes_i(q0.x) * x[at] + bytes_i(q0.y) * x[at + 1u] + bytes_i(q0.z) * x[at + 2u] + bytes_i(q0.w) * x[at + 3u]
-        + bytes_i(q1.x) * x[at + 4u] + bytes_i(q1.y) * x[at + 5u] + bytes_i(q1.z) * x[at + 6u] + bytes_i(q1.w) * x[at + 7u]);
+fn unit_dot(blk: u32, xv: XUnit) -> f32 {
+    return q8_0_dot(w4[2u * blk], w4[2u * blk + 1u], xv) * block_scale(blk);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.
 fn unit_dot4(blk: u32, xu: vec4<u32>) -> vec4<f32> {
     let q0 = w4[2u * blk];
     let q1 = w4[2u * blk + 1u];
-    return vec4<f32>(q8_0_dot_at(q0, q1, xu.x), q8_0_dot_at(q0, q1, xu.y), q8_0_dot_at(q0, q1, xu.z), q8_0_dot_at(q0, q1, xu.w))
-        * block_scale(blk);
+    let dots = vec4<f32>(
+        q8_0_dot(q0, q1, x_unit(xu.x)), q8_0_dot(q0, q1, x_unit(xu.y)),
+        q8_0_dot(q0, q1, x_unit(xu.z)), q8_0_dot(q0, q1, x_unit(xu.w)),
+    );
+    return dots * block_scale(blk);
 }

@@ -99,8 +99,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
     let gen = a.gen_tokens;
     let max_context = c.context_length.saturating_sub(gen + 1).max(1);
 
-    let sampling = a.sampling.params();
-    let mut b = Bench { model: &model, rng: Rng::new(1), peak: None, last_rate: None, sampling: sampling.clone() };
+    let mut b = Bench { model: &model, rng: Rng::new(1), peak: None, last_rate: None, sampling: a.sampling.params() };
     if !a.no_warmup {
         eprintln!("bench: warm-up");
         b.warm_up()?;
@@ -135,7 +134,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
             profiles.push(crate::profile::prefill(&model, n.min(max_context))?);
         }
         let context = a.context.first().copied().unwrap_or(0).min(max_context);
-        profiles.push(crate::profile::decode(&model, gen.max(1), context, &sampling)?);
+        profiles.push(crate::profile::decode(&model, gen.max(1), context, &b.sampling)?);
     }
     eprintln!("bench: copy bandwidth");
     let copy_bw = pollster::block_on(bench::copy_bandwidth(&ctx, 256 << 20, 5))?;
