@@ -20,7 +20,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;       // one part: (part_rows, cols) in GpuMatrix layout
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>; // (T, cols / 4)
+// binding 2: x, (T, cols / 4): storage, or uniform on CPU adapters (the host chooses)
+#include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // (T, y_stride)
 
 override wg_size: u32 = 64u; // a power of two, at most 256 (WebGPU's portable limit)

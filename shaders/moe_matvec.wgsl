@@ -20,8 +20,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;        // one part: (n_experts * rows_per_expert, cols) in GpuMatrix layout
-@group(0) @binding(2) var<storage, read> selected: array<u32>; // (T, k) expert ids
-@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;  // (T, cols / 4) or (T * k, cols / 4)
+// binding 2: x, (T, cols / 4) or (T * k, cols / 4): storage, or uniform on CPU adapters
+#include "common/x_vectors.wgsl"
+@group(0) @binding(3) var<storage, read> selected: array<u32>; // (T, k) expert ids
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;  // (T * k, rows_per_expert)
 
 override wg_size: u32 = 64u; // a power of two, at most 256

@@ -109,6 +109,10 @@ pub struct Tuning {
     /// (2.4-2.5 against 1.8-2.0 tokens/s); a GPU's driver unrolls the loops without them
     /// (H200: 202 -> 244 tokens/s). Measured 2026-11-26.
     pub loop_guards: bool,
+    /// Matrix-vector kernels read their vectors from a uniform window where they fit
+    /// (`common/x_uniform.wgsl`; [`super::GpuTensor`]s are then padded to the window): CPU
+    /// adapters, where llvmpipe reads storage buffers a lane and a component at a time.
+    pub uniform_x: bool,
     pub shader: ShaderTarget,
 }
 
@@ -134,6 +138,11 @@ impl Tuning {
             enable_directive: cfg!(target_arch = "wasm32"),
         };
         let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
+        // Natively `LFM_UNIFORM_X=0|1` overrides `uniform_x` (to measure both ways).
+        let uniform_x = match std::env::var("LFM_UNIFORM_X").ok().filter(|_| cfg!(not(target_arch = "wasm32"))) {
+            Some(v) => v == "1",
+            None => cpu,
+        };
         Tuning {
             matvec_wg,
             batch_matvec: cpu,
@@ -141,6 +150,7 @@ impl Tuning {
             row_wg: if cpu { 64 } else { 256 },
             fused_moe_norm: !cpu,
             loop_guards: cpu,
+            uniform_x,
             shader,
         }
     }

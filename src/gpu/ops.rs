@@ -6,7 +6,7 @@ use std::cell::Cell;
 use super::bindings::{Arena, BindKey};
 use super::context::{GpuContext, GpuError};
 use super::profile::PassTimer;
-use super::shader::ShaderSpec;
+use super::shader::{ShaderSpec, X_UNIFORM_BYTES};
 
 /// What every [`Ops`] on this thread has recorded and submitted so far: the deterministic cost
 /// measures of a forward step (`lfm bench`, `tests/perf_counts.rs`), counted rather than timed.
@@ -65,7 +65,8 @@ pub(crate) struct Dispatch<'a> {
     pub constants: &'a [(&'a str, f64)],
     /// The kernel's `Params` struct, bound as the uniform at binding 0.
     pub params: &'a [u8],
-    /// Storage buffers, bound whole at bindings 1, 2, ... in order.
+    /// Storage buffers, bound whole at bindings 1, 2, ... in order (binding 2 as the first
+    /// [`X_UNIFORM_BYTES`] of a uniform buffer in a [`ShaderSpec::uniform_x`] variant).
     pub storage: &'a [&'a wgpu::Buffer],
     /// The weights again, bound whole at binding 8 as the dot helpers' `w4` (see
     /// [`super::shader::ShaderSpec::wide_weights`]).
@@ -129,7 +130,17 @@ impl<'c> Ops<'c> {
             let mut entries =
                 vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
             for (i, buffer) in d.storage.iter().enumerate() {
-                entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: buffer.as_entire_binding() });
+                let binding = i as u32 + 1;
+                let resource = match binding {
+                    // The vectors' uniform window (common/x_uniform.wgsl).
+                    2 if d.spec.uniform_x => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer,
+                        offset: 0,
+                        size: std::num::NonZeroU64::new(X_UNIFORM_BYTES),
+                    }),
+                    _ => buffer.as_entire_binding(),
+                };
+                entries.push(wgpu::BindGroupEntry { binding, resource });
             }
             if let Some(buffer) = d.wide {
                 entries.push(wgpu::BindGroupEntry { binding: 8, resource: buffer.as_entire_binding() });

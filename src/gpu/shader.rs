@@ -7,10 +7,12 @@
 //! format (`matvec`, `matmul`, `embed`) get one `shaders/quant/<type>.wgsl` helper prepended
 //! per variant, which names the pipeline `matvec_q4_0` etc.
 //!
-//! Two include names are chosen per variant rather than fixed: `quant/dot.wgsl` is the
+//! Three include names are chosen per variant rather than fixed: `quant/dot.wgsl` is the
 //! format's dot-unit helper (`dot/<type>.wgsl`, or `dot/generic.wgsl` for formats without
-//! one) and `common/reduce.wgsl` the workgroup sum that suits the adapter
-//! (`reduce_subgroup.wgsl` or `reduce_shared.wgsl`, see [`ShaderTarget`]).
+//! one), `common/reduce.wgsl` the workgroup sum that suits the adapter
+//! (`reduce_subgroup.wgsl` or `reduce_shared.wgsl`, see [`ShaderTarget`]) and
+//! `common/x_vectors.wgsl` how a matrix-vector kernel binds its vectors (`x_storage.wgsl`, or
+//! `x_uniform.wgsl` for [`ShaderSpec::uniform_x`] variants).
 
 use std::collections::HashSet;
 
@@ -57,6 +59,8 @@ shader_files!(
     "common/kscale.wgsl",
     "common/split_scale.wgsl",
     "common/trig.wgsl",
+    "common/x_storage.wgsl",
+    "common/x_uniform.wgsl",
     "dot/generic.wgsl",
     "dot/q4_0.wgsl",
     "dot/q4_k.wgsl",
@@ -77,6 +81,10 @@ shader_files!(
 
 /// Kernels with one variant per weight format.
 pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec"];
+/// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
+pub const UNIFORM_X_KERNELS: &[&str] = &["matvec", "moe_matvec"];
+/// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).
+pub const X_UNIFORM_BYTES: u64 = 65536;
 /// Kernels with a single variant.
 pub const PLAIN_KERNELS: &[&str] = &[
     "add",
@@ -133,22 +141,32 @@ pub struct ShaderSpec {
     /// Kernel file stem, also the entry point.
     pub kernel: &'static str,
     pub quant: Option<GgmlType>,
+    /// A matrix-vector kernel reading its vectors (binding 2) from a 64 KiB uniform window
+    /// instead of a storage buffer (`common/x_uniform.wgsl`; CPU adapters, see
+    /// `Tuning::uniform_x`): the host binds the window, [`X_UNIFORM_BYTES`] of the buffer.
+    pub uniform_x: bool,
 }
 
 impl ShaderSpec {
     pub const fn plain(kernel: &'static str) -> ShaderSpec {
-        ShaderSpec { kernel, quant: None }
+        ShaderSpec { kernel, quant: None, uniform_x: false }
     }
 
     pub const fn quant(kernel: &'static str, ty: GgmlType) -> ShaderSpec {
-        ShaderSpec { kernel, quant: Some(ty) }
+        ShaderSpec { kernel, quant: Some(ty), uniform_x: false }
     }
 
-    /// Pipeline label: `rms_norm`, `matvec_q4_k`, ...
+    /// This variant with its vectors in the uniform window (`uniform`) or not.
+    pub const fn with_uniform_x(self, uniform: bool) -> ShaderSpec {
+        ShaderSpec { uniform_x: uniform, ..self }
+    }
+
+    /// Pipeline label: `rms_norm`, `matvec_q4_k`, `matvec_q4_k+ux` (uniform x), ...
     pub fn label(&self) -> String {
+        let ux = if self.uniform_x { "+ux" } else { "" };
         match self.quant {
-            Some(ty) => format!("{}_{}", self.kernel, ty.name().to_ascii_lowercase()),
-            None => self.kernel.to_string(),
+            Some(ty) => format!("{}_{}{ux}", self.kernel, ty.name().to_ascii_lowercase()),
+            None => format!("{}{ux}", self.kernel),
         }
     }
 
@@ -181,7 +199,8 @@ impl ShaderSpec {
         }
         root.push_str(&format!("#include \"{}.wgsl\"\n", self.kernel));
         let mut out = String::new();
-        expand(&root, "<source>", &mut HashSet::new(), &mut out, &Choice { quant: self.quant, target })?;
+        let choice = Choice { quant: self.quant, uniform_x: self.uniform_x, target };
+        expand(&root, "<source>", &mut HashSet::new(), &mut out, &choice)?;
         Ok(out)
     }
 
@@ -189,7 +208,10 @@ impl ShaderSpec {
     pub fn all() -> Vec<ShaderSpec> {
         let plain = PLAIN_KERNELS.iter().map(|k| ShaderSpec::plain(k));
         let quant = QUANT_KERNELS.iter().flat_map(|k| GPU_TYPES.iter().map(move |&ty| ShaderSpec::quant(k, ty)));
-        plain.chain(quant).collect()
+        let uniform_x = UNIFORM_X_KERNELS
+            .iter()
+            .flat_map(|k| GPU_TYPES.iter().map(move |&ty| ShaderSpec::quant(k, ty).with_uniform_x(true)));
+        plain.chain(quant).chain(uniform_x).collect()
     }
 }
 
@@ -197,18 +219,20 @@ impl ShaderSpec {
 /// file once); an unknown file or malformed directive is [`GpuError::Shader`].
 pub fn expand_includes(text: &str) -> Result<String, GpuError> {
     let mut out = String::new();
-    expand(text, "<source>", &mut HashSet::new(), &mut out, &Choice { quant: None, target: ShaderTarget::default() })?;
+    let choice = Choice { quant: None, uniform_x: false, target: ShaderTarget::default() };
+    expand(text, "<source>", &mut HashSet::new(), &mut out, &choice)?;
     Ok(out)
 }
 
 /// What the chosen include names resolve to.
 struct Choice {
     quant: Option<GgmlType>,
+    uniform_x: bool,
     target: ShaderTarget,
 }
 
 impl Choice {
-    /// The file an include name stands for: itself, or the variant's choice for the two
+    /// The file an include name stands for: itself, or the variant's choice for the three
     /// chosen names.
     fn resolve(&self, path: &str) -> Option<String> {
         match path {
@@ -218,6 +242,8 @@ impl Choice {
             }),
             "common/reduce.wgsl" if self.target.subgroup_reduce => Some("common/reduce_subgroup.wgsl".into()),
             "common/reduce.wgsl" => Some("common/reduce_shared.wgsl".into()),
+            "common/x_vectors.wgsl" if self.uniform_x => Some("common/x_uniform.wgsl".into()),
+            "common/x_vectors.wgsl" => Some("common/x_storage.wgsl".into()),
             _ => Some(path.into()),
         }
     }

@@ -5,9 +5,13 @@
 use wgpu::util::DeviceExt;
 
 use super::context::{GpuContext, GpuError};
+use super::shader::X_UNIFORM_BYTES;
 
 /// A storage buffer of `rows * cols` 4-byte elements that kernels read and write and tests
-/// copy back (`STORAGE | COPY_SRC | COPY_DST`). Cloning shares the buffer.
+/// copy back (`STORAGE | UNIFORM | COPY_SRC | COPY_DST`). Cloning shares the buffer. Where the
+/// adapter's tuning reads matrix-vector inputs through a uniform window
+/// ([`super::Tuning::uniform_x`]), the buffer holds at least that window
+/// ([`super::shader::X_UNIFORM_BYTES`]; the bytes past the tensor are zeros, never read).
 #[derive(Clone)]
 pub struct GpuTensor {
     pub buffer: wgpu::Buffer,
@@ -15,8 +19,10 @@ pub struct GpuTensor {
     pub cols: usize,
 }
 
-const USAGE: wgpu::BufferUsages =
-    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::UNIFORM)
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
 
 impl GpuTensor {
     /// Checks the shape fits one binding (and is not empty: WebGPU cannot bind 0 bytes).
@@ -33,11 +39,20 @@ impl GpuTensor {
         let size = Self::checked_bytes(ctx, label, rows, cols)?;
         let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            size,
+            size: Self::padded(ctx, size),
             usage: USAGE,
             mapped_at_creation: false,
         });
         Ok(GpuTensor { buffer, rows, cols })
+    }
+
+    /// The buffer size for `bytes` of tensor: at least the uniform window where the adapter
+    /// reads vectors through one.
+    fn padded(ctx: &GpuContext, bytes: u64) -> u64 {
+        match ctx.tuning.uniform_x {
+            true => bytes.max(X_UNIFORM_BYTES),
+            false => bytes,
+        }
     }
 
     fn from_bytes(
@@ -52,11 +67,23 @@ impl GpuTensor {
         if n != rows * cols {
             return Err(GpuError::Shape(format!("{label}: {n} values for a {rows} x {cols} tensor")));
         }
-        let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytes,
-            usage: USAGE,
-        });
+        let size = Self::padded(ctx, bytes.len() as u64);
+        let buffer = if size == bytes.len() as u64 {
+            ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage: USAGE,
+            })
+        } else {
+            let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: USAGE,
+                mapped_at_creation: false,
+            });
+            ctx.queue.write_buffer(&buffer, 0, bytes); // ordered before any later submission
+            buffer
+        };
         Ok(GpuTensor { buffer, rows, cols })
     }
 

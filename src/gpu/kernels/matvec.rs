@@ -2,7 +2,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{row_spans, to_u32, RowSpan};
 use crate::gpu::ops::Dispatch;
-use crate::gpu::shader::ShaderSpec;
+use crate::gpu::shader::{ShaderSpec, X_UNIFORM_BYTES};
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 
 /// Mirrors `Params` in `shaders/matvec.wgsl` and `shaders/batch_matvec.wgsl`.
@@ -81,9 +81,10 @@ fn dispatch_rows(
     if groups > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("{kernel}: {t} vectors in one dispatch")));
     }
+    let uniform_x = kernel == "matvec" && reads_x_uniform(ops, x);
     for (part, span) in spans {
         let params = Params { span, n_tokens: t as u32, _pad: 0 };
-        let spec = ShaderSpec::quant(kernel, w.ty);
+        let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
         ops.dispatch(Dispatch {
             spec,
             constants: &matvec_constants(ops, span.n_rows.div_ceil(ROWS)),
@@ -94,6 +95,17 @@ fn dispatch_rows(
         })?;
     }
     Ok(())
+}
+
+/// Whether a matrix-vector kernel reads `x` (all of its elements) through the uniform window
+/// ([`ShaderSpec::uniform_x`]): the adapter's tuning asks for it, the device allows a binding
+/// that large, `x` fits the window and its buffer holds the whole window.
+pub fn reads_x_uniform(ops: &Ops<'_>, x: &GpuTensor) -> bool {
+    let ctx = ops.ctx();
+    ctx.tuning.uniform_x
+        && ctx.limits.max_uniform_buffer_binding_size >= X_UNIFORM_BYTES
+        && 4 * x.len() as u64 <= X_UNIFORM_BYTES
+        && x.buffer.size() >= X_UNIFORM_BYTES
 }
 
 /// The `wg_size` override of the matrix-vector kernels for a dispatch of `row_groups`

@@ -25,7 +25,7 @@ pub use attention::{attention, attention_scratch_len, kv_store};
 pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};
-pub use matvec::{batch_matvec, batch_matvec_rows, matvec, matvec_rows};
+pub use matvec::{batch_matvec, batch_matvec_rows, matvec, matvec_rows, reads_x_uniform};
 pub use moe::{moe_combine, moe_matvec, moe_route};
 pub use moe_batch::{moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
 pub use repetition_penalty::repetition_penalty;

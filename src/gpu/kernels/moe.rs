@@ -14,7 +14,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::matvec::{matvec_constants, ROWS};
+use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
 use super::{dispatch_elementwise, expect_len, to_u32, wg_constants, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
@@ -98,8 +98,9 @@ pub fn moe_matvec(
 }
 
 /// Records `kernel` (`moe_matvec` or `moe_batch_matvec`) over each part of `w`: workgroups of
-/// ROWS rows of one expert, `z` of them per row group (pairs or work items); `routing`
-/// (`selected` or the work items) is bound at binding 2.
+/// ROWS rows of one expert, `z` of them per row group (pairs or work items); `x` is bound at
+/// binding 2 (a uniform window where [`reads_x_uniform`] says so, `moe_matvec` only),
+/// `routing` (`selected` or the work items) at binding 3.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn dispatch_experts(
     ops: &mut Ops<'_>,
@@ -118,13 +119,14 @@ pub(super) fn dispatch_experts(
     let row_groups = to_u32(rows_per_expert.div_ceil(ROWS as usize), kernel)?;
     let workgroups = ops.grid(row_groups, z);
     let constants = matvec_constants(ops, row_groups.saturating_mul(z));
+    let uniform_x = kernel == "moe_matvec" && reads_x_uniform(ops, x);
     for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y)? {
-        let spec = ShaderSpec::quant(kernel, w.ty);
+        let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
         ops.dispatch(Dispatch {
             spec,
             constants: &constants,
             params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &routing.buffer, &x.buffer, &y.buffer],
+            storage: &[&part.buffer, &x.buffer, &routing.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
             workgroups,
         })?;
