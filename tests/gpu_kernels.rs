@@ -262,6 +262,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             fused_moe_norm: false,
             loop_guards,
             uniform_x: loop_guards, // the CPU-like tunings
+            group_experts: !loop_guards,
             shader,
         };
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {

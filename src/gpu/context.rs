@@ -109,6 +109,13 @@ pub struct Tuning {
     /// (2.4-2.5 against 1.8-2.0 tokens/s); a GPU's driver unrolls the loops without them
     /// (H200: 202 -> 244 tokens/s). Measured 2026-11-26.
     pub loop_guards: bool,
+    /// Prefill groups each step's (token, slot) pairs by expert (`moe_group`, then
+    /// `moe_batch_matvec` decodes an expert's weights once per 4 pairs): GPUs, where the
+    /// expert weights' bytes are what costs. CPU adapters run the pairs one by one
+    /// (`moe_matvec`), where loading the 4 pairs' inputs costs more than decoding the weights
+    /// again: lavapipe, 8B Q4_0, prefill of 16 tokens 2.2-2.3 -> 3.2-4.0 tokens/s, of 64
+    /// tokens 3.9-4.0 against 3.8-4.1 (2026-11-26).
+    pub group_experts: bool,
     /// Matrix-vector kernels read their vectors from a uniform window where they fit
     /// (`common/x_uniform.wgsl`; [`super::GpuTensor`]s are then padded to the window): CPU
     /// adapters, where llvmpipe reads storage buffers a lane and a component at a time.
@@ -150,6 +157,7 @@ impl Tuning {
             row_wg: if cpu { 64 } else { 256 },
             fused_moe_norm: !cpu,
             loop_guards: cpu,
+            group_experts: !cpu,
             uniform_x,
             shader,
         }

@@ -102,8 +102,9 @@ fn moe_block(
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
     linear(ops, &moe.router, &s.xb, &m.router)?;
     k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
-    // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4 pairs.
-    let grouped = s.batch > 1;
+    // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4
+    // pairs (where that pays: `Tuning::group_experts`).
+    let grouped = s.batch > 1 && ops.ctx().tuning.group_experts;
     if grouped {
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
