@@ -74,7 +74,7 @@ fn gpu_like_context() -> Arc<GpuContext> {
     let t = &mut ctx.tuning;
     (t.matvec_wg, t.few_rows_wg, t.row_wg) = (64, 256, 256);
     (t.batch_matvec, t.fused_moe_norm, t.loop_guards, t.uniform_x) = (false, true, false, false);
-    t.group_experts = true;
+    (t.group_experts, t.scale_chunks) = (true, false);
     t.shader.subgroup_reduce = false;
     Arc::new(ctx)
 }

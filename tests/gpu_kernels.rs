@@ -7,12 +7,13 @@
 
 mod common;
 
-use common::gpu::{assert_close, ctx, host_matrix, ids, random, run, tensor, upload, validate_with_naga, zeros};
+use common::gpu::{
+    assert_close, ctx, host_matrix, ids, matvec_tolerance, random, run, tensor, upload, validate_with_naga, zeros,
+};
 use lfm_webgpu::gpu::kernels::{self, RopeTable};
 use lfm_webgpu::gpu::layout::{self, GpuFormat};
 use lfm_webgpu::gpu::shader::{self, ShaderSpec, ShaderTarget, GPU_TYPES};
 use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops, Tuning};
-use lfm_webgpu::model::HostTensor;
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::reference::ops as reference;
 use lfm_webgpu::rng::Rng;
@@ -198,20 +199,6 @@ fn embed_dequantizes_every_type_bit_exactly() {
     }
 }
 
-/// Tolerance of row `r` of `y = x W^T`: 1e-4 of the row's sum of |w * x|.
-fn matvec_tolerance(w: &HostTensor, first_row: usize, n_rows: usize, x: &[f32]) -> Vec<f32> {
-    let cols = w.cols();
-    let mut row = vec![0.0; cols];
-    let mut tol = Vec::new();
-    for xr in x.chunks(cols) {
-        for r in 0..n_rows {
-            w.dequantize_row(first_row + r, &mut row);
-            tol.push(1e-4 * row.iter().zip(xr).map(|(a, b)| (a * b).abs()).sum::<f32>() + 1e-6);
-        }
-    }
-    tol
-}
-
 type LinearFn =
     fn(&mut Ops<'_>, &GpuMatrix, usize, usize, &GpuTensor, &GpuTensor) -> Result<(), lfm_webgpu::gpu::GpuError>;
 
@@ -263,6 +250,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             loop_guards,
             uniform_x: loop_guards, // the CPU-like tunings
             group_experts: !loop_guards,
+            scale_chunks: loop_guards,
             shader,
         };
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
@@ -285,39 +273,6 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
                 );
                 assert_close(&what, &got, &want, |i, _| tol[i]);
             }
-        }
-    }
-}
-
-#[test]
-fn matvec_reads_vectors_through_the_uniform_window_only_where_they_fit() {
-    // CPU adapters read x from a 64 KiB uniform window (`Tuning::uniform_x`): tensors are
-    // padded to it, and vectors past it fall back to the storage variant. Both give the
-    // reference's products; a context without the tuning keeps tensors unpadded.
-    let mut rng = Rng::new(19);
-    for uniform_x in [true, false] {
-        let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-        own.tuning.uniform_x = uniform_x;
-        // (type, vectors, cols): 1 x 768 fits the window; 3 x 8192 (96 KiB) does not.
-        for (ty, t, cols) in
-            [(GgmlType::Q4_0, 1, 768), (GgmlType::Q4_K, 1, 768), (GgmlType::Q4_0, 3, 8192), (GgmlType::Q4_K, 3, 8192)]
-        {
-            let rows = 21;
-            let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
-            let x = random(&mut rng, t * cols, 1.0);
-            let (want, tol) = (reference::matmul(&w, 0, rows, &x), matvec_tolerance(&w, 0, rows, &x));
-            let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
-            let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
-            let y = GpuTensor::zeros(&own, "y", t, rows).unwrap();
-            let mut ops = Ops::new(&own);
-            let fits = 4 * t * cols <= 65536;
-            assert_eq!(kernels::reads_x_uniform(&ops, &gx), uniform_x && fits, "{ty} {t} x {cols}");
-            let padded = if uniform_x { 65536.max(4 * t * cols) } else { 4 * t * cols };
-            assert_eq!(gx.buffer.size(), padded as u64, "{ty} {t} x {cols}: buffer size");
-            kernels::matvec(&mut ops, &gw, &gx, &y).unwrap();
-            ops.submit();
-            let got = y.read_f32_blocking(&own).unwrap();
-            assert_close(&format!("matvec {ty} {t} x {cols}, uniform_x {uniform_x}"), &got, &want, |i, _| tol[i]);
         }
     }
 }

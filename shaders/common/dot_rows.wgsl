@@ -10,6 +10,7 @@
 
 #include "quant/dot.wgsl"
 #include "common/reduce.wgsl"
+#include "common/dot_loop.wgsl"
 
 const ROWS: u32 = 8u; // rows per workgroup: two vec4 lanes of 4
 
@@ -17,6 +18,13 @@ const ROWS: u32 = 8u; // rows per workgroup: two vec4 lanes of 4
 // 4..7 in `b`) dotted with x[x0 .. x0 + cols4]. Has barriers on the shared-memory path: every
 // thread of the workgroup calls it, in uniform control flow, and every thread gets the sums.
 fn dot_rows(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSums {
+    return reduce_rows(lid, row_partials(lid, a, b, x0, cols4));
+}
+
+// This thread's partial sums of the rows: the units strided over the threads (thread `lid`
+// takes units lid, lid + wg_size, ...), so neighbouring threads read neighbouring blocks.
+// `row_partials` (common/dot_loop.wgsl, chosen per format) is this loop or a variant.
+fn strided_partials(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSums {
     let units = cols4 / (UNIT / 4u);
     var acc = RowSums(vec4<f32>(0.0), vec4<f32>(0.0));
     for (var u = lid; u < units; u += wg_size) {
@@ -24,7 +32,7 @@ fn dot_rows(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSum
         acc.a += vec4<f32>(unit_dot(a[0] + u, xv), unit_dot(a[1] + u, xv), unit_dot(a[2] + u, xv), unit_dot(a[3] + u, xv));
         acc.b += vec4<f32>(unit_dot(b[0] + u, xv), unit_dot(b[1] + u, xv), unit_dot(b[2] + u, xv), unit_dot(b[3] + u, xv));
     }
-    return reduce_rows(lid, acc);
+    return acc;
 }
 
 // Element `i < ROWS` of `s`.

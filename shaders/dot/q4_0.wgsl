@@ -30,7 +30,12 @@ fn q4_0_dot(q: vec4<u32>, xv: XUnit) -> f32 {
 }
 
 fn unit_dot(blk: u32, xv: XUnit) -> f32 {
-    return q4_0_dot(w4[blk], xv) * block_scale(blk);
+    return split_unit_dot(blk, xv, block_scale(blk));
+}
+
+// unit_dot with the block's scale `d` already read (common/dot_loop_chunked.wgsl).
+fn split_unit_dot(blk: u32, xv: XUnit, d: f32) -> f32 {
+    return q4_0_dot(w4[blk], xv) * d;
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.

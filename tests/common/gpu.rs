@@ -109,3 +109,17 @@ pub fn validate_with_naga(spec: &ShaderSpec) {
         validator.validate(&module).unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
     }
 }
+
+/// Tolerance of row `r` of `y = x W^T`: 1e-4 of the row's sum of |w * x|.
+pub fn matvec_tolerance(w: &HostTensor, first_row: usize, n_rows: usize, x: &[f32]) -> Vec<f32> {
+    let cols = w.cols();
+    let mut row = vec![0.0; cols];
+    let mut tol = Vec::new();
+    for xr in x.chunks(cols) {
+        for r in 0..n_rows {
+            w.dequantize_row(first_row + r, &mut row);
+            tol.push(1e-4 * row.iter().zip(xr).map(|(a, b)| (a * b).abs()).sum::<f32>() + 1e-6);
+        }
+    }
+    tol
+}

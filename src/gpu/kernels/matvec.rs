@@ -2,7 +2,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{row_spans, to_u32, RowSpan};
 use crate::gpu::ops::Dispatch;
-use crate::gpu::shader::{ShaderSpec, X_UNIFORM_BYTES};
+use crate::gpu::shader::{ShaderSpec, SCALE_CHUNK_TYPES, X_UNIFORM_BYTES};
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 
 /// Mirrors `Params` in `shaders/matvec.wgsl` and `shaders/batch_matvec.wgsl`.
@@ -81,13 +81,14 @@ fn dispatch_rows(
     if groups > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("{kernel}: {t} vectors in one dispatch")));
     }
-    let uniform_x = kernel == "matvec" && reads_x_uniform(ops, x);
+    let decode = kernel == "matvec";
+    let uniform_x = decode && reads_x_uniform(ops, x);
     for (part, span) in spans {
         let params = Params { span, n_tokens: t as u32, _pad: 0 };
         let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
         ops.dispatch(Dispatch {
             spec,
-            constants: &matvec_constants(ops, span.n_rows.div_ceil(ROWS)),
+            constants: &matvec_constants(ops, span.n_rows.div_ceil(ROWS), decode.then_some(w)),
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
@@ -108,13 +109,26 @@ pub fn reads_x_uniform(ops: &Ops<'_>, x: &GpuTensor) -> bool {
         && x.buffer.size() >= X_UNIFORM_BYTES
 }
 
-/// The `wg_size` override of the matrix-vector kernels for a dispatch of `row_groups`
-/// workgroups (of ROWS rows): the adapter's [`crate::gpu::Tuning`] (wider workgroups where
-/// there are few of them).
-pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32) -> [(&'static str, f64); 1] {
+/// The overrides of the matrix-vector kernels for a dispatch of `row_groups` workgroups (of
+/// ROWS rows): `wg_size` from the adapter's [`crate::gpu::Tuning`] (wider workgroups where
+/// there are few of them), and for a decode kernel (`matvec`, `moe_matvec`) over `chunked`'s
+/// matrix in a format with split scales, `scale_chunks` (common/dot_loop_chunked.wgsl): on
+/// where the tuning asks for it and each row is whole chunks of 8 blocks that the threads
+/// share evenly.
+pub(crate) fn matvec_constants(
+    ops: &Ops<'_>,
+    row_groups: u32,
+    chunked: Option<&GpuMatrix>,
+) -> Vec<(&'static str, f64)> {
     let t = &ops.ctx().tuning;
     let wg = if row_groups < FEW_ROW_GROUPS { t.few_rows_wg } else { t.matvec_wg };
-    [("wg_size", wg as f64)]
+    let mut constants = vec![("wg_size", wg as f64)];
+    if let Some(w) = chunked.filter(|w| SCALE_CHUNK_TYPES.contains(&w.ty)) {
+        let chunk = 8 * w.ty.block_size(); // elements
+        let even = w.cols.is_multiple_of(chunk) && (w.cols / chunk).is_multiple_of(wg as usize);
+        constants.push(("scale_chunks", f64::from(u8::from(t.scale_chunks && even))));
+    }
+    constants
 }
 
 /// Row groups below which a dispatch gets [`crate::gpu::Tuning::few_rows_wg`] threads a group.

@@ -118,8 +118,9 @@ pub(super) fn dispatch_experts(
     }
     let row_groups = to_u32(rows_per_expert.div_ceil(ROWS as usize), kernel)?;
     let workgroups = ops.grid(row_groups, z);
-    let constants = matvec_constants(ops, row_groups.saturating_mul(z));
-    let uniform_x = kernel == "moe_matvec" && reads_x_uniform(ops, x);
+    let decode = kernel == "moe_matvec";
+    let constants = matvec_constants(ops, row_groups.saturating_mul(z), decode.then_some(w));
+    let uniform_x = decode && reads_x_uniform(ops, x);
     for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y)? {
         let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
         ops.dispatch(Dispatch {
