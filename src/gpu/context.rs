@@ -149,12 +149,7 @@ impl Tuning {
             enable_directive: cfg!(target_arch = "wasm32"),
         };
         let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
-        // Natively `LFM_UNIFORM_X=0|1` overrides `uniform_x` (to measure both ways).
-        let uniform_x = match std::env::var("LFM_UNIFORM_X").ok().filter(|_| cfg!(not(target_arch = "wasm32"))) {
-            Some(v) => v == "1",
-            None => cpu,
-        };
-        Tuning {
+        let mut tuning = Tuning {
             matvec_wg,
             batch_matvec: cpu,
             few_rows_wg,
@@ -163,9 +158,29 @@ impl Tuning {
             loop_guards: cpu,
             group_experts: !cpu,
             scale_chunks: cpu,
-            uniform_x,
+            uniform_x: cpu,
             shader,
+        };
+        // Natively `LFM_TUNING="name=0|1 ..."` sets the named choices, to measure both ways.
+        if let Some(spec) = std::env::var("LFM_TUNING").ok().filter(|_| cfg!(not(target_arch = "wasm32"))) {
+            for (name, on) in spec.split([' ', ',']).filter_map(|kv| kv.split_once('=')) {
+                tuning.set(name, on == "1");
+            }
         }
+        tuning
+    }
+
+    /// Sets the boolean choice `name` (the field's name); unknown names are ignored.
+    fn set(&mut self, name: &str, on: bool) {
+        let field = match name {
+            "batch_matvec" => &mut self.batch_matvec,
+            "fused_moe_norm" => &mut self.fused_moe_norm,
+            "group_experts" => &mut self.group_experts,
+            "scale_chunks" => &mut self.scale_chunks,
+            "uniform_x" => &mut self.uniform_x,
+            _ => return,
+        };
+        *field = on;
     }
 }
 
