@@ -1,5 +1,6 @@
 //! The decode kernels' paths for CPU adapters (`gpu::Tuning`): vectors read through the
-//! 64 KiB uniform window (`uniform_x`) and Q4_0's chunked unit loop (`scale_chunks`), each
+//! 64 KiB uniform window (`uniform_x`) and the chunked unit loop of Q4_0 and Q4_K
+//! (`scale_chunks`), each
 //! against the reference and against the storage / strided path where it does not apply.
 //! (In CI the adapter is lavapipe, whose own tuning takes both; the GPU-like tunings of
 //! tests/gpu_kernels.rs and tests/gpu_golden.rs take neither.)
@@ -59,16 +60,17 @@ fn matvec_reads_vectors_through_the_uniform_window_only_where_they_fit() {
 }
 
 #[test]
-fn q4_0_chunked_unit_loop_matches_reference_for_matvec_and_experts() {
-    // The loop runs where a row is whole chunks of 8 blocks shared evenly by the 8 threads:
-    // 2048 columns (one chunk a thread), 4096 (two); 1792 (7 chunks) keeps the strided loop.
+fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
+    // The loop (Q4_0, Q4_K) runs where a row is whole chunks of 256 elements shared evenly by
+    // the 8 threads: 2048 columns (one chunk a thread), 4096 (two); 1792 (7 chunks) keeps the
+    // strided loop.
     // Decode (`matvec`, 1 and 3 vectors) and the routed experts (`moe_matvec`), with and
     // without the chunks: each close to the reference.
     let mut rng = Rng::new(20);
-    for cols in [2048, 4096, 1792] {
+    for (ty, cols) in [GgmlType::Q4_0, GgmlType::Q4_K].into_iter().flat_map(|ty| [2048, 4096, 1792].map(|c| (ty, c))) {
         let (rows, rpe, n_exp) = (19, 10, 3);
-        let w = host_matrix(GgmlType::Q4_0, rows, cols, &random(&mut rng, rows * cols, 1.0));
-        let experts = host_matrix(GgmlType::Q4_0, n_exp * rpe, cols, &random(&mut rng, n_exp * rpe * cols, 1.0));
+        let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+        let experts = host_matrix(ty, n_exp * rpe, cols, &random(&mut rng, n_exp * rpe * cols, 1.0));
         let x = random(&mut rng, 3 * cols, 1.0);
         let selected = [2u32, 0, 1, 2, 0, 0]; // 3 tokens, 2 slots each
         let mut want_experts = Vec::new();
@@ -87,7 +89,7 @@ fn q4_0_chunked_unit_loop_matches_reference_for_matvec_and_experts() {
                 let gx = GpuTensor::from_f32(&own, "x", t, cols, xt).unwrap();
                 let y = GpuTensor::zeros(&own, "y", t, rows).unwrap();
                 let got = read(&own, &y, |ops| kernels::matvec(ops, &gw, &gx, &y).unwrap());
-                assert_close(&format!("matvec Q4_0 {t} x {cols}, chunks {chunks}"), &got, &want, |i, _| tol[i]);
+                assert_close(&format!("matvec {ty} {t} x {cols}, chunks {chunks}"), &got, &want, |i, _| tol[i]);
             }
             let ge =
                 GpuMatrix::new_grouped(&own, "experts", experts.ty, n_exp * rpe, cols, &experts.bytes, rpe).unwrap();
@@ -95,7 +97,7 @@ fn q4_0_chunked_unit_loop_matches_reference_for_matvec_and_experts() {
             let sel = ids_in(&own, &selected);
             let y = GpuTensor::zeros(&own, "y", selected.len(), rpe).unwrap();
             let got = read(&own, &y, |ops| kernels::moe_matvec(ops, &ge, rpe, &sel, &gx, &y).unwrap());
-            let what = format!("moe_matvec Q4_0 x {cols}, chunks {chunks}");
+            let what = format!("moe_matvec {ty} x {cols}, chunks {chunks}");
             assert_close(&what, &got, &want_experts, |i, _| tol_experts[i]);
         }
     }

@@ -30,12 +30,22 @@ fn q4_0_dot(q: vec4<u32>, xv: XUnit) -> f32 {
 }
 
 fn unit_dot(blk: u32, xv: XUnit) -> f32 {
-    return split_unit_dot(blk, xv, block_scale(blk));
+    return q4_0_dot(w4[blk], xv) * block_scale(blk);
 }
 
-// unit_dot with the block's scale `d` already read (common/dot_loop_chunked.wgsl).
-fn split_unit_dot(blk: u32, xv: XUnit, d: f32) -> f32 {
-    return q4_0_dot(w4[blk], xv) * d;
+// Runs of units for common/dot_loop_chunked.wgsl: 8 blocks, whose f16 scales are one
+// 16-byte word of the scale region (the region starts at a multiple of 4 words: it follows
+// whole 16-byte block bodies; a run starts at a multiple of 8 blocks).
+const RUN_UNITS: u32 = 8u;
+
+fn run_head(first: u32) -> vec4<u32> {
+    return w4[(params.scale_base + (first >> 1u)) >> 2u];
+}
+
+// Unit `blk`, number j of its run, whose run_head is `head`.
+fn run_unit_dot(blk: u32, j: u32, head: vec4<u32>, xv: XUnit) -> f32 {
+    let d = unpack2x16float(head[j >> 1u]);
+    return q4_0_dot(w4[blk], xv) * select(d.x, d.y, (j & 1u) != 0u);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.

@@ -16,11 +16,18 @@ struct Q4kUnit {
 }
 
 fn q4k_unit(unit: u32) -> Q4kUnit {
+    return q4k_unit_of(unit, w4[(unit >> 2u) * 9u]);
+}
+
+// Unit `unit` of the block whose first 16 bytes are `head`: (d, dmin) and the scale words.
+fn q4k_unit_of(unit: u32, head: vec4<u32>) -> Q4kUnit {
     let base = (unit >> 2u) * 9u;
     let c = unit & 3u;
-    let head = w4[base];
-    // d and dmin through `w`, which every helper must read (layouts come from the shader).
-    let dm = unpack2x16float(w[4u * base]);
+    // `w`, the same buffer, must be used by every helper (layouts come from the shader); its
+    // length costs no load, where reading d and dmin through it cost one a unit (lavapipe
+    // Q4_K matvec 2.45 -> 2.69 GB/s without).
+    _ = arrayLength(&w);
+    let dm = unpack2x16float(head.x);
     let sm_lo = kscale_min_of(head.yzw, 2u * c);
     let sm_hi = kscale_min_of(head.yzw, 2u * c + 1u);
     let coef = vec4<f32>(dm.x * sm_lo.x, dm.x * sm_hi.x, -dm.y * sm_lo.y, -dm.y * sm_hi.y);
@@ -57,6 +64,18 @@ fn q4k_sums(q0: vec4<u32>, q1: vec4<u32>, xv: XUnit) -> vec4<f32> {
 
 fn unit_dot(unit: u32, xv: XUnit) -> f32 {
     let u = q4k_unit(unit);
+    return dot(u.coef, q4k_sums(u.q0, u.q1, xv));
+}
+
+// Runs of units for common/dot_loop_chunked.wgsl: a block's 4 units share its head.
+const RUN_UNITS: u32 = 4u;
+
+fn run_head(first: u32) -> vec4<u32> {
+    return w4[(first >> 2u) * 9u];
+}
+
+fn run_unit_dot(unit: u32, j: u32, head: vec4<u32>, xv: XUnit) -> f32 {
+    let u = q4k_unit_of(unit, head);
     return dot(u.coef, q4k_sums(u.q0, u.q1, xv));
 }
 

@@ -116,9 +116,10 @@ pub struct Tuning {
     /// again: lavapipe, 8B Q4_0, prefill of 16 tokens 2.2-2.3 -> 3.2-4.0 tokens/s, of 64
     /// tokens 3.9-4.0 against 3.8-4.1 (2026-11-26).
     pub group_experts: bool,
-    /// Decode kernels over Q4_0 matrices give each thread runs of 8 blocks, whose scales are
-    /// one load (common/dot_loop_chunked.wgsl): CPU adapters, where each load costs
-    /// (lavapipe Q4_0 matvec 3.10 -> 3.37 GB/s); GPUs keep the coalesced strided loop.
+    /// Decode kernels over Q4_0 and Q4_K matrices give each thread runs of 256 elements,
+    /// whose scales are one load (common/dot_loop_chunked.wgsl): CPU adapters, where each
+    /// load costs (lavapipe Q4_0 matvec 3.10 -> 3.37 GB/s); GPUs keep the coalesced strided
+    /// loop.
     pub scale_chunks: bool,
     /// Matrix-vector kernels read their vectors from a uniform window where they fit
     /// (`common/x_uniform.wgsl`; [`super::GpuTensor`]s are then padded to the window): CPU

@@ -112,9 +112,9 @@ pub fn reads_x_uniform(ops: &Ops<'_>, x: &GpuTensor) -> bool {
 /// The overrides of the matrix-vector kernels for a dispatch of `row_groups` workgroups (of
 /// ROWS rows): `wg_size` from the adapter's [`crate::gpu::Tuning`] (wider workgroups where
 /// there are few of them), and for a decode kernel (`matvec`, `moe_matvec`) over `chunked`'s
-/// matrix in a format with split scales, `scale_chunks` (common/dot_loop_chunked.wgsl): on
-/// where the tuning asks for it and each row is whole chunks of 8 blocks that the threads
-/// share evenly.
+/// matrix in one of the [`SCALE_CHUNK_TYPES`], `scale_chunks` (common/dot_loop_chunked.wgsl):
+/// on where the tuning asks for it and each row is whole chunks of 256 elements that the
+/// threads share evenly.
 pub(crate) fn matvec_constants(
     ops: &Ops<'_>,
     row_groups: u32,
@@ -124,7 +124,7 @@ pub(crate) fn matvec_constants(
     let wg = if row_groups < FEW_ROW_GROUPS { t.few_rows_wg } else { t.matvec_wg };
     let mut constants = vec![("wg_size", wg as f64)];
     if let Some(w) = chunked.filter(|w| SCALE_CHUNK_TYPES.contains(&w.ty)) {
-        let chunk = 8 * w.ty.block_size(); // elements
+        let chunk = 256; // elements: a run of units (common/dot_loop_chunked.wgsl)
         let even = w.cols.is_multiple_of(chunk) && (w.cols / chunk).is_multiple_of(wg as usize);
         constants.push(("scale_chunks", f64::from(u8::from(t.scale_chunks && even))));
     }
