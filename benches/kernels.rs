@@ -14,6 +14,11 @@
 //! and one of a 64-token `batch_matvec` per copy (prefill: multiply-adds/s, and the speed-up
 //! per token over the matvec).
 //!
+//! `LFM_BENCH_AB="scale_chunks=0 ..."` instead compares the matvec of each type under the
+//! adapter's tuning (A) and under that `LFM_TUNING` setting (B, a second context): 8 rounds
+//! alternating A and B in one process, medians printed: how this machine, whose timings drift
+//! by a third between runs, tells a 5 % change.
+//!
 //! Without `--bench` (`cargo test --all-targets` runs bench targets that way) it only checks,
 //! on small matrices, that every measurement runs and yields a finite rate.
 
@@ -51,23 +56,46 @@ fn main() {
     let names = if args.is_empty() { vec!["q4_0".into(), "q4_k".into(), "q6_k".into(), "q8_0".into()] } else { args };
     let ctx = GpuContext::new_blocking().expect("a GPU adapter");
     println!("adapter: {} ({:?})", ctx.adapter_info.name, ctx.adapter_info.backend);
+    if let Ok(b_tuning) = std::env::var("LFM_BENCH_AB") {
+        // SAFETY: single-threaded here; the variable is read only while making context B.
+        unsafe { std::env::set_var("LFM_TUNING", &b_tuning) };
+        let b = GpuContext::new_blocking().expect("a second context");
+        unsafe { std::env::remove_var("LFM_TUNING") };
+        println!("A: the adapter's tuning; B: LFM_TUNING=\"{b_tuning}\"");
+        for ty in types(&names) {
+            compare_matvec(&ctx, &b, ty, &size);
+        }
+        return;
+    }
     let copy = pollster::block_on(bench::copy_bandwidth(&ctx, size.total_bytes.max(1 << 20) as u64 * 2, 3))
         .expect("copy bandwidth");
     assert!(copy.is_finite() && copy > 0.0, "copy bandwidth {copy}");
     println!("copy bandwidth: {:.2} GB/s (read + write)", copy / 1e9);
-    for name in names {
-        let ty = lfm_webgpu::gpu::shader::GPU_TYPES.iter().copied().find(|t| t.name().eq_ignore_ascii_case(&name));
-        let Some(ty) = ty else {
-            eprintln!("unknown type {name}");
-            std::process::exit(2);
-        };
+    for ty in types(&names) {
         run_type(&ctx, ty, copy, &size);
     }
 }
 
-fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
+/// The formats named on the command line (exits on an unknown one).
+fn types(names: &[String]) -> Vec<GgmlType> {
+    let find = |name: &String| {
+        lfm_webgpu::gpu::shader::GPU_TYPES.iter().copied().find(|t| t.name().eq_ignore_ascii_case(name))
+    };
+    names
+        .iter()
+        .map(|name| {
+            find(name).unwrap_or_else(|| {
+                eprintln!("unknown type {name}");
+                std::process::exit(2);
+            })
+        })
+        .collect()
+}
+
+/// A (rows x cols) matrix of `ty` quantized from `rng`'s values, uploaded to `ctx` as enough
+/// copies to make `size.total_bytes`.
+fn upload_copies(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> Vec<GpuMatrix> {
     let Size { rows, cols, total_bytes } = *size;
-    let mut rng = Rng::new(7);
     let values: Vec<f32> = (0..rows * cols).map(|_| rng.gauss() * 0.05).collect();
     let bytes = quant::quantize(ty, &values).expect("quantizable");
     let host = HostTensor {
@@ -77,7 +105,56 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         bytes: SharedBytes::new(Arc::new(bytes)),
     };
     let copies = (total_bytes / host.bytes.len()).max(1);
-    let mats: Vec<GpuMatrix> = (0..copies).map(|_| GpuMatrix::from_host(ctx, &host, 1).expect("upload")).collect();
+    (0..copies).map(|_| GpuMatrix::from_host(ctx, &host, 1).expect("upload")).collect()
+}
+
+/// `ty`'s copies uploaded to `ctx`, and a matvec's x and y there.
+fn matvec_setup(ctx: &GpuContext, ty: GgmlType, size: &Size) -> (Vec<GpuMatrix>, GpuTensor, GpuTensor) {
+    let mut rng = Rng::new(7);
+    let mats = upload_copies(ctx, ty, size, &mut rng);
+    let xs: Vec<f32> = (0..size.cols).map(|_| rng.gauss()).collect();
+    let x = GpuTensor::from_f32(ctx, "x", 1, size.cols, &xs).unwrap();
+    (mats, x, GpuTensor::zeros(ctx, "y", 1, size.rows).unwrap())
+}
+
+/// `LFM_BENCH_AB`: the matvec rate of `ty` in contexts `a` and `b`, 8 rounds alternating which
+/// goes first; medians, and the largest difference of their outputs.
+fn compare_matvec(a: &GpuContext, b: &GpuContext, ty: GgmlType, size: &Size) {
+    let sides = [(a, matvec_setup(a, ty, size)), (b, matvec_setup(b, ty, size))];
+    let bytes: u64 = sides[0].1 .0.iter().map(GpuMatrix::bytes).sum();
+    let mut rates = [Vec::new(), Vec::new()];
+    for round in 0..8 {
+        for side in [round % 2, 1 - round % 2] {
+            let (ctx, (mats, x, y)) = &sides[side];
+            let timing = best_time(ctx, y, |ops| {
+                for m in mats {
+                    kernels::matvec(ops, m, x, y).unwrap();
+                }
+            });
+            rates[side].push(bytes as f64 / timing.seconds / 1e9);
+        }
+    }
+    let outputs: Vec<Vec<f32>> = sides.iter().map(|(ctx, (_, _, y))| y.read_f32_blocking(ctx).unwrap()).collect();
+    let diff = outputs[0].iter().zip(&outputs[1]).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    let median = |r: &mut Vec<f64>| {
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    };
+    let (ma, mb) = (median(&mut rates[0]), median(&mut rates[1]));
+    assert!(ma.is_finite() && mb.is_finite() && diff.is_finite(), "{ty}: rates {ma} {mb}, difference {diff}");
+    println!(
+        "{:>5} matvec: A {ma:.2} GB/s, B {mb:.2} GB/s (B/A {:.3}; outputs differ by at most {diff:e})",
+        ty.name(),
+        mb / ma
+    );
+}
+
+fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
+    let Size { rows, cols, .. } = *size;
+    let mut rng = Rng::new(7);
+    let mats = upload_copies(ctx, ty, size, &mut rng);
+    let copies = mats.len();
+    let matrix_bytes = ty.bytes_for((rows * cols) as u64).expect("whole blocks");
     let weight_bytes: u64 = mats.iter().map(GpuMatrix::bytes).sum();
 
     let xs: Vec<f32> = (0..PREFILL_TOKENS * cols).map(|_| rng.gauss()).collect();
@@ -97,7 +174,7 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         bps / 1e9,
         100.0 * bps / copy,
         copies,
-        host.bytes.len() >> 20
+        matrix_bytes >> 20
     );
     decode_timing.print_host();
 
