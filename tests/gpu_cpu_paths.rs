@@ -1,7 +1,7 @@
 //! The decode kernels' paths for CPU adapters (`gpu::Tuning`): vectors read through the
 //! 64 KiB uniform window (`uniform_x`) and the chunked unit loop of Q4_0 and Q4_K
-//! (`scale_chunks`), each
-//! against the reference and against the storage / strided path where it does not apply.
+//! (`scale_chunks`), each against the reference, as is the storage / strided path where it
+//! does not apply.
 //! (In CI the adapter is lavapipe, whose own tuning takes both; the GPU-like tunings of
 //! tests/gpu_kernels.rs and tests/gpu_golden.rs take neither.)
 
