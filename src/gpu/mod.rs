@@ -25,8 +25,9 @@ mod scratch;
 pub mod shader;
 mod state;
 mod tensor;
+mod tuning;
 
-pub use context::{ContextOptions, GpuContext, GpuError, Tuning};
+pub use context::{ContextOptions, GpuContext, GpuError};
 pub use forward::MAX_BATCH;
 pub use kv_cache::{KvBlock, KvCache};
 pub use matrix::{GpuMatrix, MatrixPart, MatrixUpload};
@@ -34,3 +35,4 @@ pub use model::{GpuModel, PlannedTensor, TensorRole, TensorUpload, Uploaded};
 pub use ops::{Ops, OpsCounts};
 pub use state::{GpuCheckpoint, GpuState, StateBytes};
 pub use tensor::GpuTensor;
+pub use tuning::Tuning;

@@ -2,8 +2,6 @@
 //! (f32 activations and norm weights, or u32 token ids). Weight matrices are
 //! [`super::GpuMatrix`] instead, which hides their quantized layout.
 
-use wgpu::util::DeviceExt;
-
 use super::context::{GpuContext, GpuError};
 use super::shader::X_UNIFORM_BYTES;
 
@@ -67,24 +65,9 @@ impl GpuTensor {
         if n != rows * cols {
             return Err(GpuError::Shape(format!("{label}: {n} values for a {rows} x {cols} tensor")));
         }
-        let size = Self::padded(ctx, bytes.len() as u64);
-        let buffer = if size == bytes.len() as u64 {
-            ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytes,
-                usage: USAGE,
-            })
-        } else {
-            let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage: USAGE,
-                mapped_at_creation: false,
-            });
-            ctx.queue.write_buffer(&buffer, 0, bytes); // ordered before any later submission
-            buffer
-        };
-        Ok(GpuTensor { buffer, rows, cols })
+        let tensor = Self::zeros(ctx, label, rows, cols)?;
+        ctx.queue.write_buffer(&tensor.buffer, 0, bytes); // ordered before any later submission
+        Ok(tensor)
     }
 
     /// A `(rows, cols)` tensor holding `data`.

@@ -115,20 +115,32 @@ pub fn reads_x_uniform(ops: &Ops<'_>, x: &GpuTensor) -> bool {
 /// matrix in one of the [`SCALE_CHUNK_TYPES`], `scale_chunks` (common/dot_loop_chunked.wgsl):
 /// on where the tuning asks for it and each row is whole chunks of 256 elements that the
 /// threads share evenly.
-pub(crate) fn matvec_constants(
-    ops: &Ops<'_>,
-    row_groups: u32,
-    chunked: Option<&GpuMatrix>,
-) -> Vec<(&'static str, f64)> {
+pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32, chunked: Option<&GpuMatrix>) -> MatvecConstants {
     let t = &ops.ctx().tuning;
     let wg = if row_groups < FEW_ROW_GROUPS { t.few_rows_wg } else { t.matvec_wg };
-    let mut constants = vec![("wg_size", wg as f64)];
+    let mut constants = MatvecConstants { list: [("wg_size", wg as f64), ("scale_chunks", 0.0)], len: 1 };
     if let Some(w) = chunked.filter(|w| SCALE_CHUNK_TYPES.contains(&w.ty)) {
         let chunk = 256; // elements: a run of units (common/dot_loop_chunked.wgsl)
         let even = w.cols.is_multiple_of(chunk) && (w.cols / chunk).is_multiple_of(wg as usize);
-        constants.push(("scale_chunks", f64::from(u8::from(t.scale_chunks && even))));
+        constants.list[1].1 = f64::from(u8::from(t.scale_chunks && even));
+        constants.len = 2;
     }
     constants
+}
+
+/// [`matvec_constants`]: `wg_size`, then `scale_chunks` where the shader has it; held in
+/// place (recorded every decode step, so no allocation).
+pub(crate) struct MatvecConstants {
+    list: [(&'static str, f64); 2],
+    len: usize,
+}
+
+impl std::ops::Deref for MatvecConstants {
+    type Target = [(&'static str, f64)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.list[..self.len]
+    }
 }
 
 /// Row groups below which a dispatch gets [`crate::gpu::Tuning::few_rows_wg`] threads a group.

@@ -1,0 +1,111 @@
+//! Per-adapter choices of the kernels: what a CPU adapter (lavapipe, SwiftShader) and a GPU
+//! each run faster, decided once per context from the adapter's description and features,
+//! each with the measurement that decided it.
+
+use super::shader::ShaderTarget;
+
+/// Per-adapter choices of the matrix-vector kernels (see `shaders/common/dot_rows.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Threads per matvec workgroup. CPU adapters (lavapipe, SwiftShader) run a workgroup as
+    /// one SIMD loop, where barriers and idle lanes are what costs: 8, their vector width.
+    /// GPUs: 64, or a whole subgroup where that is wider (on an H200 through Vulkan, 64
+    /// threads with the shared-memory sum beat one 32-wide subgroup: 130 against 110 tokens/s
+    /// on the 8B Q4_0, 2026-11-26).
+    pub matvec_wg: u32,
+    /// Prefill through `batch_matvec` (4 vectors per matrix-vector workgroup) rather than the
+    /// tiled `matmul`: on CPU adapters workgroup-memory reads are per-lane gathers, and the
+    /// tiled kernel runs slower per multiply-add than the matrix-vector one.
+    pub batch_matvec: bool,
+    /// Threads of a matvec over few rows (the MoE router's 32: four workgroups), which cannot
+    /// fill a GPU with `matvec_wg` threads each: 256 on GPUs summing in workgroup memory,
+    /// else `matvec_wg`.
+    pub few_rows_wg: u32,
+    /// Threads of the one-workgroup-per-row kernels (the norms): a decoded token's norm is one
+    /// workgroup, whose loop is latency-bound on a GPU (32 µs for 2048 values with 64 threads
+    /// on an H200): 256 there; 64 on CPU adapters.
+    pub row_wg: u32,
+    /// A MoE layer's weighted sum, residual add and next norm in one launch
+    /// (`moe_add_rms_norm`): GPUs. llvmpipe ran it 15x slower than `moe_combine` then
+    /// `add_rms_norm` (one workgroup's slot loops on one core: 3 ms against 0.2 ms a layer).
+    pub fused_moe_norm: bool,
+    /// Natively, compile shaders with naga's loop guard counters (see `shader_checks`):
+    /// only on CPU adapters, where llvmpipe ran the 8B Q4_0 decode faster with them
+    /// (2.4-2.5 against 1.8-2.0 tokens/s); a GPU's driver unrolls the loops without them
+    /// (H200: 202 -> 244 tokens/s). Measured 2026-11-26.
+    pub loop_guards: bool,
+    /// Prefill groups each step's (token, slot) pairs by expert (`moe_group`, then
+    /// `moe_batch_matvec` decodes an expert's weights once per 4 pairs): GPUs, where the
+    /// expert weights' bytes are what costs. CPU adapters run the pairs one by one
+    /// (`moe_matvec`), where loading the 4 pairs' inputs costs more than decoding the weights
+    /// again: lavapipe, 8B Q4_0, prefill of 16 tokens 2.2-2.3 -> 3.2-4.0 tokens/s, of 64
+    /// tokens 3.9-4.0 against 3.8-4.1 (2026-11-26).
+    pub group_experts: bool,
+    /// Decode kernels over Q4_0 and Q4_K matrices give each thread runs of 256 elements,
+    /// whose scales are one load (common/dot_loop_chunked.wgsl): CPU adapters, where each
+    /// load costs (lavapipe Q4_0 matvec 3.10 -> 3.37 GB/s); GPUs keep the coalesced strided
+    /// loop.
+    pub scale_chunks: bool,
+    /// Matrix-vector kernels read their vectors from a uniform window where they fit
+    /// (`common/x_uniform.wgsl`; [`super::GpuTensor`]s are then padded to the window): CPU
+    /// adapters, where llvmpipe reads storage buffers a lane and a component at a time.
+    pub uniform_x: bool,
+    pub shader: ShaderTarget,
+}
+
+impl Tuning {
+    pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Tuning {
+        let name = info.name.to_ascii_lowercase();
+        let cpu =
+            info.device_type == wgpu::DeviceType::Cpu || name.contains("swiftshader") || name.contains("llvmpipe");
+        let subgroups = features.contains(wgpu::Features::SUBGROUP);
+        let matvec_wg = match (cpu, subgroups) {
+            (true, _) => 8,
+            (false, true) if (64..=128).contains(&info.subgroup_min_size) => info.subgroup_min_size,
+            (false, _) => 64,
+        };
+        // Natively `LFM_MATVEC_WG` (a power of two, 8 to 256) overrides it, to tune on new hardware.
+        let matvec_wg = std::env::var("LFM_MATVEC_WG")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|wg| wg.is_power_of_two() && (8..=256).contains(wg) && cfg!(not(target_arch = "wasm32")))
+            .unwrap_or(matvec_wg);
+        let shader = ShaderTarget {
+            subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
+            enable_directive: cfg!(target_arch = "wasm32"),
+        };
+        let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
+        let mut tuning = Tuning {
+            matvec_wg,
+            batch_matvec: cpu,
+            few_rows_wg,
+            row_wg: if cpu { 64 } else { 256 },
+            fused_moe_norm: !cpu,
+            loop_guards: cpu,
+            group_experts: !cpu,
+            scale_chunks: cpu,
+            uniform_x: cpu,
+            shader,
+        };
+        // Natively `LFM_TUNING="name=0|1 ..."` sets the named choices, to measure both ways.
+        if let Some(spec) = std::env::var("LFM_TUNING").ok().filter(|_| cfg!(not(target_arch = "wasm32"))) {
+            for (name, on) in spec.split([' ', ',']).filter_map(|kv| kv.split_once('=')) {
+                tuning.set(name, on == "1");
+            }
+        }
+        tuning
+    }
+
+    /// Sets the boolean choice `name` (the field's name); unknown names are ignored.
+    fn set(&mut self, name: &str, on: bool) {
+        let field = match name {
+            "batch_matvec" => &mut self.batch_matvec,
+            "fused_moe_norm" => &mut self.fused_moe_norm,
+            "group_experts" => &mut self.group_experts,
+            "scale_chunks" => &mut self.scale_chunks,
+            "uniform_x" => &mut self.uniform_x,
+            _ => return,
+        };
+        *field = on;
+    }
+}
