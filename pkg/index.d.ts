@@ -31,6 +31,8 @@ export interface CreateEngineOptions {
   sha256?: string;
   /** Plan with this storage-binding limit in bytes (as on a mobile GPU's 128 MiB): for testing splits. */
   maxBindingBytes?: number;
+  /** How the KV cache keeps K and V: 'f16' (default: half the memory, logits within ~1e-2) or 'f32' (exact). */
+  kvCache?: 'f16' | 'f32';
 }
 
 export type LfmErrorCode =

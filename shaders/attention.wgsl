@@ -11,7 +11,10 @@
 // LFM2.5-8B-A1B). Inside a split, tiles of wg_size positions (one per thread) are folded in
 // with an online softmax: thread i scores position tile + i, every thread reads all scores for
 // the tile max (two barriers per tile), and the thread owning each output dimension
-// accumulates the exp-weighted V rows of the tile.
+// accumulates the exp-weighted V rows of the tile. K and V are read in the cache's precision
+// (common/kv_elements.wgsl: f16 pairs or f32) and become f32 as they are read.
+
+#include "common/kv_elements.wgsl"
 
 struct Params {
     n_tokens: u32,     // T: queries, at positions pos0 ..
@@ -34,8 +37,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;       // (T, n_heads * head_dim / 4)
-@group(0) @binding(2) var<storage, read> k_block: array<vec4<f32>>; // (block positions, kv_row_len / 4)
-@group(0) @binding(3) var<storage, read> v_block: array<f32>;       // (block positions, kv_row_len)
+@group(0) @binding(2) var<storage, read> k_block: array<KvQuad>; // (block positions, kv_row_len / 4)
+@group(0) @binding(3) var<storage, read> v_block: array<KvPair>; // (block positions, kv_row_len / 2)
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>; // (T * n_heads * n_splits, 2 + head_dim): m, l, o
 
 override wg_size: u32 = 64u;  // positions per tile; a power of two, at most 256
@@ -45,7 +48,7 @@ const NEG: f32 = -3.0e38; // stands for -inf: exp(NEG - m) is 0 for any real sco
 
 var<workgroup> scores: array<vec4<f32>, wg_size>; // the tile's scores (a lane per head), then the threads' sums l
 var<workgroup> weight: array<vec4<f32>, wg_size>; // exp(score - m) of the tile's positions
-var<workgroup> acc: array<vec4<f32>, head_dim>;   // o; each entry only touched by its owner thread
+var<workgroup> acc: array<vec4<f32>, head_dim>;   // o; in the tile loop each pair of entries has one owner thread
 
 @compute @workgroup_size(wg_size)
 fn attention(
@@ -102,7 +105,7 @@ fn attention(
             var d2 = vec4<f32>(0.0);
             var d3 = vec4<f32>(0.0);
             for (var i = 0u; i < head_dim / 4u; i++) {
-                let kv = k_block[k0 + i];
+                let kv = kv_quad(k_block[k0 + i]);
                 d0 += q[q0.x + i] * kv;
                 d1 += q[q0.y + i] * kv;
                 d2 += q[q0.z + i] * kv;
@@ -126,14 +129,20 @@ fn attention(
         weight[lid.x] = e;
         workgroupBarrier();
         let last = min(wg_size, end - tile) - 1u;
-        let v0 = (tile - params.block_start) * params.kv_row_len + kv_col;
-        for (var d = lid.x; d < head_dim; d += wg_size) {
-            var o = acc[d] * alpha;
+        let row2 = params.kv_row_len / 2u;
+        let v0 = (tile - params.block_start) * row2 + kv_col / 2u;
+        // Thread i owns output dimensions 2i and 2i + 1: one element pair of each V row.
+        for (var dp = lid.x; dp < head_dim / 2u; dp += wg_size) {
+            var o0 = acc[2u * dp] * alpha;
+            var o1 = acc[2u * dp + 1u] * alpha;
             for (var j = 0u; j < wg_size; j++) {
                 // Rows past the tile's end are read at its last row (in bounds, weight 0).
-                o += weight[j] * v_block[v0 + min(j, last) * params.kv_row_len + d];
+                let pair = kv_pair(v_block[v0 + min(j, last) * row2 + dp]);
+                o0 += weight[j] * pair.x;
+                o1 += weight[j] * pair.y;
             }
-            acc[d] = o;
+            acc[2u * dp] = o0;
+            acc[2u * dp + 1u] = o1;
         }
     }
     scores[lid.x] = l;

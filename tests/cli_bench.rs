@@ -63,7 +63,9 @@ fn bench_json_reports_every_figure() {
         assert!(kv >= r["kv_bytes_per_position"].as_u64().unwrap() * row["context"].as_u64().unwrap());
     }
 
-    // Memory: the largest state's KV is exactly the f32 K and V of its capacity.
+    // Memory: the largest state's KV is exactly the K and V of its capacity, f16 by default.
+    assert_eq!(r["kv_cache"], "f16");
+    assert_eq!(r["kv_bytes_per_position"], 2 * 64 * 2);
     let m = &r["memory"];
     assert_eq!(m["capacity_tokens"].as_u64(), Some(limit));
     assert_eq!(m["kv"], m["theoretical_kv"]);
@@ -83,12 +85,16 @@ fn bench_profile_reports_every_kernel() {
     let out = Command::new(env!("CARGO_BIN_EXE_lfm"))
         .args(["bench", "--model", &fixture("tiny-moe/tiny-moe-q8_0.gguf")])
         .args(["--prompt-tokens", "20", "--gen-tokens", "2", "--context", "0", "--profile", "--format", "json"])
-        .args(["--sampling", "chat"])
+        .args(["--sampling", "chat", "--kv-cache", "f32"])
         .output()
         .expect("lfm runs");
     assert!(out.status.success(), "lfm bench --profile failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
     assert_eq!(r["sampling"], "chat");
+    // tiny-moe's attention layers hold 64 K and 64 V elements per position: 4 bytes each here.
+    assert_eq!(r["kv_cache"], "f32");
+    assert_eq!(r["kv_bytes_per_position"], 2 * 64 * 4);
+    assert_eq!(r["memory"]["kv"], r["memory"]["theoretical_kv"]);
     let profiles = r["profile"].as_array().expect("profile tables");
     let kinds: Vec<&str> = profiles.iter().map(|p| p["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["prefill", "decode"]);

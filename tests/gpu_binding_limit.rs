@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::{assert_close, gguf_path, Golden};
 use lfm_webgpu::gguf::GgufFile;
-use lfm_webgpu::gpu::{ContextOptions, GpuContext, GpuError, GpuModel};
+use lfm_webgpu::gpu::{ContextOptions, GpuContext, GpuError, GpuModel, KvPrecision};
 use lfm_webgpu::model::{ModelError, SharedBytes};
 use lfm_webgpu::reference::Logits;
 use lfm_webgpu::sampling::{argmax, Sampler, SamplingParams};
@@ -24,9 +24,12 @@ fn context(limit: u64) -> Arc<GpuContext> {
     Arc::new(GpuContext::with_options_blocking(options).expect("a wgpu adapter (lavapipe in CI)"))
 }
 
+/// tiny-moe, its states keeping K and V in f32 like the goldens compared with.
 fn load(ctx: &Arc<GpuContext>, variant: &str) -> Result<GpuModel, ModelError> {
     let file = GgufFile::open(gguf_path("tiny-moe", variant)).unwrap();
-    GpuModel::new(ctx.clone(), &file.header, &SharedBytes::new(file.shared_bytes()))
+    let mut m = GpuModel::new(ctx.clone(), &file.header, &SharedBytes::new(file.shared_bytes()))?;
+    m.kv_precision = KvPrecision::F32;
+    Ok(m)
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The two mixers on the GPU against the reference (`lfm_webgpu::reference::ops`): the short
-//! convolution with its rolling state, the KV cache split into position blocks, and split-K
+//! convolution with its rolling state, the f16 KV cache split into position blocks, and split-K
 //! GQA attention, on seeded random inputs of awkward sizes.
 
 mod common;
@@ -7,16 +7,20 @@ mod common;
 use common::gpu::{assert_close, ctx, gaussian, max_rel_err, random, run, submit, tensor, validate_with_naga, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::ShaderSpec;
-use lfm_webgpu::gpu::{GpuTensor, KvCache, Ops};
+use lfm_webgpu::gpu::{GpuTensor, KvCache, KvPrecision, Ops};
 use lfm_webgpu::reference::ops as reference;
 use lfm_webgpu::rng::Rng;
 
 const KERNELS: [&str; 4] = ["short_conv", "kv_store", "attention", "attention_combine"];
+const PRECISIONS: [KvPrecision; 2] = [KvPrecision::F16, KvPrecision::F32];
 
 #[test]
 fn mixer_shaders_validate_with_naga() {
     for k in KERNELS {
         validate_with_naga(&ShaderSpec::plain(k));
+    }
+    for k in ["kv_store", "attention"] {
+        validate_with_naga(&ShaderSpec::plain(k).with_kv_f32(true));
     }
 }
 
@@ -71,45 +75,70 @@ fn short_conv_in_chunks_equals_one_pass() {
 
 // ---------------------------------------------------------------- KV cache
 
+/// `x` as a cache of `precision` holds it: f32 as is, f16 rounded to the nearest.
+fn as_cached(precision: KvPrecision, x: &[f32]) -> Vec<f32> {
+    match precision {
+        KvPrecision::F16 => x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect(),
+        KvPrecision::F32 => x.to_vec(),
+    }
+}
+
+/// How far a cached value may be from [`as_cached`]: f32 exactly; f16 one step (2^-10
+/// relative) either way, since WGSL leaves the direction of its rounding to the implementation.
+fn cached_tolerance(precision: KvPrecision) -> impl Fn(usize, f32) -> f32 {
+    move |_, want| match precision {
+        KvPrecision::F16 => want.abs() * 2f32.powi(-10),
+        KvPrecision::F32 => 0.0,
+    }
+}
+
 #[test]
 fn kv_cache_splits_a_long_context_within_the_binding_limit() {
     // The real shape: 8 kv heads of 64, 128K positions: 256 MiB per K.
     let limit = ctx().max_binding_bytes();
-    let cache = KvCache::new(ctx(), "kv", 8, 64, 131_072).unwrap();
-    let bytes = 131_072u64 * 8 * 64 * 4;
-    assert_eq!(cache.blocks.len() as u64, bytes.div_ceil(limit / (8 * 64 * 4) * (8 * 64 * 4)));
-    assert!(cache.blocks.iter().all(|b| b.k.size() <= limit && b.v.size() <= limit));
-    assert_eq!(cache.blocks.iter().map(|b| b.positions).sum::<usize>(), 131_072);
-    assert_eq!(cache.bytes(), 2 * bytes);
-    assert!(KvCache::new(ctx(), "kv", 8, 6, 10).is_err(), "head_dim must be a multiple of 4");
+    for precision in PRECISIONS {
+        let cache = KvCache::new(ctx(), "kv", precision, 8, 64, 131_072).unwrap();
+        let row = 8 * 64 * precision.element_bytes();
+        let bytes = 131_072u64 * row;
+        assert_eq!(cache.blocks.len() as u64, bytes.div_ceil(limit / row * row), "{precision:?}");
+        assert!(cache.blocks.iter().all(|b| b.k.size() <= limit && b.v.size() <= limit));
+        assert_eq!(cache.blocks.iter().map(|b| b.positions).sum::<usize>(), 131_072);
+        assert_eq!(cache.bytes(), 2 * bytes);
+        assert!(KvCache::new(ctx(), "kv", precision, 8, 6, 10).is_err(), "head_dim must be a multiple of 4");
+    }
+    // f16 halves the cache: the 128K context of 8 kv heads x 64 is 128 MiB per K.
+    assert_eq!(KvPrecision::F16.element_bytes() * 2, KvPrecision::F32.element_bytes());
 }
 
 #[test]
 fn kv_store_writes_rows_across_blocks() {
-    let mut rng = Rng::new(22);
-    let (n_kv, hd, cap) = (3, 8, 50);
-    let cache = KvCache::with_block_positions(ctx(), "kv", n_kv, hd, cap, 7).unwrap();
-    assert_eq!(cache.blocks.len(), 8);
-    let row = n_kv * hd;
-    let (mut want_k, mut want_v) = (Vec::new(), Vec::new());
-    let mut pos = 0;
-    // 5 rows in block 0, then 13 rows across blocks 0..2, then 1, then up to the capacity.
-    for t in [5, 13, 1, 31] {
-        let (k, v) = (random(&mut rng, t * row, 1.0), random(&mut rng, t * row, 1.0));
-        let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
-        submit(|ops| {
-            kernels::kv_store(ops, &cache, &gk, &gv, pos).unwrap();
-            assert_eq!(ops.dispatch_count(), cache.spans(pos, t).count());
-        });
-        want_k.extend(k);
-        want_v.extend(v);
-        pos += t;
-        let (got_k, got_v) = cache.read_blocking(ctx(), pos).unwrap();
-        assert_close(&format!("K after {pos} positions"), &got_k, &want_k, |_, _| 0.0);
-        assert_close(&format!("V after {pos} positions"), &got_v, &want_v, |_, _| 0.0);
+    for precision in PRECISIONS {
+        let mut rng = Rng::new(22);
+        let (n_kv, hd, cap) = (3, 8, 50);
+        let cache = KvCache::with_block_positions(ctx(), "kv", precision, n_kv, hd, cap, 7).unwrap();
+        assert_eq!(cache.blocks.len(), 8);
+        let row = n_kv * hd;
+        let (mut want_k, mut want_v) = (Vec::new(), Vec::new());
+        let mut pos = 0;
+        // 5 rows in block 0, then 13 rows across blocks 0..2, then 1, then up to the capacity.
+        for t in [5, 13, 1, 31] {
+            let (k, v) = (random(&mut rng, t * row, 1.0), random(&mut rng, t * row, 1.0));
+            let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
+            submit(|ops| {
+                kernels::kv_store(ops, &cache, &gk, &gv, pos).unwrap();
+                assert_eq!(ops.dispatch_count(), cache.spans(pos, t).count());
+            });
+            want_k.extend(as_cached(precision, &k));
+            want_v.extend(as_cached(precision, &v));
+            pos += t;
+            let (got_k, got_v) = cache.read_blocking(ctx(), pos).unwrap();
+            let tol = cached_tolerance(precision);
+            assert_close(&format!("{precision:?} K after {pos} positions"), &got_k, &want_k, &tol);
+            assert_close(&format!("{precision:?} V after {pos} positions"), &got_v, &want_v, &tol);
+        }
+        let one = tensor(1, row, &vec![0.0; row]);
+        assert!(kernels::kv_store(&mut Ops::new(ctx()), &cache, &one, &one, cap).is_err(), "past the capacity");
     }
-    let one = tensor(1, row, &vec![0.0; row]);
-    assert!(kernels::kv_store(&mut Ops::new(ctx()), &cache, &one, &one, cap).is_err(), "past the capacity");
 }
 
 // ---------------------------------------------------------------- attention
@@ -118,6 +147,7 @@ fn kv_store_writes_rows_across_blocks() {
 /// and runs attention in one step, as a forward pass does; compares with the reference.
 /// Heads and cache of an attention test.
 struct Shape {
+    precision: KvPrecision,
     n_heads: usize,
     n_kv: usize,
     hd: usize,
@@ -126,9 +156,9 @@ struct Shape {
 }
 
 fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
-    let Shape { n_heads, n_kv, hd, capacity: cap, block } = shape;
+    let Shape { precision, n_heads, n_kv, hd, capacity: cap, block } = shape;
     let mut rng = Rng::new(seed);
-    let cache = KvCache::with_block_positions(ctx(), "kv", n_kv, hd, cap, block).unwrap();
+    let cache = KvCache::with_block_positions(ctx(), "kv", precision, n_kv, hd, cap, block).unwrap();
     let max_t = cases.iter().map(|c| c.1).max().unwrap();
     let scratch = zeros(kernels::attention_scratch_len(&cache, max_t, n_heads), 1);
     let mut worst = 0.0f32;
@@ -136,7 +166,9 @@ fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
         let n_ctx = pos0 + t;
         let (k, v) = (gaussian(&mut rng, n_ctx * n_kv * hd, 1.0), gaussian(&mut rng, n_ctx * n_kv * hd, 1.0));
         let q = gaussian(&mut rng, t * n_heads * hd, 2.0); // peaky softmax: scores ~ N(0, 4)
-        let want = reference::attention(&q, &k, &v, pos0, n_heads, n_kv, hd);
+                                                           // The reference reads K and V as the cache holds them.
+        let (ck, cv) = (as_cached(precision, &k), as_cached(precision, &v));
+        let want = reference::attention(&q, &ck, &cv, pos0, n_heads, n_kv, hd);
 
         let row = n_kv * hd;
         if pos0 > 0 {
@@ -152,11 +184,12 @@ fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
             kernels::attention(ops, &gq, &cache, pos0, &scratch, &out).unwrap();
             assert_eq!(ops.dispatch_count() - before, blocks + 1, "one dispatch per block, then the combine");
         });
-        let what = format!("attention heads {n_heads}/{n_kv} hd {hd} blocks of {block}: pos0 {pos0}, T {t}");
+        let what =
+            format!("attention {precision:?} heads {n_heads}/{n_kv} hd {hd} blocks of {block}: pos0 {pos0}, T {t}");
         assert_close(&what, &got, &want, |_, w| 1e-5 * (1.0 + w.abs()));
         worst = worst.max(max_rel_err(&got, &want));
     }
-    eprintln!("attention {n_heads}/{n_kv}/{hd}: max |gpu - ref| / (1 + |ref|) = {worst:e}");
+    eprintln!("attention {precision:?} {n_heads}/{n_kv}/{hd}: max |gpu - ref| / (1 + |ref|) = {worst:e}");
 }
 
 const CASES: [(usize, usize); 9] = [(0, 1), (1, 1), (37, 1), (300, 1), (0, 5), (11, 5), (0, 23), (11, 23), (290, 23)];
@@ -164,7 +197,9 @@ const CASES: [(usize, usize); 9] = [(0, 1), (1, 1), (37, 1), (300, 1), (0, 5), (
 #[test]
 fn attention_matches_reference_small_heads() {
     // Blocks of 100 positions: pos0 300 reads 4 buffers, the last T=23 prefill crosses one.
-    check_attention(30, Shape { n_heads: 4, n_kv: 2, hd: 16, capacity: 400, block: 100 }, &CASES);
+    for precision in PRECISIONS {
+        check_attention(30, Shape { precision, n_heads: 4, n_kv: 2, hd: 16, capacity: 400, block: 100 }, &CASES);
+    }
 }
 
 #[test]
@@ -172,7 +207,9 @@ fn attention_matches_reference_real_shape_long_context() {
     // LFM2.5-8B-A1B's heads over ~2000 positions in blocks of 300 (7 buffers); decode splits
     // within a block, prefill queries are masked per split.
     let cases = [(0, 1), (1, 1), (37, 1), (300, 1), (1999, 1), (0, 5), (11, 5), (0, 23), (11, 23), (1977, 23)];
-    check_attention(31, Shape { n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block: 300 }, &cases);
+    for precision in PRECISIONS {
+        check_attention(31, Shape { precision, n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block: 300 }, &cases);
+    }
 }
 
 #[test]
@@ -181,13 +218,14 @@ fn attention_matches_reference_for_every_head_grouping() {
     // of them in their vec4 lanes.
     let cases = [(0, 1), (70, 1), (0, 9), (61, 9)];
     for (n_heads, n_kv) in [(2, 2), (3, 1), (12, 2), (16, 2)] {
-        check_attention(33, Shape { n_heads, n_kv, hd: 32, capacity: 100, block: 40 }, &cases);
+        let precision = KvPrecision::default();
+        check_attention(33, Shape { precision, n_heads, n_kv, hd: 32, capacity: 100, block: 40 }, &cases);
     }
 }
 
 #[test]
 fn attention_rejects_a_small_scratch_and_bad_heads() {
-    let cache = KvCache::with_block_positions(ctx(), "kv", 2, 16, 64, 16).unwrap();
+    let cache = KvCache::with_block_positions(ctx(), "kv", KvPrecision::F16, 2, 16, 64, 16).unwrap();
     let (q, out) = (zeros(3, 4 * 16), zeros(3, 4 * 16));
     let small = zeros(100, 1); // the partials of 3 x 4 heads x 1 split need 216
     let err = kernels::attention(&mut Ops::new(ctx()), &q, &cache, 5, &small, &out).unwrap_err();
@@ -203,13 +241,15 @@ fn dispatches_past_65535_workgroups_fold_into_y() {
     let mut rng = Rng::new(32);
     // kv_store: 4100 rows of 1024 elements, over 65535 * 64 threads.
     let (t, row) = (4100, 1024);
-    let cache = KvCache::new(ctx(), "kv", 16, 64, t).unwrap();
+    let cache = KvCache::new(ctx(), "kv", KvPrecision::F16, 16, 64, t).unwrap();
     let (k, v) = (random(&mut rng, t * row, 1.0), random(&mut rng, t * row, 1.0));
     let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
     submit(|ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
     let (got_k, got_v) = cache.read_blocking(ctx(), t).unwrap();
-    assert_close("kv_store, folded", &got_k, &k, |_, _| 0.0);
-    assert_close("kv_store, folded", &got_v, &v, |_, _| 0.0);
+    let tol = cached_tolerance(KvPrecision::F16);
+    assert_close("kv_store, folded", &got_k, &as_cached(KvPrecision::F16, &k), &tol);
+    assert_close("kv_store, folded", &got_v, &as_cached(KvPrecision::F16, &v), &tol);
     // attention: 65 queries x 1024 heads = 66560 workgroups.
-    check_attention(33, Shape { n_heads: 1024, n_kv: 1, hd: 4, capacity: 100, block: 100 }, &[(0, 65)]);
+    let shape = Shape { precision: KvPrecision::F16, n_heads: 1024, n_kv: 1, hd: 4, capacity: 100, block: 100 };
+    check_attention(33, shape, &[(0, 65)]);
 }

@@ -110,13 +110,16 @@ pub fn weight_bytes_per_token(m: &GpuModel) -> u64 {
     token_bytes(m).total()
 }
 
-/// Bytes of K and V of one position, summed over the attention layers (f32 on the GPU).
+/// Bytes of K and V of one position, summed over the attention layers, in the precision the
+/// model's states keep them ([`GpuModel::kv_precision`]).
 pub fn kv_bytes_per_position(m: &GpuModel) -> u64 {
     let c = &m.config;
     c.layers
         .iter()
         .map(|l| match l {
-            LayerKind::Attention { n_kv_heads } => 2 * 4 * (n_kv_heads * c.head_dim) as u64,
+            LayerKind::Attention { n_kv_heads } => {
+                2 * m.kv_precision.element_bytes() * (n_kv_heads * c.head_dim) as u64
+            }
             LayerKind::Conv => 0,
         })
         .sum()

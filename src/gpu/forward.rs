@@ -141,7 +141,8 @@ fn experts(
 }
 
 impl GpuModel {
-    /// A fresh sequence able to hold `capacity` tokens (at most the model's context length).
+    /// A fresh sequence able to hold `capacity` tokens (at most the model's context length),
+    /// its KV caches in [`GpuModel::kv_precision`].
     pub fn new_state(&self, capacity: usize) -> Result<GpuState, ModelError> {
         let c = &self.config;
         if capacity == 0 || capacity > c.context_length {
@@ -156,7 +157,9 @@ impl GpuModel {
                     LayerKind::Conv => GpuTensor::zeros(ctx, &format!("conv_state.{i}"), c.conv_kernel - 1, c.hidden)
                         .map(LayerState::Conv),
                     LayerKind::Attention { n_kv_heads } => {
-                        KvCache::new(ctx, &format!("kv.{i}"), *n_kv_heads, c.head_dim, capacity).map(LayerState::Attn)
+                        let label = format!("kv.{i}");
+                        KvCache::new(ctx, &label, self.kv_precision, *n_kv_heads, c.head_dim, capacity)
+                            .map(LayerState::Attn)
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;

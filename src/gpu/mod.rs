@@ -29,7 +29,7 @@ mod tuning;
 
 pub use context::{ContextOptions, GpuContext, GpuError};
 pub use forward::MAX_BATCH;
-pub use kv_cache::{KvBlock, KvCache};
+pub use kv_cache::{KvBlock, KvCache, KvPrecision};
 pub use matrix::{GpuMatrix, MatrixPart, MatrixUpload};
 pub use model::{GpuModel, PlannedTensor, TensorRole, TensorUpload, Uploaded};
 pub use ops::{Ops, OpsCounts};

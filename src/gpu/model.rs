@@ -23,7 +23,7 @@ use crate::quant::GgmlType;
 use super::kernels::RopeTable;
 use super::layout::GpuFormat;
 use super::matrix::{WrittenRows, FLUSH_BYTES};
-use super::{GpuContext, GpuError, GpuMatrix, GpuTensor, MatrixUpload};
+use super::{GpuContext, GpuError, GpuMatrix, GpuTensor, KvPrecision, MatrixUpload};
 
 pub struct GpuModel {
     pub ctx: Arc<GpuContext>,
@@ -32,6 +32,8 @@ pub struct GpuModel {
     pub(crate) rope: RopeTable,
     /// Bytes of weights uploaded (what a forward pass may read at most).
     pub weight_bytes: u64,
+    /// How the states made from now on keep K and V (f16 unless set).
+    pub kv_precision: KvPrecision,
 }
 
 impl Drop for GpuModel {
@@ -277,6 +279,6 @@ impl GpuModel {
         )?;
         let rope = RopeTable::new(&ctx, config.head_dim, config.rope_theta)?;
         ctx.take_error()?; // an upload that ran out of memory
-        Ok(GpuModel { ctx, config, weights, rope, weight_bytes })
+        Ok(GpuModel { ctx, config, weights, rope, weight_bytes, kv_precision: KvPrecision::default() })
     }
 }

@@ -7,13 +7,15 @@
 //! format (`matvec`, `matmul`, `embed`) get one `shaders/quant/<type>.wgsl` helper prepended
 //! per variant, which names the pipeline `matvec_q4_0` etc.
 //!
-//! Four include names are chosen per variant rather than fixed: `quant/dot.wgsl` is the
+//! Five include names are chosen per variant rather than fixed: `quant/dot.wgsl` is the
 //! format's dot-unit helper (`dot/<type>.wgsl`, or `dot/generic.wgsl` for formats without
 //! one), `common/dot_loop.wgsl` its loop over the units (`dot_loop_chunked.wgsl` for the
 //! [`SCALE_CHUNK_TYPES`], else `dot_loop_strided.wgsl`), `common/reduce.wgsl` the workgroup sum that suits the adapter
 //! (`reduce_subgroup.wgsl` or `reduce_shared.wgsl`, see [`ShaderTarget`]) and
 //! `common/x_vectors.wgsl` how a matrix-vector kernel binds its vectors (`x_storage.wgsl`, or
-//! `x_uniform.wgsl` for [`ShaderSpec::uniform_x`] variants).
+//! `x_uniform.wgsl` for [`ShaderSpec::uniform_x`] variants), and `common/kv_elements.wgsl` how
+//! the KV-cache kernels store K and V (`kv_f16.wgsl`, or `kv_f32.wgsl` for
+//! [`ShaderSpec::kv_f32`] variants).
 
 use std::collections::HashSet;
 
@@ -60,6 +62,8 @@ shader_files!(
     "common/reduce_subgroup.wgsl",
     "common/row_norm.wgsl",
     "common/kscale.wgsl",
+    "common/kv_f16.wgsl",
+    "common/kv_f32.wgsl",
     "common/split_scale.wgsl",
     "common/trig.wgsl",
     "common/x_storage.wgsl",
@@ -86,6 +90,8 @@ shader_files!(
 pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec"];
 /// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
 pub const UNIFORM_X_KERNELS: &[&str] = &["matvec", "moe_matvec"];
+/// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
+pub const KV_KERNELS: &[&str] = &["attention", "kv_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).
 pub const X_UNIFORM_BYTES: u64 = 65536;
 /// Kernels with a single variant.
@@ -154,15 +160,17 @@ pub struct ShaderSpec {
     /// instead of a storage buffer (`common/x_uniform.wgsl`; CPU adapters, see
     /// `Tuning::uniform_x`): the host binds the window, [`X_UNIFORM_BYTES`] of the buffer.
     pub uniform_x: bool,
+    /// A KV-cache kernel for an f32 cache (`common/kv_f32.wgsl`) instead of f16 pairs.
+    pub kv_f32: bool,
 }
 
 impl ShaderSpec {
     pub const fn plain(kernel: &'static str) -> ShaderSpec {
-        ShaderSpec { kernel, quant: None, uniform_x: false }
+        ShaderSpec { kernel, quant: None, uniform_x: false, kv_f32: false }
     }
 
     pub const fn quant(kernel: &'static str, ty: GgmlType) -> ShaderSpec {
-        ShaderSpec { kernel, quant: Some(ty), uniform_x: false }
+        ShaderSpec { kernel, quant: Some(ty), uniform_x: false, kv_f32: false }
     }
 
     /// This variant with its vectors in the uniform window (`uniform`) or not.
@@ -170,12 +178,19 @@ impl ShaderSpec {
         ShaderSpec { uniform_x: uniform, ..self }
     }
 
-    /// Pipeline label: `rms_norm`, `matvec_q4_k`, `matvec_q4_k+ux` (uniform x), ...
+    /// This KV-cache kernel for an f32 cache (`f32`) or f16 pairs.
+    pub const fn with_kv_f32(self, f32: bool) -> ShaderSpec {
+        ShaderSpec { kv_f32: f32, ..self }
+    }
+
+    /// Pipeline label: `rms_norm`, `matvec_q4_k`, `matvec_q4_k+ux` (uniform x), `attention+kv32`
+    /// (f32 KV cache), ...
     pub fn label(&self) -> String {
         let ux = if self.uniform_x { "+ux" } else { "" };
+        let kv = if self.kv_f32 { "+kv32" } else { "" };
         match self.quant {
-            Some(ty) => format!("{}_{}{ux}", self.kernel, ty.name().to_ascii_lowercase()),
-            None => format!("{}{ux}", self.kernel),
+            Some(ty) => format!("{}_{}{ux}{kv}", self.kernel, ty.name().to_ascii_lowercase()),
+            None => format!("{}{ux}{kv}", self.kernel),
         }
     }
 
@@ -208,7 +223,7 @@ impl ShaderSpec {
         }
         root.push_str(&format!("#include \"{}.wgsl\"\n", self.kernel));
         let mut out = String::new();
-        let choice = Choice { quant: self.quant, uniform_x: self.uniform_x, target };
+        let choice = Choice { quant: self.quant, uniform_x: self.uniform_x, kv_f32: self.kv_f32, target };
         expand(&root, "<source>", &mut HashSet::new(), &mut out, &choice)?;
         Ok(out)
     }
@@ -220,7 +235,8 @@ impl ShaderSpec {
         let uniform_x = UNIFORM_X_KERNELS
             .iter()
             .flat_map(|k| GPU_TYPES.iter().map(move |&ty| ShaderSpec::quant(k, ty).with_uniform_x(true)));
-        plain.chain(quant).chain(uniform_x).collect()
+        let kv_f32 = KV_KERNELS.iter().map(|k| ShaderSpec::plain(k).with_kv_f32(true));
+        plain.chain(quant).chain(uniform_x).chain(kv_f32).collect()
     }
 }
 
@@ -228,7 +244,7 @@ impl ShaderSpec {
 /// file once); an unknown file or malformed directive is [`GpuError::Shader`].
 pub fn expand_includes(text: &str) -> Result<String, GpuError> {
     let mut out = String::new();
-    let choice = Choice { quant: None, uniform_x: false, target: ShaderTarget::default() };
+    let choice = Choice { quant: None, uniform_x: false, kv_f32: false, target: ShaderTarget::default() };
     expand(text, "<source>", &mut HashSet::new(), &mut out, &choice)?;
     Ok(out)
 }
@@ -237,11 +253,12 @@ pub fn expand_includes(text: &str) -> Result<String, GpuError> {
 struct Choice {
     quant: Option<GgmlType>,
     uniform_x: bool,
+    kv_f32: bool,
     target: ShaderTarget,
 }
 
 impl Choice {
-    /// The file an include name stands for: itself, or the variant's choice for the four
+    /// The file an include name stands for: itself, or the variant's choice for the five
     /// chosen names.
     fn resolve(&self, path: &str) -> Option<String> {
         match path {
@@ -257,6 +274,8 @@ impl Choice {
             "common/reduce.wgsl" => Some("common/reduce_shared.wgsl".into()),
             "common/x_vectors.wgsl" if self.uniform_x => Some("common/x_uniform.wgsl".into()),
             "common/x_vectors.wgsl" => Some("common/x_storage.wgsl".into()),
+            "common/kv_elements.wgsl" if self.kv_f32 => Some("common/kv_f32.wgsl".into()),
+            "common/kv_elements.wgsl" => Some("common/kv_f16.wgsl".into()),
             _ => Some(path.into()),
         }
     }

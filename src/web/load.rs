@@ -130,7 +130,8 @@ async fn load(
             }
         }
     }
-    let gpu = GpuModel::from_uploaded(ctx, &gguf, uploaded)?;
+    let mut gpu = GpuModel::from_uploaded(ctx, &gguf, uploaded)?;
+    gpu.kv_precision = options.kv_precision;
     // A state (KV cache, scratch, logits) is allocated by each generate or session: one that
     // cannot be (a buffer over the binding limit) fails the load now, not every later call.
     drop(gpu.new_state(MAX_BATCH.min(gpu.config.context_length))?);

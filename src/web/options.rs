@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::gpu::ContextOptions;
+use crate::gpu::{ContextOptions, KvPrecision};
 use crate::sampling::SamplingParams;
 
 use super::error::{Code, LfmError, Result};
@@ -19,6 +19,8 @@ const OPTION_TYPES: &str = r#"
 export interface LoadOptions {
   /** Most bytes one GPU storage binding may hold (mobile GPUs: 128 MiB); weights are split to fit. */
   maxBindingBytes?: number;
+  /** How the KV cache keeps K and V: 'f16' (default, half the memory) or 'f32' (exact). */
+  kvCache?: 'f16' | 'f32';
   /** Stops the load (code `aborted`) between two requests once it fires. */
   signal?: AbortSignal;
 }
@@ -45,11 +47,13 @@ extern "C" {
     pub type JsGenerateOptions;
 }
 
-/// `Model.load(source, onProgress, { maxBindingBytes?, signal? })`.
+/// `Model.load(source, onProgress, { maxBindingBytes?, kvCache?, signal? })`.
 #[derive(Default)]
 pub struct LoadOptions {
     /// The device options: `maxBindingBytes` lowers the storage-binding limit.
     pub context: ContextOptions,
+    /// `kvCache`: how the model's states keep K and V.
+    pub kv_precision: KvPrecision,
     /// An `AbortSignal`: the load stops with `aborted` between two requests once it fires.
     signal: Option<JsValue>,
 }
@@ -64,8 +68,10 @@ impl LoadOptions {
         };
         for key in Object::keys(object).iter() {
             let key = key.as_string().unwrap_or_default();
-            if !["maxBindingBytes", "signal"].contains(&key.as_str()) {
-                return Err(LfmError::invalid(format!("unknown option `{key}` (known: maxBindingBytes, signal)")));
+            if !["maxBindingBytes", "kvCache", "signal"].contains(&key.as_str()) {
+                return Err(LfmError::invalid(format!(
+                    "unknown option `{key}` (known: maxBindingBytes, kvCache, signal)"
+                )));
             }
         }
         let get = |key: &str| Reflect::get(object, &key.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
@@ -79,6 +85,17 @@ impl LoadOptions {
                 )));
             };
             parsed.context.max_binding_bytes = Some(bytes as u64);
+        }
+        if let Some(v) = get("kvCache") {
+            parsed.kv_precision = match v.as_string().as_deref() {
+                Some("f16") => KvPrecision::F16,
+                Some("f32") => KvPrecision::F32,
+                _ => {
+                    let shown =
+                        js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string()).unwrap_or_else(|| js_message(v));
+                    return Err(LfmError::invalid(format!("options.kvCache must be 'f16' or 'f32' (got {shown})")));
+                }
+            };
         }
         if let Some(signal) = get("signal") {
             if !signal.is_object() {

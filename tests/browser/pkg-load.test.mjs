@@ -248,10 +248,11 @@ describe('npm package: loading (tiny-moe)', () => {
 
   pageTest('a 1 MiB storage-binding limit: the weights are split and the tokens unchanged', 300_000, async (page) => {
     const r = await page.evaluate(async ({ url, prompt }) => {
-      const engine = await window.pkg.createEngine({ model: url, cache: false, maxBindingBytes: 1 << 20 });
-      return { limit: engine.model.maxBindingBytes, tokens: await window.greedy(engine, prompt, 4) };
+      const engine = await window.pkg.createEngine({ model: url, cache: false, maxBindingBytes: 1 << 20, kvCache: 'f32' });
+      return { limit: engine.model.maxBindingBytes, kv: engine.model.kvCache, tokens: await window.greedy(engine, prompt, 4) };
     }, { url: `/fixtures/tiny-moe/${Q8}`, prompt: golden.prompt.ids });
     assert.equal(r.limit, 1 << 20);
+    assert.equal(r.kv, 'f32', 'kvCache reaches the worker');
     assert.deepEqual(r.tokens, want('q8_0', 4));
   });
 

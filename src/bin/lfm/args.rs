@@ -17,7 +17,7 @@ use lfm_webgpu::gguf::GgufFile;
 use lfm_webgpu::sampling::SamplingParams;
 use serde_json::Value;
 
-use crate::load::{load_file, BackendChoice, Loaded};
+use crate::load::{load_file, BackendChoice, KvCacheChoice, Loaded};
 use crate::{hub, Result, DEFAULT_MODEL};
 
 #[derive(clap::Args)]
@@ -30,6 +30,9 @@ pub struct ModelArgs {
     /// Most tokens the conversation may hold, prompt and answers together (capped at the model's).
     #[arg(long, default_value_t = 8192)]
     pub context: usize,
+    /// How the GPU keeps the KV cache: f16 (half the memory) or f32 (exact).
+    #[arg(long, value_enum, default_value = "f16")]
+    pub kv_cache: KvCacheChoice,
 }
 
 impl ModelArgs {
@@ -40,7 +43,7 @@ impl ModelArgs {
         let file = GgufFile::open(&path)?;
         let template = Arc::new(ChatTemplate::from_gguf(&file.header)?);
         let extra = render_extra()?;
-        let loaded = load_file(&path, &file, self.backend, true)?;
+        let loaded = load_file(&path, &file, self.backend, self.kv_cache, true)?;
         let mut session =
             Session::new(loaded.backend.clone(), loaded.tokenizer.clone(), template.clone(), self.context)?;
         session.render_extra = extra;

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::bench_runs::{counts_json, Bench, DecodeRun, Peak};
 use crate::info::human_bytes;
+use crate::load::KvCacheChoice;
 use crate::{hub, Format};
 
 #[derive(clap::Args)]
@@ -48,6 +49,9 @@ pub struct BenchArgs {
     /// token; capped at the model's context length). 0: none.
     #[arg(long, value_delimiter = ',', default_value = "1024")]
     context: Vec<usize>,
+    /// How the KV cache keeps K and V: f16 (half the memory and attention reads) or f32.
+    #[arg(long, value_enum, default_value = "f16")]
+    kv_cache: KvCacheChoice,
     /// Skip the warm-up step (pipeline compilation then counts in the first measurement).
     #[arg(long)]
     no_warmup: bool,
@@ -93,7 +97,8 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
     for t in &plan {
         *types.entry(format!("{:?}", t.info.ty)).or_insert(0usize) += 1;
     }
-    let model = GpuModel::new(ctx.clone(), &file.header, &SharedBytes::new(file.shared_bytes()))?;
+    let mut model = GpuModel::new(ctx.clone(), &file.header, &SharedBytes::new(file.shared_bytes()))?;
+    model.kv_precision = a.kv_cache.into();
     let load_s = t0.elapsed().as_secs_f64();
     let c = model.config.clone();
     let gen = a.gen_tokens;
@@ -183,6 +188,7 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
         "weight_bytes": model.weight_bytes,
         "token_bytes": { "dense": tb.dense, "experts": tb.experts, "head": tb.head, "embed_row": tb.embed_row, "total": per_token },
         "kv_bytes_per_position": kv_per_pos,
+        "kv_cache": format!("{:?}", a.kv_cache).to_lowercase(),
         "memory": {
             "capacity_tokens": capacity,
             "weights": memory.weights,
@@ -226,12 +232,13 @@ pub fn run(a: &BenchArgs) -> crate::Result<()> {
         human_bytes(file_weight_bytes)
     );
     println!(
-        "per token    {} of weights read (dense {}, routed experts {}, head {}) + {} of KV per position",
+        "per token    {} of weights read (dense {}, routed experts {}, head {}) + {} of KV ({:?}) per position",
         human_bytes(per_token),
         human_bytes(tb.dense),
         human_bytes(tb.experts),
         human_bytes(tb.head),
-        human_bytes(kv_per_pos)
+        human_bytes(kv_per_pos),
+        a.kv_cache
     );
     println!("copy         {:.2} GB/s (the adapter's own copy kernel)", copy_bw / 1e9);
     if let (Some(before), Some(after)) = (load_before, load_average()) {

@@ -7,7 +7,7 @@ use lfm_webgpu::sampling::{Sampler, SamplingParams};
 use pollster::block_on;
 use serde_json::json;
 
-use crate::load::{load, BackendChoice, Loaded};
+use crate::load::{load, BackendChoice, KvCacheChoice, Loaded};
 use crate::{hub, Format, Result};
 
 #[derive(clap::Args)]
@@ -42,6 +42,9 @@ pub struct GenerateArgs {
     ignore_eos: bool,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
+    /// How the GPU keeps the KV cache: f16 (half the memory) or f32 (exact).
+    #[arg(long, value_enum, default_value = "f16")]
+    kv_cache: KvCacheChoice,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
@@ -59,10 +62,13 @@ pub struct LogitsArgs {
     top: usize,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
+    /// How the GPU keeps the KV cache: f16 (half the memory) or f32 (exact).
+    #[arg(long, value_enum, default_value = "f16")]
+    kv_cache: KvCacheChoice,
 }
 
 pub fn generate(a: &GenerateArgs) -> Result<()> {
-    let Loaded { backend: model, tokenizer, .. } = load(&hub::resolve(&a.model)?, a.backend, false)?;
+    let Loaded { backend: model, tokenizer, .. } = load(&hub::resolve(&a.model)?, a.backend, a.kv_cache, false)?;
     let backend = model.name();
     let prompt: Vec<u32> = match (&a.tokens, &a.prompt) {
         (Some(ids), _) => ids.clone(),
@@ -136,7 +142,7 @@ pub fn generate(a: &GenerateArgs) -> Result<()> {
 }
 
 pub fn logits(a: &LogitsArgs) -> Result<()> {
-    let Loaded { backend: model, .. } = load(&hub::resolve(&a.model)?, a.backend, false)?;
+    let Loaded { backend: model, .. } = load(&hub::resolve(&a.model)?, a.backend, a.kv_cache, false)?;
     let mut state = model.new_sequence(a.tokens.len())?;
     let all = block_on(model.forward(&mut state, &a.tokens, Logits::All))?;
     let top: Vec<Vec<(u32, f32)>> = all.chunks(model.config().vocab_size).map(|row| top_logits(row, a.top)).collect();

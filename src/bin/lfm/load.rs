@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use lfm_webgpu::engine::Backend;
 use lfm_webgpu::gguf::GgufFile;
-use lfm_webgpu::gpu::{GpuContext, GpuModel};
+use lfm_webgpu::gpu::{GpuContext, GpuModel, KvPrecision};
 use lfm_webgpu::model::{HostTensor, SharedBytes};
 use lfm_webgpu::reference::ReferenceModel;
 use lfm_webgpu::tokenizer::Tokenizer;
@@ -27,6 +27,24 @@ pub enum BackendChoice {
     Reference,
 }
 
+/// How the GPU's KV cache keeps K and V (`--kv-cache`; the reference keeps f32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KvCacheChoice {
+    /// Half the memory and the long-context reads of f32; logits within ~1e-2 of it.
+    F16,
+    /// Exact (matches the Hugging Face goldens to 1e-3).
+    F32,
+}
+
+impl From<KvCacheChoice> for KvPrecision {
+    fn from(c: KvCacheChoice) -> KvPrecision {
+        match c {
+            KvCacheChoice::F16 => KvPrecision::F16,
+            KvCacheChoice::F32 => KvPrecision::F32,
+        }
+    }
+}
+
 pub struct Loaded {
     pub path: PathBuf,
     pub backend: Arc<Backend>,
@@ -35,14 +53,21 @@ pub struct Loaded {
     pub device: String,
 }
 
-/// Loads `path` on `choice`. With `report`, shows a bar (on a terminal) while the weights
-/// upload and prints the load time to stderr.
-pub fn load(path: &Path, choice: BackendChoice, report: bool) -> Result<Loaded> {
-    load_file(path, &GgufFile::open(path)?, choice, report)
+/// Loads `path` on `choice` (a GPU model's states keeping K and V as `kv` says). With
+/// `report`, shows a bar (on a terminal) while the weights upload and prints the load time to
+/// stderr.
+pub fn load(path: &Path, choice: BackendChoice, kv: KvCacheChoice, report: bool) -> Result<Loaded> {
+    load_file(path, &GgufFile::open(path)?, choice, kv, report)
 }
 
 /// [`load`] of a file already open (`path` names it in messages).
-pub fn load_file(path: &Path, file: &GgufFile, choice: BackendChoice, report: bool) -> Result<Loaded> {
+pub fn load_file(
+    path: &Path,
+    file: &GgufFile,
+    choice: BackendChoice,
+    kv: KvCacheChoice,
+    report: bool,
+) -> Result<Loaded> {
     let started = Instant::now();
     let tokenizer = Tokenizer::from_gguf(&file.header)?;
     let bytes = SharedBytes::new(file.shared_bytes());
@@ -63,7 +88,8 @@ pub fn load_file(path: &Path, file: &GgufFile, choice: BackendChoice, report: bo
                 tensor
             });
             bar.finish_and_clear();
-            let model = model?;
+            let mut model = model?;
+            model.kv_precision = kv.into();
             let weight_bytes = model.weight_bytes;
             (Backend::Gpu(model), device, weight_bytes)
         }

@@ -3,41 +3,55 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{dispatch_elementwise, expect_len, to_u32, WG_SIZE};
+use super::{expect_len, to_u32, wg_constants, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
-use crate::gpu::{GpuError, GpuTensor, KvCache, Ops};
+use crate::gpu::{GpuError, GpuTensor, KvCache, KvPrecision, Ops};
 
 /// Mirrors `Params` in `shaders/kv_store.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct StoreParams {
-    row_len: u32,  // n_kv_heads * head_dim
-    src_row0: u32, // first row of k / v
-    dst_row0: u32, // its block-local position
-    n: u32,        // elements: rows * row_len
+    row_pairs: u32, // n_kv_heads * head_dim / 2
+    src_row0: u32,  // first row of k / v
+    dst_row0: u32,  // its block-local position
+    n: u32,         // element pairs: rows * row_pairs
 }
 
-/// Writes K and V of T new positions `pos0 .. pos0 + T` into the cache, one dispatch per
-/// block touched.
+/// Writes K and V of T new positions `pos0 .. pos0 + T` into the cache (in its precision), one
+/// dispatch per block touched.
 /// - k, v: (T, n_kv_heads * head_dim)
 pub fn kv_store(ops: &mut Ops<'_>, cache: &KvCache, k: &GpuTensor, v: &GpuTensor, pos0: usize) -> Result<(), GpuError> {
     let (t, row_len) = (k.rows, cache.row_len());
     expect_len(k, "kv_store: k", t, row_len)?;
     expect_len(v, "kv_store: v", t, row_len)?;
     cache.check_positions("kv_store", pos0, t)?;
+    // Rows are whole pairs: head_dim is a multiple of 4 (`KvCache::new`).
+    let row_pairs = row_len / 2;
     for (block, dst_row, rows, src_row) in cache.spans(pos0, t) {
-        let n = rows * row_len;
+        let n = rows * row_pairs;
         let params = StoreParams {
-            row_len: row_len as u32,
+            row_pairs: row_pairs as u32,
             src_row0: src_row as u32,
             dst_row0: dst_row as u32,
             n: to_u32(n, "kv_store")?,
         };
-        let storage = [&k.buffer, &v.buffer, &block.k, &block.v];
-        dispatch_elementwise(ops, "kv_store", n, bytemuck::bytes_of(&params), &storage)?;
+        let groups = to_u32(n.div_ceil(WG_SIZE as usize), "kv_store")?;
+        ops.dispatch(Dispatch {
+            spec: kv_spec("kv_store", cache),
+            constants: &wg_constants(),
+            params: bytemuck::bytes_of(&params),
+            storage: &[&k.buffer, &v.buffer, &block.k, &block.v],
+            wide: None,
+            workgroups: ops.grid(groups, 1),
+        })?;
     }
     Ok(())
+}
+
+/// The variant of a KV-cache kernel for `cache`'s precision.
+fn kv_spec(kernel: &'static str, cache: &KvCache) -> ShaderSpec {
+    ShaderSpec::plain(kernel).with_kv_f32(cache.precision == KvPrecision::F32)
 }
 
 /// Mirrors `Params` in `shaders/attention.wgsl`.
@@ -173,7 +187,7 @@ pub fn attention(
         let workgroups = ops.grid(to_u32(t * n_heads / chunk * b.splits, "attention workgroups")?, 1);
         let block = &cache.blocks[b.block];
         ops.dispatch(Dispatch {
-            spec: ShaderSpec::plain("attention"),
+            spec: kv_spec("attention", cache),
             constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &[&q.buffer, &block.k, &block.v, &scratch.buffer],
