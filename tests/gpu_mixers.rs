@@ -1,6 +1,7 @@
 //! The two mixers on the GPU against the reference (`lfm_webgpu::reference::ops`): the short
-//! convolution with its rolling state, the f16 KV cache split into position blocks, and split-K
-//! GQA attention, on seeded random inputs of awkward sizes.
+//! convolution with its rolling state, the KV cache (f16 or f32) split into position blocks,
+//! the fused per-head norm, RoPE and cache store, and split-K GQA attention, on seeded random
+//! inputs of awkward sizes.
 
 mod common;
 
@@ -19,7 +20,8 @@ fn mixer_shaders_validate_with_naga() {
     for k in KERNELS {
         validate_with_naga(&ShaderSpec::plain(k));
     }
-    for k in ["kv_store", "attention"] {
+    for k in ["kv_store", "attention", "qk_norm_rope_store"] {
+        validate_with_naga(&ShaderSpec::plain(k));
         validate_with_naga(&ShaderSpec::plain(k).with_kv_f32(true));
     }
 }
@@ -138,6 +140,72 @@ fn kv_store_writes_rows_across_blocks() {
         }
         let one = tensor(1, row, &vec![0.0; row]);
         assert!(kernels::kv_store(&mut Ops::new(ctx()), &cache, &one, &one, cap).is_err(), "past the capacity");
+    }
+}
+
+// ---------------------------------------------------------------- norm, RoPE and cache store
+
+/// `qk_norm_rope_store` against the reference's rms_norm then rope: q in place, K and V in the
+/// cache (after `pos0` positions already there), for T tokens spread over cache blocks.
+fn check_qk_norm_rope_store(
+    seed: u64,
+    precision: KvPrecision,
+    shape: (usize, usize, usize),
+    block: usize,
+    pos0: usize,
+    t: usize,
+) {
+    let (n_heads, n_kv, hd) = shape;
+    let (eps, theta) = (1e-5, 1e6);
+    let mut rng = Rng::new(seed);
+    let cap = pos0 + t + 3;
+    let cache = KvCache::with_block_positions(ctx(), "kv", precision, n_kv, hd, cap, block).unwrap();
+    let row = n_kv * hd;
+    let (old_k, old_v) = (random(&mut rng, pos0 * row, 1.0), random(&mut rng, pos0 * row, 1.0));
+    if pos0 > 0 {
+        let (gk, gv) = (tensor(pos0, row, &old_k), tensor(pos0, row, &old_v));
+        submit(|ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
+    }
+    let q = gaussian(&mut rng, t * n_heads * hd, 3.0);
+    let (k, v) = (gaussian(&mut rng, t * row, 3.0), random(&mut rng, t * row, 2.0));
+    let (q_norm, k_norm) = (random(&mut rng, hd, 2.0), random(&mut rng, hd, 2.0));
+    let table = kernels::RopeTable::new(ctx(), hd, theta).unwrap();
+
+    let mut want_q = reference::rms_norm(&q, &q_norm, eps);
+    reference::rope(&mut want_q, n_heads * hd, pos0, hd, theta);
+    let mut want_k = reference::rms_norm(&k, &k_norm, eps);
+    reference::rope(&mut want_k, row, pos0, hd, theta);
+
+    let gq = tensor(t, n_heads * hd, &q);
+    let (gk, gv) = (tensor(t, row, &k), tensor(t, row, &v));
+    let (gqn, gkn) = (tensor(1, hd, &q_norm), tensor(1, hd, &k_norm));
+    let got_q = run(&gq, |ops| {
+        kernels::qk_norm_rope_store(ops, [&gq, &gk, &gv], [&gqn, &gkn], eps, &table, &cache, pos0).unwrap();
+        assert_eq!(ops.dispatch_count(), cache.spans(pos0, t).count(), "one dispatch per block touched");
+    });
+    let what = format!("{precision:?} heads {n_heads}/{n_kv} hd {hd} blocks of {block}, pos0 {pos0} T {t}");
+    // The reference and the GPU sum squares in different orders; sin/cos agree to ~1 ulp.
+    assert_close(&format!("{what}: q"), &got_q, &want_q, |_, w| 1e-5 * (1.0 + w.abs()));
+    let (got_k, got_v) = cache.read_blocking(ctx(), pos0 + t).unwrap();
+    let cached = |x: &[f32]| as_cached(precision, x);
+    let tol = cached_tolerance(precision);
+    assert_close(&format!("{what}: old K"), &got_k[..pos0 * row], &cached(&old_k), &tol);
+    assert_close(&format!("{what}: old V"), &got_v[..pos0 * row], &cached(&old_v), &tol);
+    assert_close(&format!("{what}: V"), &got_v[pos0 * row..], &cached(&v), &tol);
+    let k_tol = |i: usize, w: f32| tol(i, w) + 1e-5 * (1.0 + w.abs());
+    assert_close(&format!("{what}: K"), &got_k[pos0 * row..], &cached(&want_k), k_tol);
+}
+
+#[test]
+fn qk_norm_rope_store_matches_norm_then_rope_then_store() {
+    for precision in PRECISIONS {
+        // 6 query heads over 2 kv heads of 12 (3 threads busy of 32), blocks of 7 positions:
+        // decode, a prefill inside one block, and one across three blocks at a far position.
+        for (pos0, t) in [(0, 1), (9, 1), (1, 5), (3, 17)] {
+            check_qk_norm_rope_store(40, precision, (6, 2, 12), 7, pos0, t);
+        }
+        // LFM2.5-8B-A1B's heads: 32 of 64 over 8 kv heads, deep into a long context.
+        check_qk_norm_rope_store(41, precision, (32, 8, 64), 64, 5000, 9);
     }
 }
 

@@ -48,18 +48,15 @@ fn attn_block(
     kv: &KvCache,
     pos0: usize,
 ) -> Result<(), GpuError> {
-    let (c, t, hd) = (&m.config, s.batch, m.config.head_dim);
-    let kv_width = a.n_kv_heads * hd;
-    let (k_raw, k_normed, v) = (s.k.view(t, kv_width)?, s.kn.view(t, kv_width)?, s.v.view(t, kv_width)?);
+    let (c, t) = (&m.config, s.batch);
+    let kv_width = a.n_kv_heads * c.head_dim;
+    let (k, v) = (s.k.view(t, kv_width)?, s.v.view(t, kv_width)?);
     linear(ops, &a.q, &s.xb, &s.q)?;
-    linear(ops, &a.k, &s.xb, &k_raw)?;
+    linear(ops, &a.k, &s.xb, &k)?;
     linear(ops, &a.v, &s.xb, &v)?;
-    k::rms_norm(ops, &s.q.view(t * c.n_heads, hd)?, &a.q_norm, c.norm_eps, &s.qn.view(t * c.n_heads, hd)?)?;
-    k::rms_norm(ops, &k_raw.view(t * a.n_kv_heads, hd)?, &a.k_norm, c.norm_eps, &k_normed.view(t * a.n_kv_heads, hd)?)?;
-    k::rope(ops, &s.qn, &m.rope, pos0)?;
-    k::rope(ops, &k_normed, &m.rope, pos0)?;
-    k::kv_store(ops, kv, &k_normed, &v, pos0)?;
-    k::attention(ops, &s.qn, kv, pos0, &s.attn_partials, &s.attn)?;
+    // Per head: q and k RMS-normed and roped; k and v into the cache; q in place.
+    k::qk_norm_rope_store(ops, [&s.q, &k, &v], [&a.q_norm, &a.k_norm], c.norm_eps, &m.rope, kv, pos0)?;
+    k::attention(ops, &s.q, kv, pos0, &s.attn_partials, &s.attn)?;
     linear(ops, &a.o, &s.attn, &s.y)
 }
 

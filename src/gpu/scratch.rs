@@ -26,12 +26,11 @@ pub(crate) struct Scratch {
     pub bcx: GpuTensor,
     /// (B, H) C * conv(B * x)
     pub gated: GpuTensor,
-    /// (B, n_heads * hd) queries, raw and normed
+    /// (B, n_heads * hd) queries: projected, then normed and roped in place
     pub q: GpuTensor,
-    pub qn: GpuTensor,
-    /// (B, n_kv * hd) keys raw and normed, values
+    /// (B, n_kv * hd) keys and values as projected (normed, roped and cached by
+    /// `qk_norm_rope_store`)
     pub k: GpuTensor,
-    pub kn: GpuTensor,
     pub v: GpuTensor,
     /// (B, n_heads * hd) attention output
     pub attn: GpuTensor,
@@ -108,9 +107,7 @@ impl Scratch {
             bcx: z("bcx", b, 3 * h)?,
             gated: z("gated", b, h)?,
             q: z("q", b, q_width)?,
-            qn: z("qn", b, q_width)?,
             k: z("k", b, kv_width)?,
-            kn: z("kn", b, kv_width)?,
             v: z("v", b, kv_width)?,
             attn: z("attn", b, q_width)?,
             attn_partials: z("attn.partials", partials.max(1), 1)?,
@@ -136,9 +133,7 @@ impl Scratch {
             &self.bcx,
             &self.gated,
             &self.q,
-            &self.qn,
             &self.k,
-            &self.kn,
             &self.v,
             &self.attn,
             &self.attn_partials,
@@ -185,7 +180,6 @@ impl Scratch {
             bcx: v(&self.bcx)?,
             gated: v(&self.gated)?,
             q: v(&self.q)?,
-            qn: v(&self.qn)?,
             attn: v(&self.attn)?,
             ffn_gate: v(&self.ffn_gate)?,
             ffn_up: v(&self.ffn_up)?,

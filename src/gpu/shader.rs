@@ -48,6 +48,7 @@ shader_files!(
     "moe_group.wgsl",
     "moe_matvec.wgsl",
     "moe_route.wgsl",
+    "qk_norm_rope_store.wgsl",
     "repetition_penalty.wgsl",
     "rms_norm.wgsl",
     "rope.wgsl",
@@ -91,7 +92,7 @@ pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec"
 /// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
 pub const UNIFORM_X_KERNELS: &[&str] = &["matvec", "moe_matvec"];
 /// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
-pub const KV_KERNELS: &[&str] = &["attention", "kv_store"];
+pub const KV_KERNELS: &[&str] = &["attention", "kv_store", "qk_norm_rope_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).
 pub const X_UNIFORM_BYTES: u64 = 65536;
 /// Kernels with a single variant.
@@ -107,6 +108,7 @@ pub const PLAIN_KERNELS: &[&str] = &[
     "moe_combine",
     "moe_group",
     "moe_route",
+    "qk_norm_rope_store",
     "repetition_penalty",
     "rms_norm",
     "rope",

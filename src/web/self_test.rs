@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::gpu::kernels;
 use crate::gpu::shader::GPU_TYPES;
-use crate::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, Ops};
+use crate::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, KvPrecision, Ops};
 use crate::model::{HostTensor, SharedBytes};
 use crate::quant::{self, GgmlType};
 use crate::reference::ops as reference;
@@ -98,7 +98,7 @@ enum Check {
     RmsNorm,
     Add,
     Swiglu,
-    Rope,
+    QkNormRope,
     /// `y = x W^T` for a matrix of this type, one GPU buffer.
     Matvec(GgmlType),
     /// The same across several buffers (small parts forced), rows cut mid-matrix.
@@ -122,7 +122,7 @@ const PREFILL: usize = 37; // matmul tokens: a full 32-token tile and a partial 
 
 impl Check {
     fn all() -> Vec<Check> {
-        let mut all = vec![Check::RmsNorm, Check::Add, Check::Swiglu, Check::Rope];
+        let mut all = vec![Check::RmsNorm, Check::Add, Check::Swiglu, Check::QkNormRope];
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matvec(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K].map(Check::MatvecSplit));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
@@ -136,7 +136,7 @@ impl Check {
             Check::RmsNorm => "rms_norm".into(),
             Check::Add => "add".into(),
             Check::Swiglu => "swiglu".into(),
-            Check::Rope => "rope".into(),
+            Check::QkNormRope => "qk_norm_rope".into(),
             Check::Matvec(ty) => format!("matvec_{}", lower(ty)),
             Check::MatvecSplit(ty) => format!("matvec_{}_split", lower(ty)),
             Check::Matmul(ty) => format!("matmul_{}", lower(ty)),
@@ -148,7 +148,7 @@ impl Check {
         match self {
             Check::RmsNorm => format!("x ({ROWS}, {HIDDEN})"),
             Check::Add | Check::Swiglu => format!("({ROWS}, {N})"),
-            Check::Rope => format!("x ({ROWS}, {HEADS} x {HEAD_DIM}), pos0 {POS0}"),
+            Check::QkNormRope => format!("q ({ROWS}, {HEADS} x {HEAD_DIM}), pos0 {POS0}"),
             Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) => {
                 format!("W ({MAT_ROWS}, {MAT_COLS}), x ({}, {MAT_COLS})", self.tokens())
             }
@@ -173,7 +173,7 @@ impl Check {
             // A reordered sum of 1000 squares, relative to the row's mean.
             Check::RmsNorm => 1e-5,
             // Different sin/cos implementations at angles up to ~1000 radians.
-            Check::Rope => 1e-4,
+            Check::QkNormRope => 1e-4,
             // exp() differs in its last bits.
             Check::Swiglu => 1e-6,
             // Exact: the same f32 additions, the same dequantized values.
@@ -214,14 +214,19 @@ impl Check {
                 ops.submit();
                 (out.read_f32(ctx).await?, reference::swiglu(&g, &u))
             }
-            Check::Rope => {
-                let (row, theta) = (HEADS * HEAD_DIM, 1e6);
-                let x = gauss(rng, ROWS * row);
-                let gx = GpuTensor::from_f32(ctx, "x", ROWS, row, &x)?;
+            Check::QkNormRope => {
+                // The forward pass's fused kernel; its query heads are checked here (its keys go
+                // to a KV cache, checked natively in tests/gpu_mixers.rs).
+                let (row, theta, eps) = (HEADS * HEAD_DIM, 1e6, 1e-5);
+                let (x, norm) = (gauss(rng, ROWS * row), gauss(rng, HEAD_DIM));
+                let gx = GpuTensor::from_f32(ctx, "q", ROWS, row, &x)?;
+                let gnorm = GpuTensor::from_f32(ctx, "q_norm", 1, HEAD_DIM, &norm)?;
+                let kv = GpuTensor::zeros(ctx, "kv", ROWS, HEAD_DIM)?;
+                let cache = KvCache::new(ctx, "cache", KvPrecision::F16, 1, HEAD_DIM, POS0 + ROWS)?;
                 let table = kernels::RopeTable::new(ctx, HEAD_DIM, theta)?;
-                kernels::rope(&mut ops, &gx, &table, POS0)?;
+                kernels::qk_norm_rope_store(&mut ops, [&gx, &kv, &kv], [&gnorm, &gnorm], eps, &table, &cache, POS0)?;
                 ops.submit();
-                let mut want = x;
+                let mut want = reference::rms_norm(&x, &norm, eps);
                 reference::rope(&mut want, row, POS0, HEAD_DIM, theta);
                 (gx.read_f32(ctx).await?, want)
             }
