@@ -1,10 +1,9 @@
-// Router of a mixture-of-experts layer, one workgroup per token, one thread per expert
-// (E <= wg_size): scores = sigmoid(logits); the k experts with the largest score + bias are
-// selected, best first, ties to the lower expert (the bias only chooses); their weights are
-// their scores over (the sum of the k scores + 1e-6), summed best first as the reference does.
+// Router of a mixture-of-experts layer from logits already computed (by `matvec`), one
+// workgroup per token: the top-k choice of common/top_k_route.wgsl. GPUs route this way;
+// CPU adapters compute the logits in the same launch (`moe_router`, `Tuning::fused_router`).
 
 struct Params {
-    n_experts: u32, // E, at most wg_size
+    n_experts: u32, // E, at most MAX_EXPERTS
     k: u32,         // experts per token, at most E
     n_tokens: u32,  // T
     _pad0: u32,
@@ -16,10 +15,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> selected: array<u32>; // (T, k) expert ids, best first
 @group(0) @binding(4) var<storage, read_write> weights: array<f32>;  // (T, k)
 
-override wg_size: u32 = 64u; // at least E, at most 256
+override wg_size: u32 = 64u; // a power of two, at most 256
 
-var<workgroup> biased: array<f32, wg_size>; // score + bias per expert
-var<workgroup> chosen: array<f32, wg_size>; // score of the expert ranked r, for r < k
+#include "common/top_k_route.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn moe_route(
@@ -32,32 +30,10 @@ fn moe_route(
         return; // uniform: depends on the workgroup only
     }
     let n = params.n_experts;
-    let e = lid.x;
-    var score = 0.0;
-    if (e < n) {
-        score = 1.0 / (1.0 + exp(-logits[t * n + e])); // sigmoid, as the reference writes it
-        biased[e] = score + bias[e];
+    for (var e = lid.x; e < n; e += wg_size) {
+        let s = sigmoid(logits[t * n + e]);
+        score[e] = s;
+        biased[e] = s + bias[e];
     }
-    workgroupBarrier();
-    // Rank = experts strictly better, or equal with a lower id. The loop runs to the constant
-    // wg_size with j < n inside: llvmpipe runs a loop bounded by a uniform-buffer value ~30x
-    // slower (2 ms for these 32 steps, 28 % of a decoded token before this change).
-    let b = biased[min(e, n - 1u)];
-    var rank = 0u;
-    for (var j = 0u; j < wg_size; j++) {
-        let o = biased[j]; // unwritten past n: masked by j < n
-        rank += select(0u, 1u, j < n && (o > b || (o == b && j < e)));
-    }
-    if (e < n && rank < params.k) {
-        selected[t * params.k + rank] = e;
-        chosen[rank] = score;
-    }
-    workgroupBarrier();
-    if (e < params.k) {
-        var sum = 0.0;
-        for (var r = 0u; r < wg_size; r++) {
-            sum += select(0.0, chosen[r], r < params.k); // unwritten past k; best first
-        }
-        weights[t * params.k + e] = chosen[e] / (sum + 1e-6);
-    }
+    route_top_k(lid.x, t, n);
 }

@@ -247,6 +247,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             few_rows_wg,
             row_wg: 64,
             fused_moe_norm: false,
+            fused_router: loop_guards,
             loop_guards,
             uniform_x: loop_guards, // the CPU-like tunings
             group_experts: !loop_guards,

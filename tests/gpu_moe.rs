@@ -1,7 +1,7 @@
 //! The mixture-of-experts kernels against the reference, on seeded random inputs of awkward
-//! sizes: `moe_route` vs `reference::ops::moe_route`, `moe_add_rms_norm` vs combine, add and
-//! norm, the whole MoE FFN chain (router matvec, route, expert matvecs, swiglu, combine) vs a
-//! plain-Rust composition of `reference::ops`. (The sampling kernels: tests/gpu_sampling.rs.)
+//! sizes: `moe_route` vs `reference::ops::moe_route`, `moe_router` vs `reference::ops::linear`
+//! then `moe_route`, `moe_add_rms_norm` vs combine, add and norm, the whole MoE FFN chain
+//! (router, expert matvecs, swiglu, combine) vs a plain-Rust composition of `reference::ops`. (The sampling kernels: tests/gpu_sampling.rs.)
 
 mod common;
 
@@ -25,6 +25,7 @@ fn moe_shaders_validate_with_naga() {
     }
     for &ty in GPU_TYPES {
         validate_with_naga(&ShaderSpec::quant("moe_matvec", ty));
+        validate_with_naga(&ShaderSpec::quant("moe_router", ty));
     }
 }
 
@@ -60,6 +61,80 @@ fn moe_route_matches_reference() {
     assert!(kernels::moe_route(&mut Ops::new(ctx()), &gl, &gb, &sel, &sel).is_err());
     let (gl, gb, sel) = (zeros(1, 4), zeros(1, 4), zeros(1, 5));
     assert!(kernels::moe_route(&mut Ops::new(ctx()), &gl, &gb, &sel, &sel).is_err());
+}
+
+/// Routes the rows of `x` (T, H) with `router` (E, H) on the GPU: (selected, weights).
+fn gpu_route(router: &HostTensor, x: &[f32], bias: &[f32], k: usize) -> (Vec<u32>, Vec<f32>) {
+    let (e, h) = (router.rows(), router.cols());
+    let t = x.len() / h;
+    let (gr, gx, gb) = (upload(router), tensor(t, h, x), tensor(1, e, bias));
+    let (sel, w) = (zeros(t, k), zeros(t, k));
+    submit(|ops| kernels::moe_router(ops, &gr, &gx, &gb, &sel, &w).unwrap());
+    (sel.read_u32_blocking(ctx()).unwrap(), w.read_f32_blocking(ctx()).unwrap())
+}
+
+#[test]
+fn moe_router_routes_as_the_reference() {
+    // The fused router shares moe_route's choice (common/top_k_route.wgsl); an identity router
+    // (F32) makes the logits x itself, chosen here: the same cases and exact ties.
+    let mut rng = Rng::new(30);
+    for (e, k) in [(8, 2), (32, 4), (64, 8), (4, 4), (40, 1)] {
+        let mut eye = vec![0.0; e * e];
+        eye.iter_mut().step_by(e + 1).for_each(|d| *d = 1.0);
+        let router = host_matrix(GgmlType::F32, e, e, &eye);
+        for t in [1, 7, 300] {
+            let mut logits = gaussian(&mut rng, t * e, 2.0);
+            let mut bias = random(&mut rng, e, 0.05);
+            // Exact ties of score + bias, which go to the lower expert: in every other row,
+            // experts 1 and 3 tie at the top (so with k = 1, at the cut).
+            if e > 3 {
+                bias[3] = bias[1];
+                for row in logits.chunks_mut(e).step_by(2) {
+                    (row[1], row[3]) = (6.0, 6.0);
+                }
+            }
+            let (want_sel, want_w) = reference::moe_route(&logits, &bias, k);
+            let (got_sel, got_w) = gpu_route(&router, &logits, &bias, k);
+            assert_eq!(got_sel, want_sel, "moe_router E={e} k={k} T={t}: selected");
+            assert_close(&format!("moe_router E={e} k={k} T={t}: weights"), &got_w, &want_w, |_, _| 1e-6);
+        }
+    }
+}
+
+#[test]
+fn moe_router_matches_the_reference_matvec_then_route() {
+    // Real routers are F32; any format works. LFM2.5-8B-A1B's shape (32 of 2048, top 4), and
+    // widths that are not multiples of the workgroup's units.
+    let mut rng = Rng::new(31);
+    for (ty, e, h, k, t) in [
+        (GgmlType::F32, 32, 2048, 4, 3),
+        (GgmlType::F32, 9, 84, 2, 5),
+        (GgmlType::Q8_0, 32, 2048, 4, 2),
+        (GgmlType::Q4_0, 12, 768, 3, 4),
+        (GgmlType::Q4_K, 32, 256, 4, 1),
+        (GgmlType::F16, 64, 132, 8, 2),
+    ] {
+        let router = host_matrix(ty, e, h, &random(&mut rng, e * h, 0.1));
+        let (x, bias) = (gaussian(&mut rng, t * h, 1.0), random(&mut rng, e, 0.05));
+        let (want_sel, want_w) = reference::moe_route(&reference::linear(&router, &x), &bias, k);
+        let (got_sel, got_w) = gpu_route(&router, &x, &bias, k);
+        let what = format!("moe_router {ty} E={e} H={h} k={k} T={t}");
+        assert_eq!(got_sel, want_sel, "{what}: selected");
+        assert_close(&what, &got_w, &want_w, |_, w| 1e-5 * (1.0 + w.abs()));
+    }
+}
+
+#[test]
+fn moe_router_rejects_bad_shapes() {
+    let mut rng = Rng::new(32);
+    let mut route = |e: usize, k: usize| {
+        let router = upload(&host_matrix(GgmlType::F32, e, 8, &random(&mut rng, e * 8, 1.0)));
+        let (x, bias, sel) = (zeros(1, 8), zeros(1, e), zeros(1, k));
+        kernels::moe_router(&mut Ops::new(ctx()), &router, &x, &bias, &sel, &sel)
+    };
+    assert!(route(kernels::MAX_EXPERTS + 1, 2).is_err(), "more experts than a workgroup routes");
+    assert!(route(4, 5).is_err(), "k over E");
+    assert!(route(4, 4).is_ok());
 }
 
 #[test]
@@ -178,8 +253,9 @@ impl GpuMoe {
     }
 
     /// The MoE FFN of `x` (T, H), recorded into one command encoder without readback:
-    /// returns (selected, out). `grouped`: the prefill path (`moe_group`, then
-    /// `moe_batch_matvec` per work item) instead of `moe_matvec` per (token, slot).
+    /// returns (selected, out). `grouped`: the GPUs' prefill path (`matvec` and `moe_route`,
+    /// `moe_group`, then `moe_batch_matvec` per work item) instead of the CPU adapters'
+    /// (`moe_router`, `moe_matvec` per (token, slot)).
     fn forward(&self, x: &[f32], k: usize, grouped: bool) -> (Vec<u32>, Vec<f32>) {
         let (h, fe) = (self.h, self.fe);
         let t = x.len() / h;
@@ -198,8 +274,14 @@ impl GpuMoe {
             false => kernels::moe_matvec(ops, w, rows, &selected, x, y).unwrap(),
         };
         submit(|ops| {
-            kernels::matvec(ops, &self.router, &x, &logits).unwrap();
-            kernels::moe_route(ops, &logits, &self.bias, &selected, &weights).unwrap();
+            // The GPUs' router (matvec, then moe_route) with the GPUs' grouped experts; the CPU
+            // adapters' fused one with theirs.
+            if grouped {
+                kernels::matvec(ops, &self.router, &x, &logits).unwrap();
+                kernels::moe_route(ops, &logits, &self.bias, &selected, &weights).unwrap();
+            } else {
+                kernels::moe_router(ops, &self.router, &x, &self.bias, &selected, &weights).unwrap();
+            }
             if grouped {
                 kernels::moe_group(ops, &selected, self.n_exp, &items).unwrap();
             }

@@ -97,8 +97,12 @@ fn moe_block(
 ) -> Result<(), GpuError> {
     let cfg = c.moe.as_ref().expect("MoE weights come with a MoE config");
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
-    linear(ops, &moe.router, &s.xb, &m.router)?;
-    k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
+    if ops.ctx().tuning.fused_router {
+        k::moe_router(ops, &moe.router, &s.xb, &moe.expert_bias, &m.selected, &m.weights)?;
+    } else {
+        linear(ops, &moe.router, &s.xb, &m.router)?;
+        k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
+    }
     // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4
     // pairs (where that pays: `Tuning::group_experts`).
     let grouped = s.batch > 1 && ops.ctx().tuning.group_experts;

@@ -48,6 +48,7 @@ shader_files!(
     "moe_group.wgsl",
     "moe_matvec.wgsl",
     "moe_route.wgsl",
+    "moe_router.wgsl",
     "qk_norm_rope_store.wgsl",
     "repetition_penalty.wgsl",
     "rms_norm.wgsl",
@@ -63,6 +64,7 @@ shader_files!(
     "common/reduce_subgroup.wgsl",
     "common/row_norm.wgsl",
     "common/kscale.wgsl",
+    "common/top_k_route.wgsl",
     "common/kv_f16.wgsl",
     "common/kv_f32.wgsl",
     "common/split_scale.wgsl",
@@ -88,9 +90,10 @@ shader_files!(
 );
 
 /// Kernels with one variant per weight format.
-pub const QUANT_KERNELS: &[&str] = &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec"];
+pub const QUANT_KERNELS: &[&str] =
+    &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec", "moe_router"];
 /// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
-pub const UNIFORM_X_KERNELS: &[&str] = &["matvec", "moe_matvec"];
+pub const UNIFORM_X_KERNELS: &[&str] = &["matvec", "moe_matvec", "moe_router"];
 /// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
 pub const KV_KERNELS: &[&str] = &["attention", "kv_store", "qk_norm_rope_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).

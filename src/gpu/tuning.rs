@@ -29,6 +29,11 @@ pub struct Tuning {
     /// (`moe_add_rms_norm`): GPUs. llvmpipe ran it 15x slower than `moe_combine` then
     /// `add_rms_norm` (one workgroup's slot loops on one core: 3 ms against 0.2 ms a layer).
     pub fused_moe_norm: bool,
+    /// A MoE layer's router logits and top-k choice in one launch (`moe_router`): CPU
+    /// adapters, where it saves the launch (lavapipe, 8B Q4_0: 3.6 against 4.5 ms of GPU time
+    /// a token, 2026-11-26). GPUs run `matvec` then `moe_route`: there the one workgroup per
+    /// token reading the whole router was slower (H200: 33 against 20 µs a layer).
+    pub fused_router: bool,
     /// Natively, compile shaders with naga's loop guard counters (see `shader_checks`):
     /// only on CPU adapters, where llvmpipe ran the 8B Q4_0 decode faster with them
     /// (2.4-2.5 against 1.8-2.0 tokens/s); a GPU's driver unrolls the loops without them
@@ -81,6 +86,7 @@ impl Tuning {
             few_rows_wg,
             row_wg: if cpu { 64 } else { 256 },
             fused_moe_norm: !cpu,
+            fused_router: cpu,
             loop_guards: cpu,
             group_experts: !cpu,
             scale_chunks: cpu,
@@ -101,6 +107,7 @@ impl Tuning {
         let field = match name {
             "batch_matvec" => &mut self.batch_matvec,
             "fused_moe_norm" => &mut self.fused_moe_norm,
+            "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,
             "scale_chunks" => &mut self.scale_chunks,
             "uniform_x" => &mut self.uniform_x,

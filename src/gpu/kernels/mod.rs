@@ -27,7 +27,7 @@ pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};
 pub use matvec::{batch_matvec, batch_matvec_rows, matvec, matvec_rows, reads_x_uniform};
-pub use moe::{moe_combine, moe_matvec, moe_route};
+pub use moe::{moe_combine, moe_matvec, moe_route, moe_router, MAX_EXPERTS};
 pub use moe_batch::{moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
 pub use qk_norm_rope_store::qk_norm_rope_store;
 pub use repetition_penalty::repetition_penalty;

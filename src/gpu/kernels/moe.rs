@@ -1,5 +1,6 @@
 //! The mixture-of-experts kernels. Routing stays on the GPU: `moe_route` writes the selected
-//! experts, which `moe_matvec` reads, so no step waits for the host. One MoE FFN of T tokens
+//! experts, which `moe_matvec` reads, so no step waits for the host (CPU adapters compute the
+//! router's logits and route in one launch, `moe_router`). One MoE FFN of T tokens
 //! with k experts each (`m`: the layer's weights, `s`: scratch tensors):
 //!
 //! ```text
@@ -15,7 +16,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
-use super::{dispatch_elementwise, expect_len, to_u32, wg_constants, WG_SIZE};
+use super::{dispatch_elementwise, expect_len, to_u32, wg_constants};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, MatrixPart, Ops};
@@ -30,9 +31,10 @@ struct RouteParams {
     _pad: u32,
 }
 
-/// Top-k routing as `reference::ops::moe_route`: scores `sigmoid(logits)`, the k largest
-/// `score + bias` chosen best first (ties to the lower expert), weights `score / (sum + 1e-6)`.
-/// - logits: (T, E), E <= 64
+/// Top-k routing of router logits as `reference::ops::moe_route`: scores `sigmoid(logits)`, the
+/// k largest `score + bias` chosen best first (ties to the lower expert), weights
+/// `score / (sum + 1e-6)`. (CPU adapters compute the logits in the same launch: [`moe_router`].)
+/// - logits: (T, E), E <= [`MAX_EXPERTS`]
 /// - bias: (E)
 /// - selected: (T, k) u32, k <= E (its shape says k)
 /// - weights: (T, k)
@@ -45,9 +47,7 @@ pub fn moe_route(
 ) -> Result<(), GpuError> {
     let (t, e) = logits.shape();
     let k = selected.cols;
-    if e > WG_SIZE as usize || k == 0 || k > e {
-        return Err(GpuError::Shape(format!("moe_route: top-{k} of {e} experts (at most {WG_SIZE} experts)")));
-    }
+    check_route_shape("moe_route", e, k)?;
     expect_len(bias, "moe_route: bias", 1, e)?;
     expect_len(selected, "moe_route: selected", t, k)?;
     expect_len(weights, "moe_route: weights", t, k)?;
@@ -60,6 +60,77 @@ pub fn moe_route(
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
         wide: None,
+        workgroups,
+    })
+}
+
+/// Top-k of E experts: at most [`MAX_EXPERTS`] experts, k from 1 to E.
+fn check_route_shape(kernel: &str, e: usize, k: usize) -> Result<(), GpuError> {
+    if e > MAX_EXPERTS || k == 0 || k > e {
+        return Err(GpuError::Shape(format!("{kernel}: top-{k} of {e} experts (at most {MAX_EXPERTS} experts)")));
+    }
+    Ok(())
+}
+
+/// Mirrors `Params` in `shaders/moe_router.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RouterParams {
+    cols4: u32,      // elements per row / 4
+    n_experts: u32,  // E
+    k: u32,          // experts per token
+    n_tokens: u32,   // T
+    scale_base: u32, // word offset of the router's split scales
+    _pad: [u32; 3],
+}
+
+/// Most experts [`moe_route`] and [`moe_router`] route among (`MAX_EXPERTS` in
+/// `shaders/common/top_k_route.wgsl`).
+pub const MAX_EXPERTS: usize = 64;
+
+/// The router's logits `x W^T` and [`moe_route`]'s top-k routing in one launch (CPU adapters,
+/// `Tuning::fused_router`).
+/// - router: (E, H), any GPU format, one part; E <= [`MAX_EXPERTS`]
+/// - x: (T, H)
+/// - bias: (E)
+/// - selected: (T, k) u32, k <= E (its shape says k)
+/// - weights: (T, k)
+pub fn moe_router(
+    ops: &mut Ops<'_>,
+    router: &GpuMatrix,
+    x: &GpuTensor,
+    bias: &GpuTensor,
+    selected: &GpuTensor,
+    weights: &GpuTensor,
+) -> Result<(), GpuError> {
+    let (t, e, k) = (x.rows, router.rows, selected.cols);
+    check_route_shape("moe_router", e, k)?;
+    let [part] = &router.parts[..] else {
+        return Err(GpuError::Shape(format!("moe_router: a router in {} buffers", router.parts.len())));
+    };
+    expect_len(x, "moe_router: x", t, router.cols)?;
+    expect_len(bias, "moe_router: bias", 1, e)?;
+    expect_len(selected, "moe_router: selected", t, k)?;
+    expect_len(weights, "moe_router: weights", t, k)?;
+    let n_tokens = to_u32(t, "moe_router tokens")?;
+    let params = RouterParams {
+        cols4: (router.cols / 4) as u32,
+        n_experts: e as u32,
+        k: k as u32,
+        n_tokens,
+        scale_base: part.scale_base,
+        _pad: [0; 3],
+    };
+    let spec = ShaderSpec::quant("moe_router", router.ty).with_uniform_x(reads_x_uniform(ops, x));
+    // One workgroup of the few-rows width per token (E rows are few).
+    let constants = matvec_constants(ops, 1, Some(router));
+    let workgroups = ops.grid(n_tokens, 1);
+    ops.dispatch(Dispatch {
+        spec,
+        constants: &constants,
+        params: bytemuck::bytes_of(&params),
+        storage: &[&part.buffer, &x.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
+        wide: spec.wide_weights().then_some(&part.buffer),
         workgroups,
     })
 }
@@ -82,7 +153,7 @@ pub(super) struct MatvecParams {
 /// `e * rows_per_expert ..` of a stacked expert matrix; only selected experts are read.
 /// - w: (E * rows_per_expert, C), any GPU format, each expert inside one part
 ///   ([`GpuMatrix::new_grouped`])
-/// - selected: (T, k) u32 expert ids (from [`moe_route`]); ids >= E leave their y rows as they were
+/// - selected: (T, k) u32 expert ids (from [`moe_route`] or [`moe_router`]); ids >= E leave their y rows as they were
 /// - x: (T, C), shared by a token's slots (gate, up), or (T * k, C), one per slot (down)
 /// - y: (T * k, rows_per_expert)
 pub fn moe_matvec(

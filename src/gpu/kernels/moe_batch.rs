@@ -47,7 +47,7 @@ fn check_items(what: &str, items: &GpuTensor, n_slots: usize, n_experts: usize) 
 
 /// Groups the pairs of `selected` by expert, up to 4 to a work item (layout in
 /// `shaders/moe_group.wgsl`).
-/// - selected: (T, k) u32 expert ids < n_experts (from `moe_route`)
+/// - selected: (T, k) u32 expert ids < n_experts (from `moe_router`)
 /// - items: at least ([`moe_items_rows`], 4) u32
 pub fn moe_group(ops: &mut Ops<'_>, selected: &GpuTensor, n_experts: usize, items: &GpuTensor) -> Result<(), GpuError> {
     let n_slots = selected.len();
