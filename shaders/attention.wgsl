@@ -9,10 +9,12 @@
 // The heads of a chunk ride in the 4 lanes of vec4s (scores, maxima, sums, outputs), so each
 // K and V element is loaded once for all of them (GQA: 4 query heads per kv head in
 // LFM2.5-8B-A1B). Inside a split, tiles of wg_size positions (one per thread) are folded in
-// with an online softmax: thread i scores position tile + i, every thread reads all scores for
-// the tile max (two barriers per tile), and the thread owning each output dimension
-// accumulates the exp-weighted V rows of the tile. K and V are read in the cache's precision
-// (common/kv_elements.wgsl: f16 pairs or f32) and become f32 as they are read.
+// with an online softmax: thread i scores position tile + i; the tile max is taken in two
+// levels (groups of 8 scores, then the groups' maxima); each thread owns `v_pairs` pairs of
+// output dimensions, accumulating the exp-weighted V rows of the tile in registers. K and V
+// are read in the cache's precision (common/kv_elements.wgsl: f16 pairs or f32) and become
+// f32 as they are read. q is read as `x` (binding 2, common/x_vectors.wgsl): from a uniform
+// window on CPU adapters, where every thread reading the same q element is then one load.
 
 #include "common/kv_elements.wgsl"
 
@@ -36,19 +38,22 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;       // (T, n_heads * head_dim / 4)
-@group(0) @binding(2) var<storage, read> k_block: array<KvQuad>; // (block positions, kv_row_len / 4)
+@group(0) @binding(1) var<storage, read> k_block: array<KvQuad>; // (block positions, kv_row_len / 4)
+// binding 2: q as `x`, (T, n_heads * head_dim / 4): storage, or uniform on CPU adapters
+#include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read> v_block: array<KvPair>; // (block positions, kv_row_len / 2)
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>; // (T * n_heads * n_splits, 2 + head_dim): m, l, o
 
-override wg_size: u32 = 64u;  // positions per tile; a power of two, at most 256
+override wg_size: u32 = 64u;  // positions per tile; a power of two, 8 to 256
 override head_dim: u32 = 64u; // a multiple of 4
+override v_pairs: u32 = 1u;   // output dimension pairs per thread, at most MAX_V_PAIRS, dividing head_dim / 2; head_dim <= 2 * v_pairs * wg_size
 
+const MAX_V_PAIRS: u32 = 8u;
 const NEG: f32 = -3.0e38; // stands for -inf: exp(NEG - m) is 0 for any real score m
 
-var<workgroup> scores: array<vec4<f32>, wg_size>; // the tile's scores (a lane per head), then the threads' sums l
-var<workgroup> weight: array<vec4<f32>, wg_size>; // exp(score - m) of the tile's positions
-var<workgroup> acc: array<vec4<f32>, head_dim>;   // o; in the tile loop each pair of entries has one owner thread
+var<workgroup> scores: array<vec4<f32>, wg_size>;   // the tile's scores (a lane per head), then the threads' sums l
+var<workgroup> part_max: array<vec4<f32>, wg_size>; // the maxima of groups of 8 scores (first wg_size / 8 entries)
+var<workgroup> weight: array<vec4<f32>, wg_size>;   // exp(score - m) of the tile's positions
 
 @compute @workgroup_size(wg_size)
 fn attention(
@@ -75,6 +80,8 @@ fn attention(
     let start = params.block_start + s * params.split;
     let end = min(min(start + params.split, params.block_end), params.pos0 + t + 1u);
     let base = (th * params.n_splits + params.split_offset + s) * (head_dim + 2u);
+    // This thread's output pairs: dimensions 2 (first_pair + j), + 1 for j < v_pairs.
+    let first_pair = lid.x * v_pairs;
     if (start >= end) {
         // Every position of this split is after the query: empty partials.
         for (var i = 0u; i < params.chunk; i++) {
@@ -88,13 +95,12 @@ fn attention(
         }
         return;
     }
-    for (var d = lid.x; d < head_dim; d += wg_size) {
-        acc[d] = vec4<f32>(0.0);
-    }
     let q0 = th * (head_dim / 4u);
     let row4 = params.kv_row_len / 4u;
+    let row2 = params.kv_row_len / 2u;
     var m = vec4<f32>(NEG); // running max per head, the same in every thread
     var l = vec4<f32>(0.0); // this thread's share of the running sums
+    var acc: array<vec4<f32>, 2u * MAX_V_PAIRS>; // o of this thread's dimensions, a lane per head
     for (var tile = start; tile < end; tile += wg_size) {
         let p = tile + lid.x;
         var score = vec4<f32>(NEG);
@@ -106,21 +112,29 @@ fn attention(
             var d3 = vec4<f32>(0.0);
             for (var i = 0u; i < head_dim / 4u; i++) {
                 let kv = kv_quad(k_block[k0 + i]);
-                d0 += q[q0.x + i] * kv;
-                d1 += q[q0.y + i] * kv;
-                d2 += q[q0.z + i] * kv;
-                d3 += q[q0.w + i] * kv;
+                d0 += x[q0.x + i] * kv;
+                d1 += x[q0.y + i] * kv;
+                d2 += x[q0.z + i] * kv;
+                d3 += x[q0.w + i] * kv;
             }
             let sums = vec4<f32>(dot(d0, vec4<f32>(1.0)), dot(d1, vec4<f32>(1.0)), dot(d2, vec4<f32>(1.0)), dot(d3, vec4<f32>(1.0)));
             score = sums * params.scale;
         }
         scores[lid.x] = score;
         workgroupBarrier(); // also: every thread is done with the last tile's `weight`
-        // The tile max, by every thread (cheaper than a tree of barriers; reads broadcast).
-        // Loops run to the constant wg_size: past the tile's end scores are NEG, weights 0.
+        // The tile max in two levels, so no thread reads all wg_size scores. Past the tile's
+        // end scores are NEG and weights 0.
+        if (lid.x < wg_size / 8u) {
+            var pm = scores[8u * lid.x];
+            for (var j = 1u; j < 8u; j++) {
+                pm = max(pm, scores[8u * lid.x + j]);
+            }
+            part_max[lid.x] = pm;
+        }
+        workgroupBarrier();
         var m_new = m;
-        for (var j = 0u; j < wg_size; j++) {
-            m_new = max(m_new, scores[j]);
+        for (var j = 0u; j < wg_size / 8u; j++) {
+            m_new = max(m_new, part_max[j]);
         }
         let alpha = exp(m - m_new);
         let e = select(vec4<f32>(0.0), exp(score - m_new), p < end);
@@ -129,20 +143,22 @@ fn attention(
         weight[lid.x] = e;
         workgroupBarrier();
         let last = min(wg_size, end - tile) - 1u;
-        let row2 = params.kv_row_len / 2u;
         let v0 = (tile - params.block_start) * row2 + kv_col / 2u;
-        // Thread i owns output dimensions 2i and 2i + 1: one element pair of each V row.
-        for (var dp = lid.x; dp < head_dim / 2u; dp += wg_size) {
-            var o0 = acc[2u * dp] * alpha;
-            var o1 = acc[2u * dp + 1u] * alpha;
-            for (var j = 0u; j < wg_size; j++) {
+        for (var j = 0u; j < v_pairs; j++) {
+            acc[2u * j] *= alpha;
+            acc[2u * j + 1u] *= alpha;
+        }
+        if (first_pair < head_dim / 2u) {
+            for (var r = 0u; r < wg_size; r++) {
                 // Rows past the tile's end are read at its last row (in bounds, weight 0).
-                let pair = kv_pair(v_block[v0 + min(j, last) * row2 + dp]);
-                o0 += weight[j] * pair.x;
-                o1 += weight[j] * pair.y;
+                let wr = weight[r];
+                let row = v0 + min(r, last) * row2 + first_pair;
+                for (var j = 0u; j < v_pairs; j++) {
+                    let pair = kv_pair(v_block[row + j]);
+                    acc[2u * j] += wr * pair.x;
+                    acc[2u * j + 1u] += wr * pair.y;
+                }
             }
-            acc[2u * dp] = o0;
-            acc[2u * dp + 1u] = o1;
         }
     }
     scores[lid.x] = l;
@@ -158,8 +174,12 @@ fn attention(
             partials[base[i]] = m[i];
             partials[base[i] + 1u] = scores[0][i];
         }
-        for (var d = lid.x; d < head_dim; d += wg_size) {
-            partials[base[i] + 2u + d] = acc[d][i];
+        if (first_pair < head_dim / 2u) {
+            for (var j = 0u; j < v_pairs; j++) {
+                let d = 2u * (first_pair + j);
+                partials[base[i] + 2u + d] = acc[2u * j][i];
+                partials[base[i] + 3u + d] = acc[2u * j + 1u][i];
+            }
         }
     }
 }

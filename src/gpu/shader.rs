@@ -93,7 +93,7 @@ shader_files!(
 pub const QUANT_KERNELS: &[&str] =
     &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec", "moe_router"];
 /// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
-pub const UNIFORM_X_KERNELS: &[&str] = &["matvec", "moe_matvec", "moe_router"];
+pub const UNIFORM_X_KERNELS: &[&str] = &["attention", "matvec", "moe_matvec", "moe_router"];
 /// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
 pub const KV_KERNELS: &[&str] = &["attention", "kv_store", "qk_norm_rope_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).
@@ -237,11 +237,15 @@ impl ShaderSpec {
     pub fn all() -> Vec<ShaderSpec> {
         let plain = PLAIN_KERNELS.iter().map(|k| ShaderSpec::plain(k));
         let quant = QUANT_KERNELS.iter().flat_map(|k| GPU_TYPES.iter().map(move |&ty| ShaderSpec::quant(k, ty)));
-        let uniform_x = UNIFORM_X_KERNELS
-            .iter()
-            .flat_map(|k| GPU_TYPES.iter().map(move |&ty| ShaderSpec::quant(k, ty).with_uniform_x(true)));
-        let kv_f32 = KV_KERNELS.iter().map(|k| ShaderSpec::plain(k).with_kv_f32(true));
-        plain.chain(quant).chain(uniform_x).chain(kv_f32).collect()
+        let with_ux = |s: ShaderSpec| {
+            let ux = UNIFORM_X_KERNELS.contains(&s.kernel).then_some(s.with_uniform_x(true));
+            std::iter::once(s).chain(ux)
+        };
+        let with_kv = |s: ShaderSpec| {
+            let kv = KV_KERNELS.contains(&s.kernel).then_some(s.with_kv_f32(true));
+            std::iter::once(s).chain(kv)
+        };
+        plain.chain(quant).flat_map(with_ux).flat_map(with_kv).collect()
     }
 }
 

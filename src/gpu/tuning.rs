@@ -55,6 +55,11 @@ pub struct Tuning {
     /// (`common/x_uniform.wgsl`; [`super::GpuTensor`]s are then padded to the window): CPU
     /// adapters, where llvmpipe reads storage buffers a lane and a component at a time.
     pub uniform_x: bool,
+    /// Output dimension pairs each attention thread accumulates (`v_pairs` in
+    /// shaders/attention.wgsl): 4 on CPU adapters, where every thread re-reads the tile's
+    /// weights from workgroup memory lane by lane, so fewer threads with more dimensions load
+    /// less; 1 on GPUs, where the threads run in parallel.
+    pub attention_v_pairs: u32,
     pub shader: ShaderTarget,
 }
 
@@ -91,6 +96,7 @@ impl Tuning {
             group_experts: !cpu,
             scale_chunks: cpu,
             uniform_x: cpu,
+            attention_v_pairs: if cpu { 4 } else { 1 },
             shader,
         };
         // Natively `LFM_TUNING="name=0|1 ..."` sets the named choices, to measure both ways.

@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{expect_len, to_u32, wg_constants, WG_SIZE};
+use super::{expect_len, reads_x_uniform, to_u32, wg_constants, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuTensor, KvCache, KvPrecision, Ops};
@@ -163,7 +163,10 @@ pub fn attention(
     if scratch.len() < need {
         return Err(GpuError::Shape(format!("attention: scratch of {} elements, needs {need}", scratch.len())));
     }
-    let constants = [("wg_size", WG_SIZE as f64), ("head_dim", hd as f64)];
+    let v_pairs = v_pairs(ops.ctx().tuning.attention_v_pairs as usize, hd)?;
+    let constants = [("wg_size", WG_SIZE as f64), ("head_dim", hd as f64), ("v_pairs", v_pairs as f64)];
+    // q read through the uniform window where the adapter wants it and it fits (decode).
+    let spec = kv_spec("attention", cache).with_uniform_x(reads_x_uniform(ops, q));
     let group = n_heads / cache.n_kv_heads;
     // The query heads of a kv head go through a workgroup together, up to 4 (vec4 lanes).
     let chunk = (1..=4).rev().find(|c| group.is_multiple_of(*c)).unwrap_or(1);
@@ -187,15 +190,35 @@ pub fn attention(
         let workgroups = ops.grid(to_u32(t * n_heads / chunk * b.splits, "attention workgroups")?, 1);
         let block = &cache.blocks[b.block];
         ops.dispatch(Dispatch {
-            spec: kv_spec("attention", cache),
+            spec,
             constants: &constants,
             params: bytemuck::bytes_of(&params),
-            storage: &[&q.buffer, &block.k, &block.v, &scratch.buffer],
+            storage: &[&block.k, &q.buffer, &block.v, &scratch.buffer],
             wide: None,
             workgroups,
         })?;
     }
     attention_combine(ops, scratch, t * n_heads * hd, plan.n_splits, hd, out)
+}
+
+/// Most output pairs one attention thread holds (`MAX_V_PAIRS` in shaders/attention.wgsl).
+const MAX_V_PAIRS: usize = 8;
+
+/// Output dimension pairs per attention thread: `wanted` (the tuning's), halved until it
+/// divides the head's pairs, and raised (doubling) until the workgroup's threads cover them.
+fn v_pairs(wanted: usize, head_dim: usize) -> Result<usize, GpuError> {
+    let pairs = head_dim / 2;
+    let mut v = wanted.clamp(1, MAX_V_PAIRS).next_power_of_two();
+    while v > 1 && !pairs.is_multiple_of(v) {
+        v /= 2;
+    }
+    while pairs / v > TILE && v < MAX_V_PAIRS && pairs.is_multiple_of(2 * v) {
+        v *= 2;
+    }
+    if pairs / v > TILE || !pairs.is_multiple_of(v) {
+        return Err(GpuError::Shape(format!("attention: heads of {head_dim} (at most {})", 2 * MAX_V_PAIRS * TILE)));
+    }
+    Ok(v)
 }
 
 /// Merges the partials (T * n_heads * n_splits, 2 + head_dim) into out (T, n_heads * head_dim).
