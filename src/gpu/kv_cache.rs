@@ -2,7 +2,8 @@
 //! `(positions, n_kv_heads * head_dim)` and split by position into blocks, each block a pair of
 //! buffers no larger than one storage binding (a 128K-token context of 8 kv heads x 64 is
 //! 128 MiB per K in f16: exactly lavapipe's and many phones' limit). Attention runs one split-K
-//! dispatch per block (`kernels::attention`); new rows go in with `kernels::kv_store`.
+//! dispatch per block (`kernels::attention`); new rows go in with `kernels::qk_norm_rope_store`
+//! (the forward pass: normed and roped K) or `kernels::kv_store` (rows as given).
 //!
 //! Elements are f16 by default ([`KvPrecision`]): pairs packed in u32s, written with
 //! `pack2x16float` and read with `unpack2x16float`, so every adapter does f32 arithmetic on
