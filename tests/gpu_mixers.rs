@@ -272,11 +272,14 @@ fn attention_matches_reference_small_heads() {
 
 #[test]
 fn attention_matches_reference_real_shape_long_context() {
-    // LFM2.5-8B-A1B's heads over ~2000 positions in blocks of 300 (7 buffers); decode splits
-    // within a block, prefill queries are masked per split.
+    // LFM2.5-8B-A1B's heads over ~2000 positions in blocks of 300 (7 buffers), and in one
+    // buffer, where a decode splits the block (4 splits of 512 on a CPU adapter, 8 of 256 on a
+    // GPU); prefill queries are masked per split.
     let cases = [(0, 1), (1, 1), (37, 1), (300, 1), (1999, 1), (0, 5), (11, 5), (0, 23), (11, 23), (1977, 23)];
     for precision in PRECISIONS {
-        check_attention(31, Shape { precision, n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block: 300 }, &cases);
+        for block in [300, 2000] {
+            check_attention(31, Shape { precision, n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block }, &cases);
+        }
     }
 }
 

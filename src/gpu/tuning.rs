@@ -60,6 +60,11 @@ pub struct Tuning {
     /// weights from workgroup memory lane by lane, so fewer threads with more dimensions load
     /// less; 1 on GPUs, where the threads run in parallel.
     pub attention_v_pairs: u32,
+    /// Workgroups a decode step's attention aims for, splitting the context (split-K): 2048
+    /// on GPUs, to fill them; 128 on CPU adapters, whose few threads gain nothing from more
+    /// splits and pay each one's final sums (lavapipe, 8B at 32K: 434-440 against 470-475 ms
+    /// of attention a token).
+    pub attention_workgroups: usize,
     pub shader: ShaderTarget,
 }
 
@@ -97,6 +102,7 @@ impl Tuning {
             scale_chunks: cpu,
             uniform_x: cpu,
             attention_v_pairs: if cpu { 4 } else { 1 },
+            attention_workgroups: if cpu { 128 } else { 2048 },
             shader,
         };
         // Natively `LFM_TUNING="name=0|1 ..."` sets the named choices, to measure both ways.

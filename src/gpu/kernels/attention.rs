@@ -87,8 +87,9 @@ struct CombineParams {
 const TILE: usize = WG_SIZE as usize;
 /// The fewest positions a split takes (below that, partials cost more than they save).
 const MIN_SPLIT: usize = 4 * TILE;
-/// Workgroups the splits aim for, so a decode step (T * n_heads small) fills a GPU; a
-/// prefill has T * n_heads workgroups already and gets one split per block.
+/// The most workgroups the splits aim for ([`crate::gpu::Tuning::attention_workgroups`] is at
+/// most this), so a decode step (T * n_heads small) fills a GPU; a prefill has T * n_heads
+/// workgroups already and gets one split per block.
 const TARGET_WORKGROUPS: usize = 2048;
 
 /// One block's share of a dispatch plan: positions `start .. end` of `cache.blocks[block]`,
@@ -110,8 +111,8 @@ struct SplitPlan {
     n_splits: usize,
 }
 
-fn plan(cache: &KvCache, n_ctx: usize, th: usize) -> SplitPlan {
-    let max_splits = (TARGET_WORKGROUPS / th).max(1);
+fn plan(cache: &KvCache, n_ctx: usize, th: usize, target_workgroups: usize) -> SplitPlan {
+    let max_splits = (target_workgroups.min(TARGET_WORKGROUPS) / th).max(1);
     let split = n_ctx.div_ceil(max_splits).next_multiple_of(TILE).max(MIN_SPLIT);
     let mut blocks = Vec::new();
     let mut n_splits = 0;
@@ -158,7 +159,7 @@ pub fn attention(
     expect_len(out, "attention: out", t, n_heads * hd)?;
     cache.check_positions("attention", pos0, t)?;
     let n_ctx = pos0 + t;
-    let plan = plan(cache, n_ctx, t * n_heads);
+    let plan = plan(cache, n_ctx, t * n_heads, ops.ctx().tuning.attention_workgroups);
     let need = t * n_heads * plan.n_splits * (hd + 2);
     if scratch.len() < need {
         return Err(GpuError::Shape(format!("attention: scratch of {} elements, needs {need}", scratch.len())));
