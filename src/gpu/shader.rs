@@ -169,6 +169,13 @@ pub struct ShaderSpec {
     pub kv_f32: bool,
 }
 
+/// A kernel's name stands for its plain variant.
+impl From<&'static str> for ShaderSpec {
+    fn from(kernel: &'static str) -> ShaderSpec {
+        ShaderSpec::plain(kernel)
+    }
+}
+
 impl ShaderSpec {
     pub const fn plain(kernel: &'static str) -> ShaderSpec {
         ShaderSpec { kernel, quant: None, uniform_x: false, kv_f32: false }

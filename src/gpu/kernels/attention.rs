@@ -3,10 +3,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{expect_len, reads_x_uniform, to_u32, wg_constants, WG_SIZE};
+use super::{dispatch_elementwise, expect_len, kv_spec, reads_x_uniform, to_u32, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
-use crate::gpu::{GpuError, GpuTensor, KvCache, KvPrecision, Ops};
+use crate::gpu::{GpuError, GpuTensor, KvCache, Ops};
 
 /// Mirrors `Params` in `shaders/kv_store.wgsl`.
 #[repr(C)]
@@ -36,22 +36,10 @@ pub fn kv_store(ops: &mut Ops<'_>, cache: &KvCache, k: &GpuTensor, v: &GpuTensor
             dst_row0: dst_row as u32,
             n: to_u32(n, "kv_store")?,
         };
-        let groups = to_u32(n.div_ceil(WG_SIZE as usize), "kv_store")?;
-        ops.dispatch(Dispatch {
-            spec: kv_spec("kv_store", cache),
-            constants: &wg_constants(),
-            params: bytemuck::bytes_of(&params),
-            storage: &[&k.buffer, &v.buffer, &block.k, &block.v],
-            wide: None,
-            workgroups: ops.grid(groups, 1),
-        })?;
+        let storage = [&k.buffer, &v.buffer, &block.k, &block.v];
+        dispatch_elementwise(ops, kv_spec("kv_store", cache), n, bytemuck::bytes_of(&params), &storage)?;
     }
     Ok(())
-}
-
-/// The variant of a KV-cache kernel for `cache`'s precision.
-fn kv_spec(kernel: &'static str, cache: &KvCache) -> ShaderSpec {
-    ShaderSpec::plain(kernel).with_kv_f32(cache.precision == KvPrecision::F32)
 }
 
 /// Mirrors `Params` in `shaders/attention.wgsl`.

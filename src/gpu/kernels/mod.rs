@@ -42,7 +42,9 @@ use bytemuck::{Pod, Zeroable};
 use super::context::GpuError;
 use super::matrix::{GpuMatrix, MatrixPart};
 use super::ops::Ops;
+use super::shader::ShaderSpec;
 use super::tensor::GpuTensor;
+use super::{KvCache, KvPrecision};
 
 /// Workgroup size of every kernel but matmul (its 8 x 8 tiles are fixed), set through the
 /// `wg_size` override: a power of two, as the tree reductions need, and within WebGPU's
@@ -124,22 +126,23 @@ pub(crate) fn row_spans<'w>(
     Ok((t, spans))
 }
 
-/// Records an elementwise kernel over `n` elements, one thread each.
+/// Records an elementwise kernel over `n` elements, one thread each: `kernel` names a plain
+/// kernel, or is the variant to run ([`kv_spec`]).
 pub(crate) fn dispatch_elementwise(
     ops: &mut Ops<'_>,
-    kernel: &'static str,
+    kernel: impl Into<ShaderSpec>,
     n: usize,
     params: &[u8],
     storage: &[&wgpu::Buffer],
 ) -> Result<(), GpuError> {
-    let groups = to_u32(n.div_ceil(WG_SIZE as usize), kernel)?;
+    let spec = kernel.into();
+    let groups = to_u32(n.div_ceil(WG_SIZE as usize), spec.kernel)?;
     let workgroups = ops.grid(groups, 1);
-    ops.dispatch(super::ops::Dispatch {
-        spec: super::shader::ShaderSpec::plain(kernel),
-        constants: &wg_constants(),
-        params,
-        storage,
-        wide: None,
-        workgroups,
-    })
+    ops.dispatch(super::ops::Dispatch { spec, constants: &wg_constants(), params, storage, wide: None, workgroups })
+}
+
+/// The variant of a KV-cache kernel (`attention`, `kv_store`, `qk_norm_rope_store`) for
+/// `cache`'s precision.
+pub(crate) fn kv_spec(kernel: &'static str, cache: &KvCache) -> ShaderSpec {
+    ShaderSpec::plain(kernel).with_kv_f32(cache.precision == KvPrecision::F32)
 }

@@ -2,10 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{expect_len, to_u32, RopeTable};
+use super::{expect_len, kv_spec, to_u32, RopeTable};
 use crate::gpu::ops::Dispatch;
-use crate::gpu::shader::ShaderSpec;
-use crate::gpu::{GpuError, GpuTensor, KvCache, KvPrecision, Ops};
+use crate::gpu::{GpuError, GpuTensor, KvCache, Ops};
 
 /// Mirrors `Params` in `shaders/qk_norm_rope_store.wgsl`.
 #[repr(C)]
@@ -58,7 +57,7 @@ pub fn qk_norm_rope_store(
         return Err(GpuError::Shape(format!("qk_norm_rope_store: position {} is past 2^24", pos0 + t)));
     }
     let heads = n_heads + cache.n_kv_heads;
-    let spec = ShaderSpec::plain("qk_norm_rope_store").with_kv_f32(cache.precision == KvPrecision::F32);
+    let spec = kv_spec("qk_norm_rope_store", cache);
     let constants = [("wg_size", WG as f64), ("head_dim", hd as f64)];
     for (block, dst_row, rows, src_row) in cache.spans(pos0, t) {
         let params = Params {
