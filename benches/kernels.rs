@@ -8,7 +8,8 @@
 //! `LFM_BENCH_ROWS` (matrix rows, default 4096) and `LFM_BENCH_MIB` (bytes of copies, default
 //! 128) higher, so that the weights outgrow its cache and each dispatch has work enough.
 //!
-//! Each type: a (4096 x 2048) matrix quantized from seeded random values, uploaded as
+//! First the floor: the time of one near-empty dependent launch (a chain of small adds).
+//! Then, each type: a (4096 x 2048) matrix quantized from seeded random values, uploaded as
 //! enough copies to exceed any cache (~128 MiB), then one submission of a matvec per copy
 //! (decode: bytes/s read as a fraction of copy bandwidth), then one of a 64-token `matmul`
 //! and one of a 64-token `batch_matvec` per copy (prefill: multiply-adds/s, and the speed-up
@@ -71,9 +72,28 @@ fn main() {
         .expect("copy bandwidth");
     assert!(copy.is_finite() && copy > 0.0, "copy bandwidth {copy}");
     println!("copy bandwidth: {:.2} GB/s (read + write)", copy / 1e9);
+    launch_floor(&ctx);
     for ty in types(&names) {
         run_type(&ctx, ty, copy, &size);
     }
+}
+
+/// The cost of one launch that does almost nothing: a chain of dependent `add`s over one
+/// hidden vector (2048 floats), each waiting for the one before, as the forward pass's
+/// kernels do. A decode of N launches a token can be no faster than N times this.
+fn launch_floor(ctx: &GpuContext) {
+    const CHAIN: usize = 512;
+    let x = GpuTensor::zeros(ctx, "x", 1, 2048).unwrap();
+    let y = GpuTensor::from_f32(ctx, "y", 1, 2048, &[1.0; 2048]).unwrap();
+    let timing = best_time(ctx, &x, |ops| {
+        for _ in 0..CHAIN {
+            kernels::add(ops, &x, &y).unwrap();
+        }
+    });
+    let us = timing.seconds / CHAIN as f64 * 1e6;
+    assert!(us.is_finite() && us > 0.0, "launch floor {us}");
+    println!("launch floor: {us:.2} µs per dependent launch ({CHAIN} chained adds of 2048 floats, one submission)");
+    timing.print_host();
 }
 
 /// The formats named on the command line (exits on an unknown one).

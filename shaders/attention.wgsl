@@ -11,7 +11,10 @@
 // LFM2.5-8B-A1B). Inside a split, tiles of wg_size positions (one per thread) are folded in
 // with an online softmax: thread i scores position tile + i; the tile max is taken in two
 // levels (groups of 8 scores, then the groups' maxima); each thread owns `v_pairs` pairs of
-// output dimensions, accumulating the exp-weighted V rows of the tile in registers. K and V
+// output dimensions, accumulating the exp-weighted V rows of the tile in registers. The
+// threads owning a head's pairs form a row group; with `row_groups` > 1 (GPUs) the groups
+// take turns over the tile's rows and their sums are added at the end, so no thread idles
+// while V is read (on CPU adapters one group with 4 pairs a thread is faster). K and V
 // are read in the cache's precision (common/kv_elements.wgsl: f16 pairs or f32) and become
 // f32 as they are read. q is read as `x` (binding 2, common/x_vectors.wgsl): from a uniform
 // window on CPU adapters, where every thread reading the same q element is then one load.
@@ -47,6 +50,7 @@ struct Params {
 override wg_size: u32 = 64u;  // positions per tile; a power of two, 8 to 256
 override head_dim: u32 = 64u; // a multiple of 4
 override v_pairs: u32 = 1u;   // output dimension pairs per thread, at most MAX_V_PAIRS, dividing head_dim / 2; head_dim <= 2 * v_pairs * wg_size
+override row_groups: u32 = 1u; // thread groups splitting a tile's V rows: a power of two, row_groups * head_dim <= 2 * v_pairs * wg_size
 
 const MAX_V_PAIRS: u32 = 8u;
 const NEG: f32 = -3.0e38; // stands for -inf: exp(NEG - m) is 0 for any real score m
@@ -80,8 +84,12 @@ fn attention(
     let start = params.block_start + s * params.split;
     let end = min(min(start + params.split, params.block_end), params.pos0 + t + 1u);
     let base = (th * params.n_splits + params.split_offset + s) * (head_dim + 2u);
-    // This thread's output pairs: dimensions 2 (first_pair + j), + 1 for j < v_pairs.
-    let first_pair = lid.x * v_pairs;
+    // This thread's output pairs: dimensions 2 (first_pair + j), + 1 for j < v_pairs, summed
+    // over the tile rows row_group, row_group + row_groups, ... (threads past the last group
+    // only score).
+    let row_threads = head_dim / (2u * v_pairs);
+    let row_group = lid.x / row_threads;
+    let first_pair = (lid.x % row_threads) * v_pairs;
     if (start >= end) {
         // Every position of this split is after the query: empty partials.
         for (var i = 0u; i < params.chunk; i++) {
@@ -148,8 +156,11 @@ fn attention(
             acc[2u * j] *= alpha;
             acc[2u * j + 1u] *= alpha;
         }
-        if (first_pair < head_dim / 2u) {
-            for (var r = 0u; r < wg_size; r++) {
+        if (row_group < row_groups) {
+            // A constant trip count (overrides only), so a GPU's compiler unrolls the loop and
+            // keeps several rows' loads in flight rather than waiting on each.
+            for (var i = 0u; i < wg_size / row_groups; i++) {
+                let r = row_group + i * row_groups;
                 // Rows past the tile's end are read at its last row (in bounds, weight 0).
                 let wr = weight[r];
                 let row = v0 + min(r, last) * row2 + first_pair;
@@ -158,6 +169,19 @@ fn attention(
                     acc[2u * j] += wr * pair.x;
                     acc[2u * j + 1u] += wr * pair.y;
                 }
+            }
+        }
+    }
+    // Group 0 adds the other groups' sums (through `weight` and `part_max`, two vec4 a thread).
+    for (var j = 0u; j < select(0u, v_pairs, row_groups > 1u); j++) {
+        workgroupBarrier(); // every thread is done with the last V rows' weights
+        weight[lid.x] = acc[2u * j];
+        part_max[lid.x] = acc[2u * j + 1u];
+        workgroupBarrier();
+        if (row_group == 0u) {
+            for (var other = 1u; other < row_groups; other++) {
+                acc[2u * j] += weight[lid.x + other * row_threads];
+                acc[2u * j + 1u] += part_max[lid.x + other * row_threads];
             }
         }
     }
@@ -174,7 +198,7 @@ fn attention(
             partials[base[i]] = m[i];
             partials[base[i] + 1u] = scores[0][i];
         }
-        if (first_pair < head_dim / 2u) {
+        if (row_group == 0u) {
             for (var j = 0u; j < v_pairs; j++) {
                 let d = 2u * (first_pair + j);
                 partials[base[i] + 2u + d] = acc[2u * j][i];

@@ -97,7 +97,8 @@ fn gpu_incremental_decode_equals_full_evaluation() {
 /// The choices a real GPU gets (`Tuning::for_adapter` on a discrete GPU without subgroups):
 /// 64-thread matvecs, 256 for few rows and norms, the fused MoE norm, the tiled matmul for
 /// prefill, experts grouped by `moe_group`, the router's matvec and `moe_route` apart, one
-/// output pair per attention thread and splits for 2048 workgroups, no loop guards, vectors
+/// output pair per attention thread with a tile's V rows spread over all threads and splits
+/// for 2048 workgroups, no loop guards, vectors
 /// from storage buffers. Run here on lavapipe, so the GPU path of the forward pass is held
 /// to the same goldens in CI.
 fn gpu_like_context() -> Arc<GpuContext> {
@@ -106,7 +107,7 @@ fn gpu_like_context() -> Arc<GpuContext> {
     (t.matvec_wg, t.few_rows_wg, t.row_wg) = (64, 256, 256);
     (t.batch_matvec, t.fused_moe_norm, t.loop_guards, t.uniform_x) = (false, true, false, false);
     (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
-    (t.attention_v_pairs, t.attention_workgroups) = (1, 2048);
+    (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     t.shader.subgroup_reduce = false;
     Arc::new(ctx)
 }

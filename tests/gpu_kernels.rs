@@ -251,7 +251,8 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             loop_guards,
             uniform_x: loop_guards, // the CPU-like tunings
             attention_v_pairs: if loop_guards { 4 } else { 1 },
-            attention_workgroups: if loop_guards { 128 } else { 2048 },
+            attention_spread_rows: !loop_guards,
+            attention_workgroups: if loop_guards { 32 } else { 2048 },
             group_experts: !loop_guards,
             scale_chunks: loop_guards,
             shader,

@@ -5,10 +5,12 @@
 
 mod common;
 
+use std::sync::OnceLock;
+
 use common::gpu::{assert_close, ctx, gaussian, max_rel_err, random, run, submit, tensor, validate_with_naga, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::ShaderSpec;
-use lfm_webgpu::gpu::{GpuTensor, KvCache, KvPrecision, Ops};
+use lfm_webgpu::gpu::{GpuContext, GpuTensor, KvCache, KvPrecision, Ops};
 use lfm_webgpu::reference::ops as reference;
 use lfm_webgpu::rng::Rng;
 
@@ -224,9 +226,34 @@ struct Shape {
 }
 
 fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
+    check_attention_on(ctx(), seed, shape, cases);
+}
+
+/// The threads as a GPU lays them out (`Tuning::for_adapter` on a discrete GPU): one output
+/// pair a thread, the tile's V rows spread over all of them, splits for 2048 workgroups, q
+/// from a storage buffer, no loop guards. Run here on lavapipe, so CI checks that path too.
+fn gpu_layout() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let mut ctx = GpuContext::new_blocking().expect("a second context on the same adapter");
+        let t = &mut ctx.tuning;
+        (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
+        (t.uniform_x, t.loop_guards) = (false, false);
+        ctx
+    })
+}
+
+fn check_attention_on(c: &GpuContext, seed: u64, shape: Shape, cases: &[(usize, usize)]) {
     let Shape { precision, n_heads, n_kv, hd, capacity: cap, block } = shape;
     let mut rng = Rng::new(seed);
-    let cache = KvCache::with_block_positions(ctx(), "kv", precision, n_kv, hd, cap, block).unwrap();
+    let tensor = |rows, cols, data: &[f32]| GpuTensor::from_f32(c, "t", rows, cols, data).unwrap();
+    let zeros = |rows, cols| GpuTensor::zeros(c, "zeros", rows, cols).unwrap();
+    let submit = |record: &dyn Fn(&mut Ops<'_>)| {
+        let mut ops = Ops::new(c);
+        record(&mut ops);
+        ops.submit();
+    };
+    let cache = KvCache::with_block_positions(c, "kv", precision, n_kv, hd, cap, block).unwrap();
     let max_t = cases.iter().map(|c| c.1).max().unwrap();
     let scratch = zeros(kernels::attention_scratch_len(&cache, max_t, n_heads), 1);
     let mut worst = 0.0f32;
@@ -241,23 +268,25 @@ fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
         let row = n_kv * hd;
         if pos0 > 0 {
             let (gk, gv) = (tensor(pos0, row, &k[..pos0 * row]), tensor(pos0, row, &v[..pos0 * row]));
-            submit(|ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
+            submit(&|ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
         }
         let (gk, gv) = (tensor(t, row, &k[pos0 * row..]), tensor(t, row, &v[pos0 * row..]));
         let (gq, out) = (tensor(t, n_heads * hd, &q), zeros(t, n_heads * hd));
         let blocks = cache.spans(0, n_ctx).count();
-        let got = run(&out, |ops| {
+        submit(&|ops| {
             kernels::kv_store(ops, &cache, &gk, &gv, pos0).unwrap();
             let before = ops.dispatch_count();
             kernels::attention(ops, &gq, &cache, pos0, &scratch, &out).unwrap();
             assert_eq!(ops.dispatch_count() - before, blocks + 1, "one dispatch per block, then the combine");
         });
+        let got = out.read_f32_blocking(c).unwrap();
         let what =
             format!("attention {precision:?} heads {n_heads}/{n_kv} hd {hd} blocks of {block}: pos0 {pos0}, T {t}");
         assert_close(&what, &got, &want, |_, w| 1e-5 * (1.0 + w.abs()));
         worst = worst.max(max_rel_err(&got, &want));
     }
-    eprintln!("attention {precision:?} {n_heads}/{n_kv}/{hd}: max |gpu - ref| / (1 + |ref|) = {worst:e}");
+    let layout = if std::ptr::eq(c, ctx()) { "" } else { " (GPU layout)" };
+    eprintln!("attention{layout} {precision:?} {n_heads}/{n_kv}/{hd}: max |gpu - ref| / (1 + |ref|) = {worst:e}");
 }
 
 const CASES: [(usize, usize); 9] = [(0, 1), (1, 1), (37, 1), (300, 1), (0, 5), (11, 5), (0, 23), (11, 23), (290, 23)];
@@ -273,12 +302,15 @@ fn attention_matches_reference_small_heads() {
 #[test]
 fn attention_matches_reference_real_shape_long_context() {
     // LFM2.5-8B-A1B's heads over ~2000 positions in blocks of 300 (7 buffers), and in one
-    // buffer, where a decode splits the block (4 splits of 512 on a CPU adapter, 8 of 256 on a
-    // GPU); prefill queries are masked per split.
+    // buffer, where a decode splits the block (4 splits of 512 on a CPU adapter, 32 of 64 with a
+    // GPU's layout); prefill queries are masked per split.
     let cases = [(0, 1), (1, 1), (37, 1), (300, 1), (1999, 1), (0, 5), (11, 5), (0, 23), (11, 23), (1977, 23)];
     for precision in PRECISIONS {
         for block in [300, 2000] {
-            check_attention(31, Shape { precision, n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block }, &cases);
+            let shape = || Shape { precision, n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block };
+            check_attention(31, shape(), &cases);
+            // Two groups of 32 threads taking turns over each tile's V rows.
+            check_attention_on(gpu_layout(), 31, shape(), &cases);
         }
     }
 }
@@ -287,12 +319,15 @@ fn attention_matches_reference_real_shape_long_context() {
 fn attention_matches_reference_for_every_head_grouping() {
     // Query heads per kv head 1, 3, 6 and 8: workgroups take 1, 3, 3 (twice) and 4 (twice)
     // of them in their vec4 lanes. Heads of 12 have 6 output pairs: 2 a thread, not the 4
-    // a CPU adapter's threads take where they can.
+    // a CPU adapter's threads take where they can; with a GPU's layout, 8 groups of 6
+    // threads take turns over a tile's 64 V rows (16 threads only score).
     let cases = [(0, 1), (70, 1), (0, 9), (61, 9)];
     for hd in [32, 12] {
         for (n_heads, n_kv) in [(2, 2), (3, 1), (12, 2), (16, 2)] {
             let precision = KvPrecision::default();
-            check_attention(33, Shape { precision, n_heads, n_kv, hd, capacity: 100, block: 40 }, &cases);
+            let shape = || Shape { precision, n_heads, n_kv, hd, capacity: 100, block: 40 };
+            check_attention(33, shape(), &cases);
+            check_attention_on(gpu_layout(), 33, shape(), &cases);
         }
     }
 }

@@ -45,7 +45,13 @@ fn repetition_penalty_matches_the_cpu_rule() {
         let got = run(&x, |ops| repetition_penalty(ops, &x, row, &toks, tokens.len(), penalty).unwrap());
         let mut want = logits.clone();
         apply_repetition_penalty(&mut want[row * vocab..(row + 1) * vocab], &tokens, penalty);
-        assert_eq!(got, want, "row {row}, penalty {penalty}");
+        // WGSL leaves a division 2.5 ulp of room (NVIDIA's is off by one ulp where the CPU's
+        // is exact): a penalized logit within 3 ulp, every other one untouched.
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let ulps = if *w == logits[i] { 0.0 } else { 3.0 * f32::EPSILON * w.abs() };
+            assert!((g - w).abs() <= ulps, "row {row}, penalty {penalty}: logit {i} is {g}, want {w}");
+        }
+        assert_ne!(got, logits, "row {row}: the penalty changed nothing");
     }
 }
 

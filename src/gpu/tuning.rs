@@ -60,10 +60,16 @@ pub struct Tuning {
     /// weights from workgroup memory lane by lane, so fewer threads with more dimensions load
     /// less; 1 on GPUs, where the threads run in parallel.
     pub attention_v_pairs: u32,
+    /// Attention's V pass spreads a tile's rows over all threads (`row_groups` in
+    /// shaders/attention.wgsl), each group of threads owning the head's pairs for some rows:
+    /// GPUs, where with one pair a thread half the threads would otherwise idle. CPU adapters
+    /// keep one group (lavapipe at 32K: 457-490 against 582-798 ms of attention a token).
+    pub attention_spread_rows: bool,
     /// Workgroups a decode step's attention aims for, splitting the context (split-K): 2048
-    /// on GPUs, to fill them; 128 on CPU adapters, whose few threads gain nothing from more
-    /// splits and pay each one's final sums (lavapipe, 8B at 32K: 434-440 against 470-475 ms
-    /// of attention a token).
+    /// on GPUs, to fill them (each split then holds few tiles: a workgroup's tiles run one
+    /// after another); 32 on CPU adapters (4 splits for the 8B's 8 kv heads), whose few
+    /// threads gain nothing from more splits and pay each one's final sums (lavapipe, 8B at
+    /// 32K: 434-440 against 470-475 ms of attention a token with 64 splits).
     pub attention_workgroups: usize,
     pub shader: ShaderTarget,
 }
@@ -102,21 +108,30 @@ impl Tuning {
             scale_chunks: cpu,
             uniform_x: cpu,
             attention_v_pairs: if cpu { 4 } else { 1 },
-            attention_workgroups: if cpu { 128 } else { 2048 },
+            attention_spread_rows: !cpu,
+            attention_workgroups: if cpu { 32 } else { 2048 },
             shader,
         };
-        // Natively `LFM_TUNING="name=0|1 ..."` sets the named choices, to measure both ways.
+        // Natively `LFM_TUNING="name=value ..."` (0|1 for a choice, a number for a count) sets
+        // the named fields, to measure both ways on new hardware.
         if let Some(spec) = std::env::var("LFM_TUNING").ok().filter(|_| cfg!(not(target_arch = "wasm32"))) {
-            for (name, on) in spec.split([' ', ',']).filter_map(|kv| kv.split_once('=')) {
-                tuning.set(name, on == "1");
+            for (name, value) in spec.split([' ', ',']).filter_map(|kv| kv.split_once('=')) {
+                tuning.set(name, value);
             }
         }
         tuning
     }
 
-    /// Sets the boolean choice `name` (the field's name); unknown names are ignored.
-    fn set(&mut self, name: &str, on: bool) {
+    /// Sets the field `name` to `value`; unknown names and unparsable values are ignored.
+    fn set(&mut self, name: &str, value: &str) {
+        match (name, value.parse::<u32>()) {
+            ("attention_v_pairs", Ok(n)) if n > 0 => self.attention_v_pairs = n,
+            ("attention_workgroups", Ok(n)) if n > 0 => self.attention_workgroups = n as usize,
+            _ => {}
+        }
+        let on = value == "1";
         let field = match name {
+            "attention_spread_rows" => &mut self.attention_spread_rows,
             "batch_matvec" => &mut self.batch_matvec,
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_router" => &mut self.fused_router,

@@ -73,12 +73,10 @@ struct CombineParams {
 
 /// Positions per tile: one per thread of the attention workgroup.
 const TILE: usize = WG_SIZE as usize;
-/// The fewest positions a split takes (below that, partials cost more than they save).
-const MIN_SPLIT: usize = 4 * TILE;
 /// The most workgroups the splits aim for ([`crate::gpu::Tuning::attention_workgroups`] is at
 /// most this), so a decode step (T * n_heads small) fills a GPU; a prefill has T * n_heads
-/// workgroups already and gets one split per block.
-const TARGET_WORKGROUPS: usize = 2048;
+/// workgroups already and gets one split per block. It bounds the partials' scratch.
+const MAX_WORKGROUPS: usize = 4096;
 
 /// One block's share of a dispatch plan: positions `start .. end` of `cache.blocks[block]`,
 /// cut into `splits` splits whose partials start at index `offset` among a (t, h)'s.
@@ -90,18 +88,19 @@ struct BlockSplits {
     offset: usize,
 }
 
-/// How `attention` cuts positions `0 .. n_ctx` for `th` = T * n_heads (query, head) pairs:
-/// splits of `split` positions from each block's start, at most max(1, TARGET / th) of them
-/// plus one per block boundary crossed.
+/// How `attention` cuts positions `0 .. n_ctx` for `th` = T * n_heads (query, head) pairs
+/// taken `chunk` heads a workgroup: splits of `split` positions (whole tiles) from each
+/// block's start, at most max(1, target / (th / chunk)) of them plus one per block boundary
+/// crossed.
 struct SplitPlan {
     split: usize,
     blocks: Vec<BlockSplits>,
     n_splits: usize,
 }
 
-fn plan(cache: &KvCache, n_ctx: usize, th: usize, target_workgroups: usize) -> SplitPlan {
-    let max_splits = (target_workgroups.min(TARGET_WORKGROUPS) / th).max(1);
-    let split = n_ctx.div_ceil(max_splits).next_multiple_of(TILE).max(MIN_SPLIT);
+fn plan(cache: &KvCache, n_ctx: usize, th: usize, chunk: usize, target_workgroups: usize) -> SplitPlan {
+    let max_splits = (target_workgroups.min(MAX_WORKGROUPS) / (th / chunk)).max(1);
+    let split = n_ctx.div_ceil(max_splits).next_multiple_of(TILE);
     let mut blocks = Vec::new();
     let mut n_splits = 0;
     for (block, b) in cache.blocks.iter().enumerate().take_while(|(_, b)| b.first_pos < n_ctx) {
@@ -115,10 +114,11 @@ fn plan(cache: &KvCache, n_ctx: usize, th: usize, target_workgroups: usize) -> S
 
 /// Elements of the `scratch` that [`attention`] needs for up to `max_tokens` queries of
 /// `n_heads` heads over any context of `cache`: the partials, (T * n_heads * splits, 2 + head_dim).
-/// The splits of a (t, h) are at most max(1, TARGET / (T * n_heads)) plus one per extra block.
+/// The splits of a (t, h) are at most max(1, MAX_WORKGROUPS * chunk / (T * n_heads)), chunk
+/// <= 4, plus one per extra block.
 pub fn attention_scratch_len(cache: &KvCache, max_tokens: usize, n_heads: usize) -> usize {
     let th = max_tokens * n_heads;
-    (th.max(TARGET_WORKGROUPS) + th * (cache.blocks.len() - 1)) * (cache.head_dim + 2)
+    (th.max(4 * MAX_WORKGROUPS) + th * (cache.blocks.len() - 1)) * (cache.head_dim + 2)
 }
 
 /// Causal GQA attention of T queries at positions `pos0 ..` over a cache already holding
@@ -147,18 +147,27 @@ pub fn attention(
     expect_len(out, "attention: out", t, n_heads * hd)?;
     cache.check_positions("attention", pos0, t)?;
     let n_ctx = pos0 + t;
-    let plan = plan(cache, n_ctx, t * n_heads, ops.ctx().tuning.attention_workgroups);
+    let group = n_heads / cache.n_kv_heads;
+    // The query heads of a kv head go through a workgroup together, up to 4 (vec4 lanes).
+    let chunk = (1..=4).rev().find(|c| group.is_multiple_of(*c)).unwrap_or(1);
+    let plan = plan(cache, n_ctx, t * n_heads, chunk, ops.ctx().tuning.attention_workgroups);
     let need = t * n_heads * plan.n_splits * (hd + 2);
     if scratch.len() < need {
         return Err(GpuError::Shape(format!("attention: scratch of {} elements, needs {need}", scratch.len())));
     }
-    let v_pairs = v_pairs(ops.ctx().tuning.attention_v_pairs as usize, hd)?;
-    let constants = [("wg_size", WG_SIZE as f64), ("head_dim", hd as f64), ("v_pairs", v_pairs as f64)];
+    let tuning = &ops.ctx().tuning;
+    let v_pairs = v_pairs(tuning.attention_v_pairs as usize, hd)?;
+    // Thread groups taking turns over a tile's V rows: as many as the workgroup holds,
+    // rounded down to a power of two so that they divide the tile.
+    let row_groups = if tuning.attention_spread_rows { 1 << (TILE / (hd / 2 / v_pairs)).ilog2() } else { 1 };
+    let constants = [
+        ("wg_size", WG_SIZE as f64),
+        ("head_dim", hd as f64),
+        ("v_pairs", v_pairs as f64),
+        ("row_groups", row_groups as f64),
+    ];
     // q read through the uniform window where the adapter wants it and it fits (decode).
     let spec = kv_spec("attention", cache).with_uniform_x(reads_x_uniform(ops, q));
-    let group = n_heads / cache.n_kv_heads;
-    // The query heads of a kv head go through a workgroup together, up to 4 (vec4 lanes).
-    let chunk = (1..=4).rev().find(|c| group.is_multiple_of(*c)).unwrap_or(1);
     for b in &plan.blocks {
         let params = Params {
             n_tokens: to_u32(t, "attention")?,
