@@ -206,8 +206,12 @@ fn qk_norm_rope_store_matches_norm_then_rope_then_store() {
         for (pos0, t) in [(0, 1), (9, 1), (1, 5), (3, 17)] {
             check_qk_norm_rope_store(40, precision, (6, 2, 12), 7, pos0, t);
         }
-        // LFM2.5-8B-A1B's heads: 32 of 64 over 8 kv heads, deep into a long context.
+        // LFM2.5-8B-A1B's heads: 32 of 64 over 8 kv heads, deep into a long context; and
+        // heads of 64 at the far end of its 128K context, where the angles are largest.
         check_qk_norm_rope_store(41, precision, (32, 8, 64), 64, 5000, 9);
+        for pos0 in [100_000, 131_000] {
+            check_qk_norm_rope_store(42, precision, (3, 1, 64), 8192, pos0, 5);
+        }
     }
 }
 
@@ -255,7 +259,7 @@ fn check_attention_on(c: &GpuContext, seed: u64, shape: Shape, cases: &[(usize, 
     };
     let cache = KvCache::with_block_positions(c, "kv", precision, n_kv, hd, cap, block).unwrap();
     let max_t = cases.iter().map(|c| c.1).max().unwrap();
-    let scratch = zeros(kernels::attention_scratch_len(&cache, max_t, n_heads), 1);
+    let scratch = zeros(kernels::attention_scratch_len(c, &cache, max_t, n_heads), 1);
     let mut worst = 0.0f32;
     for &(pos0, t) in cases {
         let n_ctx = pos0 + t;
@@ -339,7 +343,7 @@ fn attention_rejects_a_small_scratch_and_bad_heads() {
     let small = zeros(100, 1); // the partials of 3 x 4 heads x 1 split need 216
     let err = kernels::attention(&mut Ops::new(ctx()), &q, &cache, 5, &small, &out).unwrap_err();
     assert!(err.to_string().contains("scratch"), "{err}");
-    let scratch = zeros(kernels::attention_scratch_len(&cache, 3, 4), 1);
+    let scratch = zeros(kernels::attention_scratch_len(ctx(), &cache, 3, 4), 1);
     let q3 = zeros(3, 3 * 16); // 3 heads over 2 kv heads
     assert!(kernels::attention(&mut Ops::new(ctx()), &q3, &cache, 5, &scratch, &zeros(3, 3 * 16)).is_err());
     assert!(kernels::attention(&mut Ops::new(ctx()), &q, &cache, 62, &scratch, &out).is_err(), "past the capacity");

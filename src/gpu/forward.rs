@@ -168,7 +168,7 @@ impl GpuModel {
         let partials = layers
             .iter()
             .filter_map(|l| match l {
-                LayerState::Attn(kv) => Some(k::attention_scratch_len(kv, batch, c.n_heads)),
+                LayerState::Attn(kv) => Some(k::attention_scratch_len(ctx, kv, batch, c.n_heads)),
                 LayerState::Conv(_) => None,
             })
             .max()

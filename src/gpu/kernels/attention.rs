@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{dispatch_elementwise, expect_len, kv_spec, reads_x_uniform, to_u32, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
-use crate::gpu::{GpuError, GpuTensor, KvCache, Ops};
+use crate::gpu::{GpuContext, GpuError, GpuTensor, KvCache, Ops};
 
 /// Mirrors `Params` in `shaders/kv_store.wgsl`.
 #[repr(C)]
@@ -114,11 +114,19 @@ fn plan(cache: &KvCache, n_ctx: usize, th: usize, chunk: usize, target_workgroup
 
 /// Elements of the `scratch` that [`attention`] needs for up to `max_tokens` queries of
 /// `n_heads` heads over any context of `cache`: the partials, (T * n_heads * splits, 2 + head_dim).
-/// The splits of a (t, h) are at most max(1, MAX_WORKGROUPS * chunk / (T * n_heads)), chunk
-/// <= 4, plus one per extra block.
-pub fn attention_scratch_len(cache: &KvCache, max_tokens: usize, n_heads: usize) -> usize {
+/// The splits of a (t, h) are at most max(1, target * chunk / (T * n_heads)) for `ctx`'s
+/// [`crate::gpu::Tuning::attention_workgroups`] target, plus one per extra block.
+pub fn attention_scratch_len(ctx: &GpuContext, cache: &KvCache, max_tokens: usize, n_heads: usize) -> usize {
     let th = max_tokens * n_heads;
-    (th.max(4 * MAX_WORKGROUPS) + th * (cache.blocks.len() - 1)) * (cache.head_dim + 2)
+    let target = ctx.tuning.attention_workgroups.min(MAX_WORKGROUPS);
+    let chunk = heads_per_workgroup(n_heads / cache.n_kv_heads.max(1));
+    (th.max(target * chunk) + th * (cache.blocks.len() - 1)) * (cache.head_dim + 2)
+}
+
+/// The query heads of a kv head that go through a workgroup together: up to 4 (vec4 lanes),
+/// dividing `group`, the query heads per kv head.
+fn heads_per_workgroup(group: usize) -> usize {
+    (1..=4).rev().find(|c| group.is_multiple_of(*c)).unwrap_or(1)
 }
 
 /// Causal GQA attention of T queries at positions `pos0 ..` over a cache already holding
@@ -148,8 +156,7 @@ pub fn attention(
     cache.check_positions("attention", pos0, t)?;
     let n_ctx = pos0 + t;
     let group = n_heads / cache.n_kv_heads;
-    // The query heads of a kv head go through a workgroup together, up to 4 (vec4 lanes).
-    let chunk = (1..=4).rev().find(|c| group.is_multiple_of(*c)).unwrap_or(1);
+    let chunk = heads_per_workgroup(group);
     let plan = plan(cache, n_ctx, t * n_heads, chunk, ops.ctx().tuning.attention_workgroups);
     let need = t * n_heads * plan.n_splits * (hd + 2);
     if scratch.len() < need {

@@ -32,7 +32,7 @@ pub use moe_batch::{moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
 pub use qk_norm_rope_store::qk_norm_rope_store;
 pub use repetition_penalty::repetition_penalty;
 pub use rms_norm::{add_rms_norm, moe_add_rms_norm, rms_norm};
-pub use rope::{rope, rope_inv_freq, RopeTable};
+pub use rope::{rope_inv_freq, RopeTable};
 pub use sample::{argmax, sample};
 pub use short_conv::short_conv;
 pub use swiglu::swiglu;
