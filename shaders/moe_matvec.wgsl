@@ -15,7 +15,11 @@ struct Params {
     k: u32,               // slots per token (columns of selected)
     x_per_slot: u32,      // 1: x has one row per (token, slot); 0: one per token
     scale_base: u32,      // word offset of the part's split f16 scales (repacked types)
+    expert_stride: u32,   // buffer rows from one expert's first row to the next's
+    row_offset: u32,      // buffer row of the part's first expert's first row
     _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -26,8 +30,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;  // (T * k, rows_per_expert)
 
 override wg_size: u32 = 64u; // a power of two, at most 256
+// The part holds a pair of stacked experts interleaved (gate_e, then up_e: expert_stride is
+// 2 * rows_per_expert): a workgroup takes 4 rows of the gate half (a) and the same 4 of the
+// up half (b) and writes y = silu(a) * b (common/silu.wgsl).
+override gate_up: bool = false;
 
 #include "common/dot_rows.wgsl"
+#include "common/silu.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn moe_matvec(
@@ -37,7 +46,8 @@ fn moe_matvec(
 ) {
     // Row groups are folded into x and y (at most 65535 workgroups per dimension); z is the
     // (token, slot) pair.
-    let r0 = (wid.x + wid.y * nwg.x) * ROWS;
+    let outs = select(ROWS, ROWS / 2u, gate_up); // rows of y a workgroup writes
+    let r0 = (wid.x + wid.y * nwg.x) * outs;
     let ts = wid.z;
     let rpe = params.rows_per_expert;
     // Part-local expert; wraps past n_experts when the expert precedes this part.
@@ -47,13 +57,17 @@ fn moe_matvec(
     }
     let units_per_row = params.cols4 / (UNIT / 4u);
     // Rows past the end repeat the expert's last row (in bounds) and are not stored.
-    let first = vec4<u32>(local * rpe);
+    let first = vec4<u32>(local * params.expert_stride + params.row_offset);
     let last = vec4<u32>(rpe - 1u);
     let rows = first + min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), last);
-    let rows_b = first + min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last);
+    let rows_b = select(first + min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last), rows + vec4<u32>(rpe), gate_up);
     let x_row = select(ts / params.k, ts, params.x_per_slot != 0u);
     let sums = dot_rows(lid.x, rows * units_per_row, rows_b * units_per_row, x_row * params.cols4, params.cols4);
-    if (lid.x < ROWS && r0 + lid.x < rpe) {
-        y[ts * rpe + r0 + lid.x] = row_sum(sums, lid.x);
+    if (lid.x < outs && r0 + lid.x < rpe) {
+        var out = row_sum(sums, lid.x);
+        if (gate_up) {
+            out = silu_mul(out, row_sum(sums, lid.x + 4u));
+        }
+        y[ts * rpe + r0 + lid.x] = out;
     }
 }

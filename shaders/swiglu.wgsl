@@ -1,4 +1,6 @@
-// out = silu(gate) * up, elementwise, silu(g) = g / (1 + exp(-g)) as in the reference.
+// out = silu(gate) * up, elementwise (common/silu.wgsl).
+
+#include "common/silu.wgsl"
 
 struct Params {
     n: u32, // elements
@@ -18,7 +20,6 @@ override wg_size: u32 = 64u;
 fn swiglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * wg_size;
     if (i < params.n) {
-        let g = gate[i];
-        out[i] = g / (1.0 + exp(-g)) * up[i];
+        out[i] = silu_mul(gate[i], up[i]);
     }
 }

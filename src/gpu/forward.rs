@@ -109,9 +109,7 @@ fn moe_block(
     if grouped {
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
-    experts(ops, grouped, &moe.gate_exps, cfg.expert_ffn_dim, m, &s.xb, &m.gate)?;
-    experts(ops, grouped, &moe.up_exps, cfg.expert_ffn_dim, m, &s.xb, &m.up)?;
-    k::swiglu(ops, &m.gate, &m.up, &m.hidden)?;
+    gate_up_experts(ops, grouped, moe, cfg.expert_ffn_dim, m, &s.xb)?;
     experts(ops, grouped, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
     match next_norm {
         Some(norm) if ops.ctx().tuning.fused_moe_norm => {
@@ -120,6 +118,29 @@ fn moe_block(
         _ => {
             k::moe_combine(ops, &m.down, &m.weights, &s.y)?;
             add_norm(ops, c, s, next_norm)
+        }
+    }
+}
+
+/// silu(gate) * up of the routed experts into `m.hidden`: one launch where the two are
+/// interleaved in shared buffers (`GpuModel` pairs them at load), else both products, then
+/// `swiglu`.
+fn gate_up_experts(
+    ops: &mut Ops<'_>,
+    grouped: bool,
+    moe: &Moe<GpuMatrix, GpuTensor>,
+    rows_per_expert: usize,
+    m: &MoeScratch,
+    x: &GpuTensor,
+) -> Result<(), GpuError> {
+    let (gate, up) = (&moe.gate_exps, &moe.up_exps);
+    match (gate.pairs_with(up), grouped) {
+        (true, true) => k::moe_batch_gate_up(ops, gate, up, rows_per_expert, &m.selected, &m.items, x, &m.hidden),
+        (true, false) => k::moe_gate_up(ops, gate, up, rows_per_expert, &m.selected, x, &m.hidden),
+        (false, _) => {
+            experts(ops, grouped, gate, rows_per_expert, m, x, &m.gate)?;
+            experts(ops, grouped, up, rows_per_expert, m, x, &m.up)?;
+            k::swiglu(ops, &m.gate, &m.up, &m.hidden)
         }
     }
 }

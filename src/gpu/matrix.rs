@@ -35,7 +35,22 @@ pub struct GpuMatrix {
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
+    /// `first_row` and `rows` of each part count this matrix's rows; with `interleave`, the
+    /// buffers hold its partner's rows too.
     pub parts: Vec<MatrixPart>,
+    /// `Some` for a stacked expert matrix sharing its buffers with a partner
+    /// ([`super::pairing::interleave_experts`]).
+    pub interleave: Option<Interleave>,
+}
+
+/// How a stacked expert matrix of `rows_per_expert` rows an expert lies in buffers it shares
+/// with a partner of the same shape: part-local expert j's rows start at buffer row
+/// `j * 2 * rows_per_expert + offset` (offset 0: the first of the pair, e.g. gate; else
+/// `rows_per_expert`: the second, up). Only the expert kernels read such a matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interleave {
+    pub rows_per_expert: usize,
+    pub offset: usize,
 }
 
 impl GpuMatrix {
@@ -137,15 +152,49 @@ impl GpuMatrix {
             label: label.to_string(),
             row_bytes: fmt.row_bytes(cols) as usize,
             writers: plan.iter().map(|p| PartWriter::new(fmt, p.rows, cols)).collect(),
-            matrix: GpuMatrix { ty, rows, cols, parts },
+            matrix: GpuMatrix { ty, rows, cols, parts, interleave: None },
             written: WrittenRows::default(),
             unflushed: 0,
         })
     }
 
-    /// Bytes of weights on the GPU (what a full pass over the matrix reads).
+    /// Bytes of weights on the GPU (what a full pass over the matrix reads): of an
+    /// interleaved matrix, its half of the shared buffers.
     pub fn bytes(&self) -> u64 {
-        self.parts.iter().map(|p| p.buffer.size()).sum()
+        let all: u64 = self.parts.iter().map(|p| p.buffer.size()).sum();
+        if self.interleave.is_some() {
+            all / 2
+        } else {
+            all
+        }
+    }
+
+    /// An error for kernels that read rows as laid out one after another (all but the
+    /// expert kernels) when the matrix is interleaved with a partner.
+    pub(crate) fn check_not_interleaved(&self, kernel: &str) -> Result<(), GpuError> {
+        match self.interleave {
+            None => Ok(()),
+            Some(_) => Err(GpuError::Shape(format!("{kernel}: an expert matrix interleaved with its partner"))),
+        }
+    }
+
+    /// Whether `self` (first) and `other` (second) are the two halves of one interleaved
+    /// pair: the fused gate and up kernels then read both from the same buffers.
+    pub fn pairs_with(&self, other: &GpuMatrix) -> bool {
+        match (self.interleave, other.interleave) {
+            (Some(a), Some(b)) => {
+                a.offset == 0
+                    && b.offset == a.rows_per_expert
+                    && a.rows_per_expert == b.rows_per_expert
+                    && self.parts.len() == other.parts.len()
+                    && self
+                        .parts
+                        .iter()
+                        .zip(&other.parts)
+                        .all(|(p, q)| p.buffer == q.buffer && p.first_row == q.first_row)
+            }
+            _ => false,
+        }
     }
 
     /// For rows `first .. first + n`: each part touched, with the part-local first row, the

@@ -17,13 +17,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::gguf::{Gguf, TensorInfo};
-use crate::model::{Config, HostTensor, ModelError, SharedBytes, Weights};
+use crate::model::{Config, Ffn, HostTensor, ModelError, SharedBytes, Weights};
 use crate::quant::GgmlType;
 
 use super::kernels::RopeTable;
 use super::layout::GpuFormat;
 use super::matrix::{WrittenRows, FLUSH_BYTES};
-use super::{GpuContext, GpuError, GpuMatrix, GpuTensor, KvPrecision, MatrixUpload};
+use super::{pairing, GpuContext, GpuError, GpuMatrix, GpuTensor, KvPrecision, MatrixUpload};
 
 pub struct GpuModel {
     pub ctx: Arc<GpuContext>,
@@ -265,7 +265,7 @@ impl GpuModel {
         let not_uploaded = |info: &TensorInfo, role| {
             ModelError::BadConfig(format!("tensor `{}` was not uploaded as a {role:?}", info.name))
         };
-        let weights = Weights::load(
+        let mut weights = Weights::load(
             &config,
             gguf,
             |info| match take(info) {
@@ -277,8 +277,31 @@ impl GpuModel {
                 _ => Err(not_uploaded(info, TensorRole::Vector)),
             },
         )?;
+        pair_gate_up_experts(&ctx, &config, &mut weights)?;
         let rope = RopeTable::new(&ctx, config.head_dim, config.rope_theta)?;
         ctx.take_error()?; // an upload that ran out of memory
         Ok(GpuModel { ctx, config, weights, rope, weight_bytes, kv_precision: KvPrecision::default() })
     }
+}
+
+/// Each MoE layer's gate and up experts into shared buffers, pair by pair
+/// ([`super::pairing`]), so the forward pass computes silu(gate) * up in one launch. A layer
+/// whose two cannot be paired (say, different formats) keeps them apart.
+fn pair_gate_up_experts(
+    ctx: &GpuContext,
+    config: &Config,
+    weights: &mut Weights<GpuMatrix, GpuTensor>,
+) -> Result<(), GpuError> {
+    let Some(moe_config) = config.moe.as_ref().filter(|_| ctx.tuning.pair_experts) else { return Ok(()) };
+    for layer in &mut weights.layers {
+        if let Ffn::Moe(moe) = &mut layer.ffn {
+            let paired = pairing::interleave_experts(ctx, &moe.gate_exps, &moe.up_exps, moe_config.expert_ffn_dim)?;
+            if let Some((gate, up)) = paired {
+                (moe.gate_exps, moe.up_exps) = (gate, up);
+                // Let the copies run before the next layer's: freed buffers go back at once.
+                ctx.queue.submit([]);
+            }
+        }
+    }
+    Ok(())
 }

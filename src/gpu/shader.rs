@@ -62,6 +62,7 @@ shader_files!(
     "common/reduce_shared.wgsl",
     "common/reduce_subgroup.wgsl",
     "common/row_norm.wgsl",
+    "common/silu.wgsl",
     "common/kscale.wgsl",
     "common/top_k_route.wgsl",
     "common/kv_f16.wgsl",

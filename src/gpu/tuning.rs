@@ -71,6 +71,10 @@ pub struct Tuning {
     /// threads gain nothing from more splits and pay each one's final sums (lavapipe, 8B at
     /// 32K: 434-440 against 470-475 ms of attention a token with 64 splits).
     pub attention_workgroups: usize,
+    /// A MoE layer's gate and up experts interleaved in shared buffers at load, so that
+    /// silu(gate) * up is one launch (`gpu::pairing`, `moe_gate_up`): 44 launches fewer a
+    /// token on the 8B. Every adapter; off only to measure against it.
+    pub pair_experts: bool,
     pub shader: ShaderTarget,
 }
 
@@ -110,6 +114,7 @@ impl Tuning {
             attention_v_pairs: if cpu { 4 } else { 1 },
             attention_spread_rows: !cpu,
             attention_workgroups: if cpu { 32 } else { 2048 },
+            pair_experts: true,
             shader,
         };
         // Natively `LFM_TUNING="name=value ..."` (0|1 for a choice, a number for a count) sets
@@ -136,6 +141,7 @@ impl Tuning {
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,
+            "pair_experts" => &mut self.pair_experts,
             "scale_chunks" => &mut self.scale_chunks,
             "uniform_x" => &mut self.uniform_x,
             _ => return,

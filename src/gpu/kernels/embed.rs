@@ -22,6 +22,7 @@ struct Params {
 /// - ids: (T) u32; ids outside the table leave their row of `out` untouched
 /// - out: (T, H)
 pub fn embed(ops: &mut Ops<'_>, table: &GpuMatrix, ids: &GpuTensor, out: &GpuTensor) -> Result<(), GpuError> {
+    table.check_not_interleaved("embed")?;
     let t = ids.len();
     expect_len(out, "embed: out", t, table.cols)?;
     let cols4 = table.cols / 4;

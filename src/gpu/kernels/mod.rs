@@ -27,8 +27,8 @@ pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};
 pub use matvec::{batch_matvec, batch_matvec_rows, matvec, matvec_rows, reads_x_uniform};
-pub use moe::{moe_combine, moe_matvec, moe_route, moe_router, MAX_EXPERTS};
-pub use moe_batch::{moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
+pub use moe::{moe_combine, moe_gate_up, moe_matvec, moe_route, moe_router, MAX_EXPERTS};
+pub use moe_batch::{moe_batch_gate_up, moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
 pub use qk_norm_rope_store::qk_norm_rope_store;
 pub use repetition_penalty::repetition_penalty;
 pub use rms_norm::{add_rms_norm, moe_add_rms_norm, rms_norm};
@@ -105,6 +105,7 @@ pub(crate) fn row_spans<'w>(
             w.rows
         )));
     }
+    w.check_not_interleaved(kernel)?;
     let t = x.len() / w.cols;
     expect_len(x, format_args!("{kernel}: x"), t, w.cols)?;
     expect_len(y, format_args!("{kernel}: y"), t, n_rows)?;

@@ -12,6 +12,10 @@
 //! moe_matvec(ops, &m.down_exps, h, &s.selected, &s.act, &s.down);                // (T * k, H)
 //! moe_combine(ops, &s.down, &s.weights, &s.out);                                 // (T, H)
 //! ```
+//!
+//! Where gate and up are interleaved in shared buffers (`gpu::pairing`, done at load), the
+//! three launches in the middle are one: `moe_gate_up(ops, &m.gate_exps, &m.up_exps, fe,
+//! &s.selected, u, &s.act)`.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -105,6 +109,7 @@ pub fn moe_router(
 ) -> Result<(), GpuError> {
     let (t, e, k) = (x.rows, router.rows, selected.cols);
     check_route_shape("moe_router", e, k)?;
+    router.check_not_interleaved("moe_router")?;
     let [part] = &router.parts[..] else {
         return Err(GpuError::Shape(format!("moe_router: a router in {} buffers", router.parts.len())));
     };
@@ -146,7 +151,9 @@ pub(super) struct MatvecParams {
     k: u32,               // slots per token
     x_per_slot: u32,      // 1: x rows are (token, slot) pairs; 0: tokens
     scale_base: u32,      // word offset of the part's split scales
-    _pad: u32,
+    expert_stride: u32,   // buffer rows from one expert to the next (2 * rows_per_expert when interleaved)
+    row_offset: u32,      // buffer row of the part's first expert (its half of a pair)
+    _pad: [u32; 3],
 }
 
 /// `y[t, s] = W_e x[t]` (or `x[t, s]`) with `e = selected[t, s]` and `W_e` rows
@@ -165,13 +172,42 @@ pub fn moe_matvec(
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     let slots = to_u32(selected.len(), "moe_matvec slots")?;
-    dispatch_experts(ops, "moe_matvec", slots, w, rows_per_expert, selected, selected, x, y)
+    dispatch_experts(ops, "moe_matvec", slots, w, rows_per_expert, selected, selected, x, y, false)
+}
+
+/// `y[t, s] = silu(G_e x[t]) * (U_e x[t])` with `e = selected[t, s]`, in one launch: what
+/// `moe_matvec` of `gate` and of `up` then `swiglu` compute, where the two are the halves of
+/// one interleaved pair ([`crate::gpu::pairing::interleave_experts`], `gate.pairs_with(up)`).
+/// - gate, up: (E * rows_per_expert, C) each
+/// - selected: (T, k); x: (T, C); y: (T * k, rows_per_expert)
+pub fn moe_gate_up(
+    ops: &mut Ops<'_>,
+    gate: &GpuMatrix,
+    up: &GpuMatrix,
+    rows_per_expert: usize,
+    selected: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    check_pair("moe_gate_up", gate, up)?;
+    let slots = to_u32(selected.len(), "moe_gate_up slots")?;
+    dispatch_experts(ops, "moe_matvec", slots, gate, rows_per_expert, selected, selected, x, y, true)
+}
+
+/// An error unless `gate` and `up` are the two halves of one interleaved pair.
+pub(super) fn check_pair(kernel: &str, gate: &GpuMatrix, up: &GpuMatrix) -> Result<(), GpuError> {
+    if gate.pairs_with(up) {
+        Ok(())
+    } else {
+        Err(GpuError::Shape(format!("{kernel}: gate and up are not an interleaved pair (pairing::interleave_experts)")))
+    }
 }
 
 /// Records `kernel` (`moe_matvec` or `moe_batch_matvec`) over each part of `w`: workgroups of
 /// ROWS rows of one expert, `z` of them per row group (pairs or work items); `x` is bound at
 /// binding 2 (a uniform window where [`reads_x_uniform`] says so, `moe_matvec` only),
-/// `routing` (`selected` or the work items) at binding 3.
+/// `routing` (`selected` or the work items) at binding 3. With `gate_up`, `w` is the gate half
+/// of an interleaved pair (checked by the caller) and y gets silu(gate) * up.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn dispatch_experts(
     ops: &mut Ops<'_>,
@@ -183,14 +219,18 @@ pub(super) fn dispatch_experts(
     routing: &GpuTensor,
     x: &GpuTensor,
     y: &GpuTensor,
+    gate_up: bool,
 ) -> Result<(), GpuError> {
     if z > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("{kernel}: {z} (token, slot) pairs or work items in one dispatch")));
     }
-    let row_groups = to_u32(rows_per_expert.div_ceil(ROWS as usize), kernel)?;
+    // A workgroup writes ROWS rows of y, or ROWS / 2 (each from a gate row and an up row).
+    let outs = if gate_up { ROWS / 2 } else { ROWS } as usize;
+    let row_groups = to_u32(rows_per_expert.div_ceil(outs), kernel)?;
     let workgroups = ops.grid(row_groups, z);
     let decode = kernel == "moe_matvec";
-    let constants = matvec_constants(ops, row_groups.saturating_mul(z), decode.then_some(w));
+    let constants = matvec_constants(ops, row_groups.saturating_mul(z), decode.then_some(w))
+        .with("gate_up", f64::from(u8::from(gate_up)));
     let uniform_x = decode && reads_x_uniform(ops, x);
     for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y)? {
         let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
@@ -226,6 +266,14 @@ fn expert_parts<'w>(
         1
     };
     expect_len(y, format!("{what}: y"), t * k, rpe)?;
+    // Buffer rows an expert takes, and where this matrix's rows start among them.
+    let (expert_stride, row_offset) = match w.interleave {
+        None => (rpe, 0),
+        Some(i) if i.rows_per_expert == rpe => (2 * rpe, i.offset),
+        Some(i) => {
+            return Err(GpuError::Shape(format!("{what}: experts of {rpe} rows, interleaved as {}", i.rows_per_expert)))
+        }
+    };
     let mut out = Vec::new();
     for part in &w.parts {
         if !part.first_row.is_multiple_of(rpe) || !part.rows.is_multiple_of(rpe) {
@@ -241,7 +289,9 @@ fn expert_parts<'w>(
             k: to_u32(k, what)?,
             x_per_slot,
             scale_base: part.scale_base,
-            _pad: 0,
+            expert_stride: to_u32(expert_stride, what)?,
+            row_offset: to_u32(row_offset, what)?,
+            _pad: [0; 3],
         };
         out.push((part, params));
     }

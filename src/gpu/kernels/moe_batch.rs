@@ -10,7 +10,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::moe::dispatch_experts;
+use super::moe::{check_pair, dispatch_experts};
 use super::{to_u32, wg_constants, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
@@ -86,5 +86,26 @@ pub fn moe_batch_matvec(
     let max_items = moe_max_items(selected.len(), n_experts);
     check_items("moe_batch_matvec", items, selected.len(), n_experts)?;
     let z = to_u32(max_items, "moe_batch_matvec items")?;
-    dispatch_experts(ops, "moe_batch_matvec", z, w, rows_per_expert, selected, items, x, y)
+    dispatch_experts(ops, "moe_batch_matvec", z, w, rows_per_expert, selected, items, x, y, false)
+}
+
+/// [`super::moe_gate_up`] per work item of [`moe_group`]: `y[ts] = silu(G_e x[t]) * (U_e x[t])`
+/// for the pairs ts of expert e, in one launch; `gate.pairs_with(up)`.
+#[allow(clippy::too_many_arguments)]
+pub fn moe_batch_gate_up(
+    ops: &mut Ops<'_>,
+    gate: &GpuMatrix,
+    up: &GpuMatrix,
+    rows_per_expert: usize,
+    selected: &GpuTensor,
+    items: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    check_pair("moe_batch_gate_up", gate, up)?;
+    let n_experts = gate.rows / rows_per_expert.max(1);
+    let max_items = moe_max_items(selected.len(), n_experts);
+    check_items("moe_batch_gate_up", items, selected.len(), n_experts)?;
+    let z = to_u32(max_items, "moe_batch_gate_up items")?;
+    dispatch_experts(ops, "moe_batch_matvec", z, gate, rows_per_expert, selected, items, x, y, true)
 }

@@ -1,0 +1,98 @@
+//! A MoE layer's gate and up experts interleaved in shared buffers
+//! (`lfm_webgpu::gpu::pairing`): each half computes exactly what it did alone, and the fused
+//! `moe_gate_up` / `moe_batch_gate_up` exactly what the two products and `swiglu` do, for
+//! every format with a dot helper, across several buffers, on seeded random inputs.
+
+mod common;
+
+use common::gpu::{ctx, host_matrix, ids, random, run, tensor, zeros};
+use lfm_webgpu::gpu::kernels;
+use lfm_webgpu::gpu::pairing::{interleave_experts, interleave_experts_within};
+use lfm_webgpu::gpu::{GpuContext, GpuMatrix, Ops};
+use lfm_webgpu::quant::GgmlType;
+use lfm_webgpu::sampling::Rng;
+
+/// Columns that are whole blocks of `ty`, more than one.
+fn cols_for(ty: GgmlType) -> usize {
+    2 * ty.block_size().max(32)
+}
+
+/// Stacked experts: `n_exp` of `rpe` rows each, in buffers of at most `per_part` experts.
+fn stacked(c: &GpuContext, rng: &mut Rng, ty: GgmlType, n_exp: usize, rpe: usize, per_part: usize) -> GpuMatrix {
+    let cols = cols_for(ty);
+    let host = host_matrix(ty, n_exp * rpe, cols, &random(rng, n_exp * rpe * cols, 1.0));
+    let limit = (per_part * rpe) as u64 * ty.bytes_for(cols as u64).unwrap() + 4;
+    GpuMatrix::with_limit(c, "experts", ty, n_exp * rpe, cols, &host.bytes, rpe, limit).unwrap()
+}
+
+#[test]
+fn interleaved_experts_compute_what_they_did_apart() {
+    let mut rng = Rng::new(61);
+    // 7 experts of 13 rows (not a multiple of a workgroup's 8 rows or the fused 4), in
+    // buffers of 3 experts, then of 2 pairs; T = 3 tokens, k = 2 slots, ids past E skipped.
+    let (n_exp, rpe, t, k) = (7, 13, 3, 2);
+    let types = [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::F16];
+    for ty in types {
+        let (gate, up) = (stacked(ctx(), &mut rng, ty, n_exp, rpe, 3), stacked(ctx(), &mut rng, ty, n_exp, rpe, 3));
+        let limit = (4 * rpe) as u64 * ty.bytes_for(gate.cols as u64).unwrap() + 4; // 2 pairs a buffer
+        let (pg, pu) = interleave_experts_within(ctx(), &gate, &up, rpe, limit).unwrap().expect("pairable");
+        assert!(pg.pairs_with(&pu) && !pu.pairs_with(&pg) && !gate.pairs_with(&up), "{ty}");
+        assert_eq!(pg.parts.len(), 4, "{ty}: 7 pairs in buffers of 2");
+        assert_eq!(pg.bytes() + pu.bytes(), pg.parts.iter().map(|p| p.buffer.size()).sum::<u64>(), "{ty}");
+
+        let x = tensor(t, gate.cols, &random(&mut rng, t * gate.cols, 1.0));
+        let selected = ids(t, k, &[6, 0, 3, 3, 9, 5]);
+        let y = |rows| zeros(t * k, rows);
+        let matvec = |w: &GpuMatrix| {
+            let out = y(rpe);
+            run(&out, |ops| kernels::moe_matvec(ops, w, rpe, &selected, &x, &out).unwrap())
+        };
+        assert_eq!(matvec(&pg), matvec(&gate), "{ty}: the gate half");
+        assert_eq!(matvec(&pu), matvec(&up), "{ty}: the up half");
+
+        // Fused against the two products then swiglu, decode and grouped (prefill) forms.
+        let (g, u, want) = (y(rpe), y(rpe), y(rpe));
+        let apart = run(&want, |ops| {
+            kernels::moe_matvec(ops, &gate, rpe, &selected, &x, &g).unwrap();
+            kernels::moe_matvec(ops, &up, rpe, &selected, &x, &u).unwrap();
+            kernels::swiglu(ops, &g, &u, &want).unwrap();
+        });
+        let fused = y(rpe);
+        let got = run(&fused, |ops| {
+            kernels::moe_gate_up(ops, &pg, &pu, rpe, &selected, &x, &fused).unwrap();
+            assert_eq!(ops.dispatch_count(), pg.parts.len(), "one launch a buffer");
+        });
+        assert_eq!(got, apart, "{ty}: moe_gate_up");
+        let items = zeros(kernels::moe_items_rows(t * k, n_exp), 4);
+        let grouped = y(rpe);
+        let got = run(&grouped, |ops| {
+            kernels::moe_group(ops, &selected, n_exp, &items).unwrap();
+            kernels::moe_batch_gate_up(ops, &pg, &pu, rpe, &selected, &items, &x, &grouped).unwrap();
+        });
+        assert_eq!(got, apart, "{ty}: moe_batch_gate_up");
+    }
+}
+
+#[test]
+fn pairs_are_checked_and_halves_refused_elsewhere() {
+    let mut rng = Rng::new(62);
+    let (n_exp, rpe) = (3, 8);
+    let q4 = stacked(ctx(), &mut rng, GgmlType::Q4_0, n_exp, rpe, n_exp);
+    let q8 = stacked(ctx(), &mut rng, GgmlType::Q8_0, n_exp, rpe, n_exp);
+    assert!(interleave_experts(ctx(), &q4, &q8, rpe).unwrap().is_none(), "different formats stay apart");
+    let other = stacked(ctx(), &mut rng, GgmlType::Q4_0, n_exp, rpe, n_exp);
+    let (g, u) = interleave_experts(ctx(), &q4, &other, rpe).unwrap().expect("pairable");
+    assert!(interleave_experts(ctx(), &g, &u, rpe).unwrap().is_none(), "already paired");
+
+    let (x, sel) = (tensor(1, q4.cols, &random(&mut rng, q4.cols, 1.0)), ids(1, 2, &[0, 2]));
+    let out = zeros(2, rpe);
+    let mut ops = Ops::new(ctx());
+    // The fused kernels need the two halves of one pair, in order.
+    assert!(kernels::moe_gate_up(&mut ops, &q4, &other, rpe, &sel, &x, &out).is_err());
+    assert!(kernels::moe_gate_up(&mut ops, &u, &g, rpe, &sel, &x, &out).is_err());
+    // Kernels that read rows one after another refuse a half.
+    let y = zeros(1, g.rows);
+    assert!(kernels::matvec(&mut ops, &g, &x, &y).is_err(), "matvec of an interleaved half");
+    assert!(kernels::embed(&mut ops, &g, &ids(1, 1, &[0]), &zeros(1, g.cols)).is_err());
+    assert_eq!(ops.dispatch_count(), 0);
+}
