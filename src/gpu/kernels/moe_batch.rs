@@ -82,11 +82,7 @@ pub fn moe_batch_matvec(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    let n_experts = w.rows / rows_per_expert.max(1);
-    let max_items = moe_max_items(selected.len(), n_experts);
-    check_items("moe_batch_matvec", items, selected.len(), n_experts)?;
-    let z = to_u32(max_items, "moe_batch_matvec items")?;
-    dispatch_experts(ops, "moe_batch_matvec", z, w, rows_per_expert, selected, items, x, y, false)
+    dispatch_items("moe_batch_matvec", ops, w, rows_per_expert, selected, items, x, y, false)
 }
 
 /// [`super::moe_gate_up`] per work item of [`moe_group`]: `y[ts] = silu(G_e x[t]) * (U_e x[t])`
@@ -103,9 +99,25 @@ pub fn moe_batch_gate_up(
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     check_pair("moe_batch_gate_up", gate, up)?;
-    let n_experts = gate.rows / rows_per_expert.max(1);
-    let max_items = moe_max_items(selected.len(), n_experts);
-    check_items("moe_batch_gate_up", items, selected.len(), n_experts)?;
-    let z = to_u32(max_items, "moe_batch_gate_up items")?;
-    dispatch_experts(ops, "moe_batch_matvec", z, gate, rows_per_expert, selected, items, x, y, true)
+    dispatch_items("moe_batch_gate_up", ops, gate, rows_per_expert, selected, items, x, y, true)
+}
+
+/// Checks the work items and records `moe_batch_matvec` over them (`gate_up`: see
+/// [`dispatch_experts`]); `what` names the caller in errors.
+#[allow(clippy::too_many_arguments)]
+fn dispatch_items(
+    what: &str,
+    ops: &mut Ops<'_>,
+    w: &GpuMatrix,
+    rows_per_expert: usize,
+    selected: &GpuTensor,
+    items: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+    gate_up: bool,
+) -> Result<(), GpuError> {
+    let n_experts = w.rows / rows_per_expert.max(1);
+    check_items(what, items, selected.len(), n_experts)?;
+    let z = to_u32(moe_max_items(selected.len(), n_experts), what)?;
+    dispatch_experts(ops, "moe_batch_matvec", z, w, rows_per_expert, selected, items, x, y, gate_up)
 }
