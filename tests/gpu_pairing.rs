@@ -83,6 +83,13 @@ fn pairs_are_checked_and_halves_refused_elsewhere() {
     let other = stacked(ctx(), &mut rng, GgmlType::Q4_0, n_exp, rpe, n_exp);
     let (g, u) = interleave_experts(ctx(), &q4, &other, rpe).unwrap().expect("pairable");
     assert!(interleave_experts(ctx(), &g, &u, rpe).unwrap().is_none(), "already paired");
+    // Uploaded without grouping by expert, under a limit of 1.5 experts a buffer: an expert
+    // straddles two buffers.
+    let cols = q4.cols;
+    let host = host_matrix(GgmlType::Q4_0, n_exp * rpe, cols, &random(&mut rng, n_exp * rpe * cols, 1.0));
+    let limit = (3 * rpe / 2) as u64 * GgmlType::Q4_0.bytes_for(cols as u64).unwrap();
+    let cut = GpuMatrix::with_limit(ctx(), "cut", GgmlType::Q4_0, n_exp * rpe, cols, &host.bytes, 1, limit).unwrap();
+    assert!(interleave_experts(ctx(), &cut, &other, rpe).unwrap().is_none(), "an expert across buffers");
 
     let (x, sel) = (tensor(1, q4.cols, &random(&mut rng, q4.cols, 1.0)), ids(1, 2, &[0, 2]));
     let out = zeros(2, rpe);

@@ -48,10 +48,14 @@ pub fn interleave_experts_within(
     if !words(rpe * body_row) || !words(rpe * scale_row) {
         return Ok(None);
     }
+    let whole = |m: &GpuMatrix| (0..m.rows / rpe).all(|e| expert_part(m, e, rpe).is_some());
     let Ok(plan) = layout::plan_parts(a.ty, 2 * a.rows, a.cols, 2 * rpe, max_part_bytes.min(ctx.max_binding_bytes()))
     else {
         return Ok(None);
     };
+    if !whole(a) || !whole(b) {
+        return Ok(None); // an expert straddles two buffers (not uploaded grouped)
+    }
     let mut encoder =
         ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pair experts") });
     let mut halves = (Vec::new(), Vec::new());
@@ -66,7 +70,7 @@ pub fn interleave_experts_within(
         let copy = ExpertCopy { rpe, body_row, scale_row, dst: &buffer, dst_scale_base: scale_base };
         for (local, e) in experts_of(p, rpe).enumerate() {
             for (half, src) in [a, b].into_iter().enumerate() {
-                copy.record(&mut encoder, src, e, (2 * local + half) * rpe)?;
+                copy.record(&mut encoder, src, e, (2 * local + half) * rpe);
             }
         }
         // Each half's view of the part: its own rows, counted as if alone.
@@ -86,6 +90,12 @@ pub fn interleave_experts_within(
     Ok(Some((view(halves.0, 0), view(halves.1, rpe))))
 }
 
+/// The part of `m` holding all of expert `e`'s rows, if one does.
+fn expert_part(m: &GpuMatrix, e: usize, rpe: usize) -> Option<&MatrixPart> {
+    let first = e * rpe;
+    m.parts.iter().find(|p| p.first_row <= first && first + rpe <= p.first_row + p.rows)
+}
+
 /// The experts a part of the paired plan holds (its rows are whole pairs).
 fn experts_of(p: &PartPlan, rpe: usize) -> std::ops::Range<usize> {
     p.first_row / (2 * rpe)..(p.first_row + p.rows) / (2 * rpe)
@@ -101,22 +111,12 @@ struct ExpertCopy<'a> {
 }
 
 impl ExpertCopy<'_> {
-    /// Expert `e` of `src` to rows `dst_row ..` of the destination part: its bodies, then
-    /// (split-scale formats) its scales into the part's scale region.
-    fn record(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        src: &GpuMatrix,
-        e: usize,
-        dst_row: usize,
-    ) -> Result<(), GpuError> {
-        let first = e * self.rpe;
-        let part = src
-            .parts
-            .iter()
-            .find(|p| p.first_row <= first && first + self.rpe <= p.first_row + p.rows)
-            .ok_or_else(|| GpuError::Shape(format!("pairing experts: expert {e} is not within one buffer")))?;
-        let row = (first - part.first_row) as u64;
+    /// Expert `e` of `src` (within one part: checked first) to rows `dst_row ..` of the
+    /// destination part: its bodies, then (split-scale formats) its scales into the part's
+    /// scale region.
+    fn record(&self, encoder: &mut wgpu::CommandEncoder, src: &GpuMatrix, e: usize, dst_row: usize) {
+        let part = expert_part(src, e, self.rpe).expect("experts checked to lie within one buffer");
+        let row = (e * self.rpe - part.first_row) as u64;
         let (body, scale) = (self.body_row as u64, self.scale_row as u64);
         let n = self.rpe as u64;
         encoder.copy_buffer_to_buffer(&part.buffer, row * body, self.dst, dst_row as u64 * body, n * body);
@@ -130,6 +130,5 @@ impl ExpertCopy<'_> {
                 n * scale,
             );
         }
-        Ok(())
     }
 }
