@@ -94,21 +94,11 @@ fn gpu_incremental_decode_equals_full_evaluation() {
     check_chunking(&gpu, "tiny-moe q4_0 long prompt (gpu)", &long, &[MAX_BATCH + 3, 17]);
 }
 
-/// The choices a real GPU gets (`Tuning::for_adapter` on a discrete GPU without subgroups):
-/// 64-thread matvecs, 256 for few rows and norms, the fused MoE norm, the tiled matmul for
-/// prefill, experts grouped by `moe_group`, the router's matvec and `moe_route` apart, one
-/// output pair per attention thread with a tile's V rows spread over all threads and splits
-/// for 2048 workgroups, no loop guards, vectors
-/// from storage buffers. Run here on lavapipe, so the GPU path of the forward pass is held
-/// to the same goldens in CI.
+/// A context with the choices a real GPU gets ([`common::gpu::use_gpu_tuning`]), so the GPU
+/// path of the forward pass is held to the same goldens in CI.
 fn gpu_like_context() -> Arc<GpuContext> {
     let mut ctx = GpuContext::new_blocking().expect("a wgpu adapter (lavapipe in CI)");
-    let t = &mut ctx.tuning;
-    (t.matvec_wg, t.few_rows_wg, t.row_wg) = (64, 256, 256);
-    (t.batch_matvec, t.fused_moe_norm, t.loop_guards, t.uniform_x) = (false, true, false, false);
-    (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
-    (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
-    t.shader.subgroup_reduce = false;
+    common::gpu::use_gpu_tuning(&mut ctx);
     Arc::new(ctx)
 }
 

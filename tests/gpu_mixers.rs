@@ -7,7 +7,10 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::gpu::{assert_close, ctx, gaussian, max_rel_err, random, run, submit, tensor, validate_with_naga, zeros};
+use common::gpu::{
+    assert_close, ctx, gaussian, max_rel_err, random, run, submit, submit_on, tensor, use_gpu_tuning,
+    validate_with_naga, zeros,
+};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::ShaderSpec;
 use lfm_webgpu::gpu::{GpuContext, GpuTensor, KvCache, KvPrecision, Ops};
@@ -233,16 +236,14 @@ fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
     check_attention_on(ctx(), seed, shape, cases);
 }
 
-/// The threads as a GPU lays them out (`Tuning::for_adapter` on a discrete GPU): one output
-/// pair a thread, the tile's V rows spread over all of them, splits for 2048 workgroups, q
-/// from a storage buffer, no loop guards. Run here on lavapipe, so CI checks that path too.
+/// The threads as a GPU lays them out ([`use_gpu_tuning`]): one output pair a thread, the
+/// tile's V rows spread over all of them, splits for 2048 workgroups, q from a storage
+/// buffer, no loop guards. Run here on lavapipe, so CI checks that path too.
 fn gpu_layout() -> &'static GpuContext {
     static CTX: OnceLock<GpuContext> = OnceLock::new();
     CTX.get_or_init(|| {
         let mut ctx = GpuContext::new_blocking().expect("a second context on the same adapter");
-        let t = &mut ctx.tuning;
-        (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
-        (t.uniform_x, t.loop_guards) = (false, false);
+        use_gpu_tuning(&mut ctx);
         ctx
     })
 }
@@ -252,11 +253,6 @@ fn check_attention_on(c: &GpuContext, seed: u64, shape: Shape, cases: &[(usize, 
     let mut rng = Rng::new(seed);
     let tensor = |rows, cols, data: &[f32]| GpuTensor::from_f32(c, "t", rows, cols, data).unwrap();
     let zeros = |rows, cols| GpuTensor::zeros(c, "zeros", rows, cols).unwrap();
-    let submit = |record: &dyn Fn(&mut Ops<'_>)| {
-        let mut ops = Ops::new(c);
-        record(&mut ops);
-        ops.submit();
-    };
     let cache = KvCache::with_block_positions(c, "kv", precision, n_kv, hd, cap, block).unwrap();
     let max_t = cases.iter().map(|c| c.1).max().unwrap();
     let scratch = zeros(kernels::attention_scratch_len(c, &cache, max_t, n_heads), 1);
@@ -272,12 +268,12 @@ fn check_attention_on(c: &GpuContext, seed: u64, shape: Shape, cases: &[(usize, 
         let row = n_kv * hd;
         if pos0 > 0 {
             let (gk, gv) = (tensor(pos0, row, &k[..pos0 * row]), tensor(pos0, row, &v[..pos0 * row]));
-            submit(&|ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
+            submit_on(c, |ops| kernels::kv_store(ops, &cache, &gk, &gv, 0).unwrap());
         }
         let (gk, gv) = (tensor(t, row, &k[pos0 * row..]), tensor(t, row, &v[pos0 * row..]));
         let (gq, out) = (tensor(t, n_heads * hd, &q), zeros(t, n_heads * hd));
         let blocks = cache.spans(0, n_ctx).count();
-        submit(&|ops| {
+        submit_on(c, |ops| {
             kernels::kv_store(ops, &cache, &gk, &gv, pos0).unwrap();
             let before = ops.dispatch_count();
             kernels::attention(ops, &gq, &cache, pos0, &scratch, &out).unwrap();

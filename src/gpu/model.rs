@@ -297,9 +297,8 @@ fn pair_gate_up_experts(
         if let Ffn::Moe(moe) = &mut layer.ffn {
             let paired = pairing::interleave_experts(ctx, &moe.gate_exps, &moe.up_exps, moe_config.expert_ffn_dim)?;
             if let Some((gate, up)) = paired {
+                // The copies are submitted: the separate buffers go once they have run.
                 (moe.gate_exps, moe.up_exps) = (gate, up);
-                // Let the copies run before the next layer's: freed buffers go back at once.
-                ctx.queue.submit([]);
             }
         }
     }

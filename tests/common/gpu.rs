@@ -60,9 +60,29 @@ pub fn upload(t: &HostTensor) -> GpuMatrix {
 
 /// Records `record`'s dispatches and submits them.
 pub fn submit(record: impl FnOnce(&mut Ops<'_>)) {
-    let mut ops = Ops::new(ctx());
+    submit_on(ctx(), record);
+}
+
+/// [`submit`] on another context than the shared one.
+pub fn submit_on(c: &GpuContext, record: impl FnOnce(&mut Ops<'_>)) {
+    let mut ops = Ops::new(c);
     record(&mut ops);
     ops.submit();
+}
+
+/// The choices a real GPU gets (`Tuning::for_adapter` on a discrete GPU without subgroups):
+/// 64-thread matvecs, 256 for few rows and norms, the fused MoE norm, the tiled matmul for
+/// prefill, experts grouped by `moe_group`, the router's matvec and `moe_route` apart, one
+/// output pair per attention thread with a tile's V rows spread over all threads and splits
+/// for 2048 workgroups, no loop guards, vectors from storage buffers. Set on a context here
+/// (lavapipe in CI), so the GPU paths are held to the same references.
+pub fn use_gpu_tuning(c: &mut GpuContext) {
+    let t = &mut c.tuning;
+    (t.matvec_wg, t.few_rows_wg, t.row_wg) = (64, 256, 256);
+    (t.batch_matvec, t.fused_moe_norm, t.loop_guards, t.uniform_x) = (false, true, false, false);
+    (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
+    (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
+    t.shader.subgroup_reduce = false;
 }
 
 /// Submits `record`'s dispatches and reads `out` back.
