@@ -35,5 +35,6 @@ fn moe_route(
         score[e] = s;
         biased[e] = s + bias[e];
     }
-    route_top_k(lid.x, t, n);
+    route_top_k(lid.x, n);
+    store_route(lid.x, t);
 }

@@ -54,5 +54,6 @@ fn moe_router(
             biased[e] = s + bias[e];
         }
     }
-    route_top_k(lid.x, t, n);
+    route_top_k(lid.x, n);
+    store_route(lid.x, t);
 }

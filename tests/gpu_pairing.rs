@@ -1,7 +1,8 @@
 //! A MoE layer's gate and up experts interleaved in shared buffers
 //! (`lfm_webgpu::gpu::pairing`): each half computes exactly what it did alone, and the fused
-//! `moe_gate_up` / `moe_batch_gate_up` exactly what the two products and `swiglu` do, for
-//! every format with a dot helper, across several buffers, on seeded random inputs.
+//! `moe_gate_up` / `moe_batch_gate_up` exactly what the two products and `swiglu` do, and
+//! `moe_route_gate_up` what `moe_route` then `moe_gate_up` do, for every format with a dot
+//! helper, across several buffers, on seeded random inputs.
 
 mod common;
 
@@ -70,6 +71,28 @@ fn interleaved_experts_compute_what_they_did_apart() {
             kernels::moe_batch_gate_up(ops, &pg, &pu, rpe, &selected, &items, &x, &grouped).unwrap();
         });
         assert_eq!(got, apart, "{ty}: moe_batch_gate_up");
+
+        // Routed in the same launch: `moe_route`'s choice and weights, and the same products.
+        // Token 1's logits tie at the top (the lower expert wins).
+        let mut l = random(&mut rng, t * n_exp, 2.0);
+        (l[n_exp + 2], l[n_exp + 5]) = (9.0, 9.0);
+        let (logits, bias) = (tensor(t, n_exp, &l), tensor(1, n_exp, &vec![0.0; n_exp]));
+        let route = |fused: bool| {
+            let (sel, w, out) = (zeros(t, k), zeros(t, k), y(rpe));
+            let got = run(&out, |ops| {
+                if fused {
+                    kernels::moe_route_gate_up(ops, &pg, &pu, rpe, &logits, &bias, &sel, &w, &x, &out).unwrap();
+                    assert_eq!(ops.dispatch_count(), pg.parts.len(), "one launch a buffer");
+                } else {
+                    kernels::moe_route(ops, &logits, &bias, &sel, &w).unwrap();
+                    kernels::moe_gate_up(ops, &pg, &pu, rpe, &sel, &x, &out).unwrap();
+                }
+            });
+            (got, sel.read_u32_blocking(ctx()).unwrap(), w.read_f32_blocking(ctx()).unwrap())
+        };
+        let (fused, apart) = (route(true), route(false));
+        assert_eq!(fused, apart, "{ty}: moe_route_gate_up");
+        assert_eq!(apart.1[2], 2, "{ty}: a tie goes to the lower expert");
     }
 }
 

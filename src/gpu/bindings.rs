@@ -38,6 +38,8 @@ pub(crate) struct Arena {
     chunks: Vec<wgpu::Buffer>,
     /// This recording's params, slot after slot (`SLOT_BYTES` apart).
     staged: Vec<u8>,
+    /// Bytes of `staged` already written by an earlier [`Arena::flush`] of this recording.
+    written: usize,
     /// Bind groups and the submission count at which each was last used.
     cache: HashMap<BindKey, (wgpu::BindGroup, u64)>,
     submits: u64,
@@ -76,17 +78,23 @@ impl Arena {
         entry.0.clone()
     }
 
-    /// Writes the staged params into their chunks (before a submission that reads them). The
-    /// queue orders these writes after earlier submissions, which may still read the old values.
+    /// Writes the params staged since the last flush into their chunks (before a submission
+    /// that reads them). The queue orders these writes after earlier submissions, which may
+    /// still read the old values; a recording submitted in parts writes each slot once.
     pub fn flush(&mut self, queue: &wgpu::Queue) {
-        for (chunk, bytes) in self.staged.chunks(SLOTS_PER_CHUNK * SLOT_BYTES).enumerate() {
-            queue.write_buffer(&self.chunks[chunk], 0, bytes);
+        const CHUNK: usize = SLOTS_PER_CHUNK * SLOT_BYTES;
+        while self.written < self.staged.len() {
+            let (chunk, start) = (self.written / CHUNK, self.written % CHUNK);
+            let end = self.staged.len().min((chunk + 1) * CHUNK);
+            queue.write_buffer(&self.chunks[chunk], start as u64, &self.staged[self.written..end]);
+            self.written = end;
         }
     }
 
     /// Ends a recording: the next starts at slot 0 again; stale bind groups are dropped.
     fn finish(&mut self) {
         self.staged.clear();
+        self.written = 0;
         self.submits += 1;
         if self.submits.is_multiple_of(KEEP_SUBMITS) {
             let oldest = self.submits.saturating_sub(KEEP_SUBMITS);

@@ -97,22 +97,43 @@ fn moe_block(
 ) -> Result<(), GpuError> {
     let cfg = c.moe.as_ref().expect("MoE weights come with a MoE config");
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
-    if ops.ctx().tuning.fused_router {
+    let tuning = ops.ctx().tuning;
+    // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4
+    // pairs (where that pays: `Tuning::group_experts`).
+    let grouped = s.batch > 1 && tuning.group_experts;
+    let (gate, up, fe) = (&moe.gate_exps, &moe.up_exps, cfg.expert_ffn_dim);
+    // A decoded token's top-k can happen in the gate and up experts' launch (GPUs).
+    let late_route = !tuning.fused_router && tuning.route_in_gate_up && !grouped && gate.pairs_with(up);
+    if tuning.fused_router {
         k::moe_router(ops, &moe.router, &s.xb, &moe.expert_bias, &m.selected, &m.weights)?;
     } else {
         linear(ops, &moe.router, &s.xb, &m.router)?;
+    }
+    if !tuning.fused_router && !late_route {
         k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
     }
-    // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4
-    // pairs (where that pays: `Tuning::group_experts`).
-    let grouped = s.batch > 1 && ops.ctx().tuning.group_experts;
     if grouped {
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
-    gate_up_experts(ops, grouped, moe, cfg.expert_ffn_dim, m, &s.xb)?;
+    if late_route {
+        k::moe_route_gate_up(
+            ops,
+            gate,
+            up,
+            fe,
+            &m.router,
+            &moe.expert_bias,
+            &m.selected,
+            &m.weights,
+            &s.xb,
+            &m.hidden,
+        )?;
+    } else {
+        gate_up_experts(ops, grouped, moe, fe, m, &s.xb)?;
+    }
     experts(ops, grouped, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
     match next_norm {
-        Some(norm) if ops.ctx().tuning.fused_moe_norm => {
+        Some(norm) if tuning.fused_moe_norm => {
             k::moe_add_rms_norm(ops, &s.x, &m.down, &m.weights, norm, c.norm_eps, &s.xb)
         }
         _ => {
@@ -221,6 +242,10 @@ impl GpuModel {
             match &layer.ffn {
                 Ffn::Dense(mlp) => mlp_block(ops, c, mlp, s, next_norm)?,
                 Ffn::Moe(moe) => moe_block(ops, c, moe, s, next_norm)?,
+            }
+            let every = ops.ctx().tuning.submit_layers;
+            if every > 0 && (i + 1) % every == 0 && i + 1 < w.layers.len() {
+                ops.flush(); // the GPU starts while the host records the next layers
             }
         }
         Ok(())

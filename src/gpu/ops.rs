@@ -218,6 +218,15 @@ impl<'c> Ops<'c> {
         OpsCounts::add(|c| c.copies += 1);
     }
 
+    /// Submits what is recorded so far and goes on recording into a fresh encoder: the GPU
+    /// starts on the first layers while the host records the rest (`Tuning::submit_layers`).
+    pub fn flush(&mut self) {
+        if self.pass.is_some() || self.encoder.is_some() {
+            OpsCounts::add(|c| c.submits += 1);
+            self.submit_recorded();
+        }
+    }
+
     /// Finishes the encoder and submits it.
     pub fn submit(mut self) -> wgpu::SubmissionIndex {
         OpsCounts::add(|c| c.submits += 1);

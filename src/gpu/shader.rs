@@ -48,6 +48,7 @@ shader_files!(
     "moe_group.wgsl",
     "moe_matvec.wgsl",
     "moe_route.wgsl",
+    "moe_route_gate_up.wgsl",
     "moe_router.wgsl",
     "qk_norm_rope_store.wgsl",
     "repetition_penalty.wgsl",
@@ -91,9 +92,9 @@ shader_files!(
 
 /// Kernels with one variant per weight format.
 pub const QUANT_KERNELS: &[&str] =
-    &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec", "moe_router"];
+    &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec", "moe_route_gate_up", "moe_router"];
 /// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
-pub const UNIFORM_X_KERNELS: &[&str] = &["attention", "matvec", "moe_matvec", "moe_router"];
+pub const UNIFORM_X_KERNELS: &[&str] = &["attention", "matvec", "moe_matvec", "moe_route_gate_up", "moe_router"];
 /// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
 pub const KV_KERNELS: &[&str] = &["attention", "kv_store", "qk_norm_rope_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).

@@ -75,6 +75,16 @@ pub struct Tuning {
     /// silu(gate) * up is one launch (`gpu::pairing`, `moe_gate_up`): 44 launches fewer a
     /// token on the 8B. Every adapter; off only to measure against it.
     pub pair_experts: bool,
+    /// A decoded token's MoE routing inside the gate and up experts' launch
+    /// (`moe_route_gate_up`: each workgroup ranks the E router logits itself): 22 launches
+    /// fewer a token on the 8B. GPUs; CPU adapters route with the router's product
+    /// (`fused_router`) instead.
+    pub route_in_gate_up: bool,
+    /// A step is submitted in parts of this many layers (0: one submission), so that the GPU
+    /// runs the first layers while the host records the rest: recording costs a few µs a
+    /// launch, on the order of a fast GPU's own time for it. GPUs 6, CPU adapters 0 (their
+    /// "GPU" is the same cores that record).
+    pub submit_layers: usize,
     pub shader: ShaderTarget,
 }
 
@@ -115,6 +125,8 @@ impl Tuning {
             attention_spread_rows: !cpu,
             attention_workgroups: if cpu { 32 } else { 2048 },
             pair_experts: true,
+            route_in_gate_up: !cpu,
+            submit_layers: if cpu { 0 } else { 6 },
             shader,
         };
         // Natively `LFM_TUNING="name=value ..."` (0|1 for a choice, a number for a count) sets
@@ -132,6 +144,7 @@ impl Tuning {
         match (name, value.parse::<u32>()) {
             ("attention_v_pairs", Ok(n)) if n > 0 => self.attention_v_pairs = n,
             ("attention_workgroups", Ok(n)) if n > 0 => self.attention_workgroups = n as usize,
+            ("submit_layers", Ok(n)) => self.submit_layers = n as usize,
             _ => {}
         }
         let on = value == "1";
@@ -142,6 +155,7 @@ impl Tuning {
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,
             "pair_experts" => &mut self.pair_experts,
+            "route_in_gate_up" => &mut self.route_in_gate_up,
             "scale_chunks" => &mut self.scale_chunks,
             "uniform_x" => &mut self.uniform_x,
             _ => return,

@@ -69,7 +69,7 @@ pub fn moe_route(
 }
 
 /// Top-k of E experts: at most [`MAX_EXPERTS`] experts, k from 1 to E.
-fn check_route_shape(kernel: &str, e: usize, k: usize) -> Result<(), GpuError> {
+pub(super) fn check_route_shape(kernel: &str, e: usize, k: usize) -> Result<(), GpuError> {
     if e > MAX_EXPERTS || k == 0 || k > e {
         return Err(GpuError::Shape(format!("{kernel}: top-{k} of {e} experts (at most {MAX_EXPERTS} experts)")));
     }
@@ -144,15 +144,15 @@ pub fn moe_router(
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub(super) struct MatvecParams {
-    cols4: u32,           // elements per row / 4
-    rows_per_expert: u32, // rows of one expert
-    expert0: u32,         // first expert of the part
-    n_experts: u32,       // experts in the part
-    k: u32,               // slots per token
-    x_per_slot: u32,      // 1: x rows are (token, slot) pairs; 0: tokens
-    scale_base: u32,      // word offset of the part's split scales
-    expert_stride: u32,   // buffer rows from one expert to the next (2 * rows_per_expert when interleaved)
-    row_offset: u32,      // buffer row of the part's first expert (its half of a pair)
+    pub cols4: u32,           // elements per row / 4
+    pub rows_per_expert: u32, // rows of one expert
+    pub expert0: u32,         // first expert of the part
+    pub n_experts: u32,       // experts in the part
+    pub k: u32,               // slots per token
+    pub x_per_slot: u32,      // 1: x rows are (token, slot) pairs; 0: tokens
+    pub scale_base: u32,      // word offset of the part's split scales
+    pub expert_stride: u32,   // buffer rows from one expert to the next (2 * rows_per_expert when interleaved)
+    pub row_offset: u32,      // buffer row of the part's first expert (its half of a pair)
     _pad: [u32; 3],
 }
 
@@ -247,7 +247,7 @@ pub(super) fn dispatch_experts(
 }
 
 /// The shape checks of the expert kernels and their `Params` for each part of `w`.
-fn expert_parts<'w>(
+pub(super) fn expert_parts<'w>(
     what: &str,
     w: &'w GpuMatrix,
     rpe: usize,

@@ -1,0 +1,93 @@
+//! `moe_route_gate_up`: a decoded token's routing and its experts' silu(gate) * up in one
+//! launch (GPUs, `Tuning::route_in_gate_up`), where `moe_route` then `moe_gate_up` are two.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
+use super::moe::{check_pair, check_route_shape, expert_parts};
+use super::{expect_len, to_u32};
+use crate::gpu::ops::Dispatch;
+use crate::gpu::shader::ShaderSpec;
+use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
+
+/// Mirrors `Params` in `shaders/moe_route_gate_up.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    cols4: u32,           // elements per row / 4
+    rows_per_expert: u32, // rows of one expert
+    expert0: u32,         // first expert of the part
+    n_experts: u32,       // experts in the part
+    k: u32,               // slots per token
+    n_routed: u32,        // E, the router's experts
+    scale_base: u32,      // word offset of the part's split scales
+    expert_stride: u32,   // buffer rows from one expert to the next (2 * rows_per_expert)
+    row_offset: u32,      // buffer row of the part's first expert's gate rows
+    store: u32,           // 1: this dispatch writes selected and weights
+    _pad: [u32; 2],
+}
+
+/// What [`super::moe_route`] then [`super::moe_gate_up`] compute, in one launch: each
+/// workgroup routes its token from the router's logits, then takes 4 rows of its slot's
+/// expert; `selected` and `weights` are written too, for the down projection and the sum.
+/// - gate, up: the halves of one interleaved pair (`gate.pairs_with(up)`), (E * rows_per_expert, C) each
+/// - logits: (T, E) router logits, E <= [`super::MAX_EXPERTS`]; bias: (E)
+/// - selected: (T, k) u32, k <= E (its shape says k); weights: (T, k)
+/// - x: (T, C); y: (T * k, rows_per_expert)
+#[allow(clippy::too_many_arguments)]
+pub fn moe_route_gate_up(
+    ops: &mut Ops<'_>,
+    gate: &GpuMatrix,
+    up: &GpuMatrix,
+    rows_per_expert: usize,
+    logits: &GpuTensor,
+    bias: &GpuTensor,
+    selected: &GpuTensor,
+    weights: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    const KERNEL: &str = "moe_route_gate_up";
+    check_pair(KERNEL, gate, up)?;
+    let (t, k) = selected.shape();
+    let e = gate.rows / rows_per_expert.max(1);
+    check_route_shape(KERNEL, e, k)?;
+    expect_len(logits, "moe_route_gate_up: logits", t, e)?;
+    expect_len(bias, "moe_route_gate_up: bias", 1, e)?;
+    expect_len(weights, "moe_route_gate_up: weights", t, k)?;
+    expect_len(x, "moe_route_gate_up: x", t, gate.cols)?;
+    let z = to_u32(selected.len(), KERNEL)?;
+    if z > ops.ctx().limits.max_compute_workgroups_per_dimension {
+        return Err(GpuError::Shape(format!("{KERNEL}: {z} (token, slot) pairs in one dispatch")));
+    }
+    let row_groups = to_u32(rows_per_expert.div_ceil(ROWS as usize / 2), KERNEL)?;
+    let workgroups = ops.grid(row_groups, z);
+    let constants = matvec_constants(ops, row_groups.saturating_mul(z), Some(gate));
+    let spec = ShaderSpec::quant(KERNEL, gate.ty).with_uniform_x(reads_x_uniform(ops, x));
+    for (i, (part, p)) in expert_parts(KERNEL, gate, rows_per_expert, selected, x, y)?.into_iter().enumerate() {
+        let params = Params {
+            cols4: p.cols4,
+            rows_per_expert: p.rows_per_expert,
+            expert0: p.expert0,
+            n_experts: p.n_experts,
+            k: p.k,
+            n_routed: e as u32,
+            scale_base: p.scale_base,
+            expert_stride: p.expert_stride,
+            row_offset: p.row_offset,
+            store: u32::from(i == 0),
+            _pad: [0; 2],
+        };
+        let storage =
+            [&part.buffer, &x.buffer, &logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer, &y.buffer];
+        ops.dispatch(Dispatch {
+            spec,
+            constants: &constants,
+            params: bytemuck::bytes_of(&params),
+            storage: &storage,
+            wide: spec.wide_weights().then_some(&part.buffer),
+            workgroups,
+        })?;
+    }
+    Ok(())
+}
