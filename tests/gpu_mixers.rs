@@ -236,18 +236,6 @@ fn check_attention(seed: u64, shape: Shape, cases: &[(usize, usize)]) {
     check_attention_on(ctx(), seed, shape, cases);
 }
 
-/// The threads as a GPU lays them out ([`use_gpu_tuning`]): one output pair a thread, the
-/// tile's V rows spread over all of them, splits for 2048 workgroups, q from a storage
-/// buffer, no loop guards. Run here on lavapipe, so CI checks that path too.
-fn gpu_layout() -> &'static GpuContext {
-    static CTX: OnceLock<GpuContext> = OnceLock::new();
-    CTX.get_or_init(|| {
-        let mut ctx = GpuContext::new_blocking().expect("a second context on the same adapter");
-        use_gpu_tuning(&mut ctx);
-        ctx
-    })
-}
-
 fn check_attention_on(c: &GpuContext, seed: u64, shape: Shape, cases: &[(usize, usize)]) {
     let Shape { precision, n_heads, n_kv, hd, capacity: cap, block } = shape;
     let mut rng = Rng::new(seed);
@@ -310,7 +298,7 @@ fn attention_matches_reference_real_shape_long_context() {
             let shape = || Shape { precision, n_heads: 32, n_kv: 8, hd: 64, capacity: 2000, block };
             check_attention(31, shape(), &cases);
             // Two groups of 32 threads taking turns over each tile's V rows.
-            check_attention_on(gpu_layout(), 31, shape(), &cases);
+            check_attention_on(gpu_like_ctx(), 31, shape(), &cases);
         }
     }
 }
@@ -327,7 +315,7 @@ fn attention_matches_reference_for_every_head_grouping() {
             let precision = KvPrecision::default();
             let shape = || Shape { precision, n_heads, n_kv, hd, capacity: 100, block: 40 };
             check_attention(33, shape(), &cases);
-            check_attention_on(gpu_layout(), 33, shape(), &cases);
+            check_attention_on(gpu_like_ctx(), 33, shape(), &cases);
         }
     }
 }

@@ -27,15 +27,20 @@ fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Res
     }
 }
 
-/// Short-conv block: `out_proj(C * conv(B * x))` with the rolling conv state.
+/// Short-conv block: `out_proj(C * conv(B * x))` with the rolling conv state; a decoded
+/// token's convolution runs in in_proj's launch (`Tuning::fused_conv`).
 fn conv_block(
     ops: &mut Ops<'_>,
     c: &Conv<GpuMatrix, GpuTensor>,
     s: &Scratch,
     state: &GpuTensor,
 ) -> Result<(), GpuError> {
-    linear(ops, &c.in_proj, &s.xb, &s.bcx)?;
-    k::short_conv(ops, &s.bcx, &c.kernel, state, &s.gated)?;
+    if s.batch == 1 && ops.ctx().tuning.fused_conv && k::conv_in_proj_fits(&c.in_proj) {
+        k::conv_in_proj(ops, &c.in_proj, &s.xb, &c.kernel, state, &s.gated)?;
+    } else {
+        linear(ops, &c.in_proj, &s.xb, &s.bcx)?;
+        k::short_conv(ops, &s.bcx, &c.kernel, state, &s.gated)?;
+    }
     linear(ops, &c.out_proj, &s.gated, &s.y)
 }
 

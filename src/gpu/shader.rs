@@ -37,6 +37,7 @@ shader_files!(
     "attention.wgsl",
     "attention_combine.wgsl",
     "batch_matvec.wgsl",
+    "conv_in_proj.wgsl",
     "copy.wgsl",
     "embed.wgsl",
     "kv_store.wgsl",
@@ -91,10 +92,20 @@ shader_files!(
 );
 
 /// Kernels with one variant per weight format.
-pub const QUANT_KERNELS: &[&str] =
-    &["batch_matvec", "embed", "matmul", "matvec", "moe_batch_matvec", "moe_matvec", "moe_route_gate_up", "moe_router"];
+pub const QUANT_KERNELS: &[&str] = &[
+    "batch_matvec",
+    "conv_in_proj",
+    "embed",
+    "matmul",
+    "matvec",
+    "moe_batch_matvec",
+    "moe_matvec",
+    "moe_route_gate_up",
+    "moe_router",
+];
 /// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
-pub const UNIFORM_X_KERNELS: &[&str] = &["attention", "matvec", "moe_matvec", "moe_route_gate_up", "moe_router"];
+pub const UNIFORM_X_KERNELS: &[&str] =
+    &["attention", "conv_in_proj", "matvec", "moe_matvec", "moe_route_gate_up", "moe_router"];
 /// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
 pub const KV_KERNELS: &[&str] = &["attention", "kv_store", "qk_norm_rope_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).

@@ -80,6 +80,9 @@ pub struct Tuning {
     /// fewer a token on the 8B. GPUs; CPU adapters route with the router's product
     /// (`fused_router`) instead.
     pub route_in_gate_up: bool,
+    /// A decoded token's short convolution in its in_proj's launch (`conv_in_proj`): 18
+    /// launches fewer a token on the 8B. Every adapter; off only to measure against it.
+    pub fused_conv: bool,
     /// A step is submitted in parts of this many layers (0: one submission), so that the GPU
     /// runs the first layers while the host records the rest: recording costs a few µs a
     /// launch, on the order of a fast GPU's own time for it. GPUs 6, CPU adapters 0 (their
@@ -126,6 +129,7 @@ impl Tuning {
             attention_workgroups: if cpu { 32 } else { 2048 },
             pair_experts: true,
             route_in_gate_up: !cpu,
+            fused_conv: true,
             submit_layers: if cpu { 0 } else { 6 },
             shader,
         };
@@ -151,6 +155,7 @@ impl Tuning {
         let field = match name {
             "attention_spread_rows" => &mut self.attention_spread_rows,
             "batch_matvec" => &mut self.batch_matvec,
+            "fused_conv" => &mut self.fused_conv,
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,

@@ -70,6 +70,18 @@ pub fn submit_on(c: &GpuContext, record: impl FnOnce(&mut Ops<'_>)) {
     ops.submit();
 }
 
+/// A second context on the same adapter with a GPU's choices ([`use_gpu_tuning`]), so that
+/// CI runs the GPU paths on lavapipe too.
+#[allow(dead_code)] // not every test binary uses it
+pub fn gpu_like_ctx() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let mut c = GpuContext::new_blocking().expect("a second context on the same adapter");
+        use_gpu_tuning(&mut c);
+        c
+    })
+}
+
 /// The choices a real GPU gets (`Tuning::for_adapter` on a discrete GPU without subgroups):
 /// 64-thread matvecs, 256 for few rows and norms, the fused MoE norm, the tiled matmul for
 /// prefill, experts grouped by `moe_group`, the router's matvec and `moe_route` apart, one

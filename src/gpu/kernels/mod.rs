@@ -7,6 +7,7 @@
 
 mod add;
 mod attention;
+mod conv_in_proj;
 mod copy;
 mod embed;
 mod matmul;
@@ -24,6 +25,7 @@ mod swiglu;
 
 pub use add::add;
 pub use attention::{attention, attention_scratch_len, kv_store};
+pub use conv_in_proj::{conv_in_proj, fits as conv_in_proj_fits};
 pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};

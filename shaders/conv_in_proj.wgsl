@@ -1,0 +1,64 @@
+// A decoded token's conv block input: in_proj's matrix-vector product with the short
+// convolution in its epilogue, where `matvec` then `short_conv` are two launches. in_proj's
+// rows are B (0 .. H), C (H .. 2H) and x (2H .. 3H); a workgroup takes ROWS (8) channels c
+// and computes their B, C and x rows (three passes of common/dot_rows.wgsl, the same sums
+// `matvec` makes), then per channel, as `short_conv` does:
+//   z = B * x,   y = sum_{j < L-1} kernel[c, j] * state[j, c] + kernel[c, L-1] * z,   out = C * y,
+// and shifts z into the channel's state (oldest first). Each channel's state is read and
+// written by its own thread only. The host prepends a quant helper (pipeline
+// `conv_in_proj_<type>`).
+
+struct Params {
+    cols4: u32,      // elements per row / 4
+    hidden: u32,     // H: channels; in_proj has 3H rows
+    scale_base: u32, // word offset of in_proj's split f16 scales (repacked types)
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> w: array<u32>;           // in_proj, (3H, cols) in GpuMatrix layout, one part
+// binding 2: x, (1, cols / 4): storage, or uniform on CPU adapters
+#include "common/x_vectors.wgsl"
+@group(0) @binding(3) var<storage, read> kernel: array<f32>;      // (H, L), tap L-1 on the current token
+@group(0) @binding(4) var<storage, read_write> state: array<f32>; // (L-1, H), oldest first
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;   // (1, H)
+
+override wg_size: u32 = 64u; // a power of two, at most 256
+override taps: u32 = 3u;     // L, at least 2
+
+#include "common/dot_rows.wgsl"
+
+@compute @workgroup_size(wg_size)
+fn conv_in_proj(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let h = params.hidden;
+    let c0 = (wid.x + wid.y * nwg.x) * ROWS;
+    if (c0 >= h) {
+        return; // uniform: depends on the workgroup only
+    }
+    let units = params.cols4 / (UNIT / 4u);
+    // Channels past the end repeat the last one (in bounds) and are not stored.
+    let a = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(h - 1u));
+    let b = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(h - 1u));
+    let hv = vec4<u32>(h);
+    let gate_b = dot_rows(lid.x, a * units, b * units, 0u, params.cols4);
+    let gate_c = dot_rows(lid.x, (a + hv) * units, (b + hv) * units, 0u, params.cols4);
+    let input = dot_rows(lid.x, (a + 2u * hv) * units, (b + 2u * hv) * units, 0u, params.cols4);
+    let c = c0 + lid.x;
+    if (lid.x < ROWS && c < h) {
+        let z = row_sum(gate_b, lid.x) * row_sum(input, lid.x);
+        var y = 0.0;
+        for (var j = 0u; j < taps - 1u; j++) {
+            y += kernel[c * taps + j] * state[j * h + c];
+        }
+        y += kernel[c * taps + taps - 1u] * z;
+        out[c] = row_sum(gate_c, lid.x) * y;
+        for (var j = 0u; j + 2u < taps; j++) {
+            state[j * h + c] = state[(j + 1u) * h + c];
+        }
+        state[(taps - 2u) * h + c] = z;
+    }
+}
