@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use common::gpu::{
-    assert_close, ctx, gaussian, max_rel_err, random, run, submit, submit_on, tensor, use_gpu_tuning,
-    validate_with_naga, zeros,
+    assert_close, ctx, gaussian, gpu_like_ctx, max_rel_err, random, run, submit, submit_on, tensor, validate_with_naga,
+    zeros,
 };
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::ShaderSpec;
