@@ -71,10 +71,6 @@ pub struct Tuning {
     /// threads gain nothing from more splits and pay each one's final sums (lavapipe, 8B at
     /// 32K: 434-440 against 470-475 ms of attention a token with 64 splits).
     pub attention_workgroups: usize,
-    /// Attention widens f16 K and V through their bits (a shift, a mask and a multiply) rather
-    /// than the conversion instruction (`kv_bits` in common/kv_f16.wgsl). Off until measured
-    /// on a GPU.
-    pub kv_bits: bool,
     /// A MoE layer's gate and up experts interleaved in shared buffers at load, so that
     /// silu(gate) * up is one launch (`gpu::pairing`, `moe_gate_up`): 44 launches fewer a
     /// token on the 8B. Every adapter; off only to measure against it.
@@ -131,7 +127,6 @@ impl Tuning {
             attention_v_pairs: if cpu { 4 } else { 1 },
             attention_spread_rows: !cpu,
             attention_workgroups: if cpu { 32 } else { 2048 },
-            kv_bits: false,
             pair_experts: true,
             route_in_gate_up: !cpu,
             fused_conv: true,
@@ -164,7 +159,6 @@ impl Tuning {
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,
-            "kv_bits" => &mut self.kv_bits,
             "pair_experts" => &mut self.pair_experts,
             "route_in_gate_up" => &mut self.route_in_gate_up,
             "scale_chunks" => &mut self.scale_chunks,

@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{dispatch_elementwise, expect_len, kv_spec, reads_x_uniform, to_u32, WG_SIZE};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
-use crate::gpu::{GpuContext, GpuError, GpuTensor, KvCache, KvPrecision, Ops};
+use crate::gpu::{GpuContext, GpuError, GpuTensor, KvCache, Ops};
 
 /// Mirrors `Params` in `shaders/kv_store.wgsl`.
 #[repr(C)]
@@ -167,15 +167,12 @@ pub fn attention(
     // Thread groups taking turns over a tile's V rows: as many as the workgroup holds,
     // rounded down to a power of two so that they divide the tile.
     let row_groups = if tuning.attention_spread_rows { 1 << (TILE / (hd / 2 / v_pairs)).ilog2() } else { 1 };
-    let kv_bits = tuning.kv_bits && cache.precision == KvPrecision::F16;
     let constants = [
         ("wg_size", WG_SIZE as f64),
         ("head_dim", hd as f64),
         ("v_pairs", v_pairs as f64),
         ("row_groups", row_groups as f64),
-        ("kv_bits", f64::from(u8::from(kv_bits))),
     ];
-    let constants = &constants[..if cache.precision == KvPrecision::F16 { 5 } else { 4 }];
     // q read through the uniform window where the adapter wants it and it fits (decode).
     let spec = kv_spec("attention", cache).with_uniform_x(reads_x_uniform(ops, q));
     for b in &plan.blocks {
@@ -199,7 +196,7 @@ pub fn attention(
         let block = &cache.blocks[b.block];
         ops.dispatch(Dispatch {
             spec,
-            constants,
+            constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &[&block.k, &q.buffer, &block.v, &scratch.buffer],
             wide: None,
