@@ -1,8 +1,8 @@
 // A decoded token's conv block input: in_proj's matrix-vector product with the short
 // convolution in its epilogue, where `matvec` then `short_conv` are two launches. in_proj's
 // rows are B (0 .. H), C (H .. 2H) and x (2H .. 3H); a workgroup takes ROWS (8) channels c
-// and computes their B, C and x rows (three passes of common/dot_rows.wgsl, the same sums
-// `matvec` makes), then per channel, as `short_conv` does:
+// and computes their B, C and x rows (common/dot_rows.wgsl's loop and sum three times: the
+// same sums `matvec` makes), then per channel, as `short_conv` does:
 //   z = B * x,   y = sum_{j < L-1} kernel[c, j] * state[j, c] + kernel[c, L-1] * z,   out = C * y,
 // and shifts z into the channel's state (oldest first). Each channel's state is read and
 // written by its own thread only. The host prepends a quant helper (pipeline
@@ -44,9 +44,14 @@ fn conv_in_proj(
     let a = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(h - 1u));
     let b = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(h - 1u));
     let hv = vec4<u32>(h);
-    let gate_b = dot_rows(lid.x, a * units, b * units, 0u, params.cols4);
-    let gate_c = dot_rows(lid.x, (a + hv) * units, (b + hv) * units, 0u, params.cols4);
-    let input = dot_rows(lid.x, (a + 2u * hv) * units, (b + 2u * hv) * units, 0u, params.cols4);
+    // The three row sets' loads first, then their sums: the passes' loads overlap rather
+    // than each waiting for the last's workgroup sum (H100: 36 µs a launch one after another).
+    let part_b = row_partials(lid.x, a * units, b * units, 0u, params.cols4);
+    let part_c = row_partials(lid.x, (a + hv) * units, (b + hv) * units, 0u, params.cols4);
+    let part_x = row_partials(lid.x, (a + 2u * hv) * units, (b + 2u * hv) * units, 0u, params.cols4);
+    let gate_b = reduce_rows(lid.x, part_b);
+    let gate_c = reduce_rows(lid.x, part_c);
+    let input = reduce_rows(lid.x, part_x);
     let c = c0 + lid.x;
     if (lid.x < ROWS && c < h) {
         let z = row_sum(gate_b, lid.x) * row_sum(input, lid.x);

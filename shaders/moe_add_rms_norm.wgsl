@@ -20,11 +20,12 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;  // (T, n)
 
 override wg_size: u32 = 64u; // a power of two, at most 256
+override slots: u32 = 1u;    // k, set by the host: a constant trip count (see per_thread)
 
 // Writes the sum back as it is read: each element is read and written by one thread only.
 fn value(i: u32) -> f32 {
     var acc = 0.0;
-    for (var s = 0u; s < params.k; s++) {
+    for (var s = 0u; s < slots; s++) {
         let ts = row * params.k + s;
         acc += weights[ts] * down[ts * params.n + i];
     }

@@ -5,6 +5,10 @@
 // `override wg_size` (a power of two) and `fn value(i) -> f32`, the row's element i as the sum
 // of squares reads it (the first read of each element; thread lid reads lid, lid + wg_size, ...).
 
+// Elements per thread, ceil(n / wg_size), set by the host: a constant trip count, so a GPU's
+// compiler unrolls the loops and issues a thread's loads together rather than one per trip.
+override per_thread: u32 = 1u;
+
 var<workgroup> partial: array<f32, wg_size>;
 var<private> row: u32;  // the workgroup's row
 var<private> base: u32; // the row's first element
@@ -25,9 +29,12 @@ fn normalize_workgroup_row(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) {
 // Called in uniform control flow (it has barriers).
 fn normalize_row(lid: u32) {
     var acc = 0.0;
-    for (var i = lid; i < params.n; i += wg_size) {
-        let v = value(i);
-        acc += v * v;
+    for (var j = 0u; j < per_thread; j++) {
+        let i = lid + j * wg_size;
+        if (i < params.n) {
+            let v = value(i);
+            acc += v * v;
+        }
     }
     partial[lid] = acc;
     workgroupBarrier();
@@ -40,7 +47,10 @@ fn normalize_row(lid: u32) {
     // Same expression as the reference: 1 / sqrt(mean + eps), then x * scale * w. Thread lid
     // reads back only elements it read (and, in add_rms_norm, wrote) itself.
     let scale = 1.0 / sqrt(partial[0] / f32(params.n) + params.eps);
-    for (var i = lid; i < params.n; i += wg_size) {
-        out[base + i] = x[base + i] * scale * weight[i];
+    for (var j = 0u; j < per_thread; j++) {
+        let i = lid + j * wg_size;
+        if (i < params.n) {
+            out[base + i] = x[base + i] * scale * weight[i];
+        }
     }
 }

@@ -89,9 +89,11 @@ fn row_norm(
     let n_rows = to_u32(t, "norm rows")?;
     let params = Params { n: to_u32(n, name)?, eps, n_rows, k };
     let workgroups = ops.grid(n_rows, 1); // one workgroup per row
+    let wg = ops.ctx().tuning.row_wg;
+    let constants = [("wg_size", wg as f64), ("per_thread", n.div_ceil(wg as usize) as f64), ("slots", k as f64)];
     ops.dispatch(Dispatch {
         spec: ShaderSpec::plain(name),
-        constants: &[("wg_size", ops.ctx().tuning.row_wg as f64)],
+        constants: &constants[..if name == "moe_add_rms_norm" { 3 } else { 2 }],
         params: bytemuck::bytes_of(&params),
         storage,
         wide: None,
