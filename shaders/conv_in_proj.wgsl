@@ -1,6 +1,6 @@
 // A decoded token's conv block input: in_proj's matrix-vector product with the short
 // convolution in its epilogue, where `matvec` then `short_conv` are two launches. in_proj's
-// rows are B (0 .. H), C (H .. 2H) and x (2H .. 3H); a workgroup takes ROWS (8) channels c
+// rows are B (0 .. H), C (H .. 2H) and x (2H .. 3H); a workgroup takes `channels` channels c
 // and computes their B, C and x rows (common/dot_rows.wgsl's loop and sum three times: the
 // same sums `matvec` makes), then per channel, as `short_conv` does:
 //   z = B * x,   y = sum_{j < L-1} kernel[c, j] * state[j, c] + kernel[c, L-1] * z,   out = C * y,
@@ -25,6 +25,10 @@ struct Params {
 
 override wg_size: u32 = 64u; // a power of two, at most 256
 override taps: u32 = 3u;     // L, at least 2
+// Channels a workgroup takes: 8 (24 rows, three sets of 8), or 2 on GPUs (6 rows in one set
+// of 8, the x rows twice): 4x the workgroups, where the 8-channel form left an H100's
+// multiprocessors short of work (`Tuning::conv_channels`).
+override channels: u32 = 8u;
 
 #include "common/dot_rows.wgsl"
 
@@ -35,32 +39,42 @@ fn conv_in_proj(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let h = params.hidden;
-    let c0 = (wid.x + wid.y * nwg.x) * ROWS;
+    let c0 = (wid.x + wid.y * nwg.x) * channels;
     if (c0 >= h) {
         return; // uniform: depends on the workgroup only
     }
     let units = params.cols4 / (UNIT / 4u);
-    // Channels past the end repeat the last one (in bounds) and are not stored.
-    let a = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(h - 1u));
-    let b = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(h - 1u));
     let hv = vec4<u32>(h);
-    // The three row sets' loads first, then their sums: the passes' loads overlap rather
-    // than each waiting for the last's workgroup sum (H100: 36 µs a launch one after another).
-    let part_b = row_partials(lid.x, a * units, b * units, 0u, params.cols4);
-    let part_c = row_partials(lid.x, (a + hv) * units, (b + hv) * units, 0u, params.cols4);
-    let part_x = row_partials(lid.x, (a + 2u * hv) * units, (b + 2u * hv) * units, 0u, params.cols4);
-    let gate_b = reduce_rows(lid.x, part_b);
-    let gate_c = reduce_rows(lid.x, part_c);
-    let input = reduce_rows(lid.x, part_x);
+    // Channels past the end repeat the last one (in bounds) and are not stored.
+    let last = vec4<u32>(h - 1u);
+    var sums: vec3<f32>; // B, C and x rows of thread lid's channel c0 + lid (lid < channels)
+    if (channels == 2u) {
+        // One set of 8 rows: B and C of both channels, then x of both, twice.
+        let ch = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 0u, 1u), last);
+        let s = dot_rows(lid.x, (ch + vec4<u32>(0u, 0u, h, h)) * units, (ch + 2u * hv) * units, 0u, params.cols4);
+        sums = vec3<f32>(row_sum(s, lid.x), row_sum(s, lid.x + 2u), row_sum(s, lid.x + 4u));
+    } else {
+        let a = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), last);
+        let b = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), last);
+        // The three row sets' loads first, then their sums: the loads overlap rather than
+        // each set waiting for the last one's workgroup sum.
+        let part_b = row_partials(lid.x, a * units, b * units, 0u, params.cols4);
+        let part_c = row_partials(lid.x, (a + hv) * units, (b + hv) * units, 0u, params.cols4);
+        let part_x = row_partials(lid.x, (a + 2u * hv) * units, (b + 2u * hv) * units, 0u, params.cols4);
+        let gate_b = reduce_rows(lid.x, part_b);
+        let gate_c = reduce_rows(lid.x, part_c);
+        let input = reduce_rows(lid.x, part_x);
+        sums = vec3<f32>(row_sum(gate_b, lid.x), row_sum(gate_c, lid.x), row_sum(input, lid.x));
+    }
     let c = c0 + lid.x;
-    if (lid.x < ROWS && c < h) {
-        let z = row_sum(gate_b, lid.x) * row_sum(input, lid.x);
+    if (lid.x < channels && c < h) {
+        let z = sums.x * sums.z;
         var y = 0.0;
         for (var j = 0u; j < taps - 1u; j++) {
             y += kernel[c * taps + j] * state[j * h + c];
         }
         y += kernel[c * taps + taps - 1u] * z;
-        out[c] = row_sum(gate_c, lid.x) * y;
+        out[c] = sums.y * y;
         for (var j = 0u; j + 2u < taps; j++) {
             state[j * h + c] = state[(j + 1u) * h + c];
         }

@@ -83,6 +83,9 @@ pub struct Tuning {
     /// A decoded token's short convolution in its in_proj's launch (`conv_in_proj`): 18
     /// launches fewer a token on the 8B. Every adapter; off only to measure against it.
     pub fused_conv: bool,
+    /// Channels a `conv_in_proj` workgroup takes: 8 (three sets of 8 rows) on CPU adapters;
+    /// 2 on GPUs (one set of 8 rows, 4x the workgroups).
+    pub conv_channels: usize,
     /// A step is submitted in parts of this many layers (0: one submission), so that the GPU
     /// runs the first layers while the host records the rest: recording costs a few µs a
     /// launch, on the order of a fast GPU's own time for it. GPUs 6, CPU adapters 0 (their
@@ -130,7 +133,8 @@ impl Tuning {
             pair_experts: true,
             route_in_gate_up: !cpu,
             fused_conv: true,
-            submit_layers: if cpu { 0 } else { 6 },
+            conv_channels: if cpu { 8 } else { 2 },
+            submit_layers: if cpu { 0 } else { 3 },
             shader,
         };
         // Natively `LFM_TUNING="name=value ..."` (0|1 for a choice, a number for a count) sets
@@ -149,6 +153,7 @@ impl Tuning {
             ("attention_v_pairs", Ok(n)) if n > 0 => self.attention_v_pairs = n,
             ("attention_workgroups", Ok(n)) if n > 0 => self.attention_workgroups = n as usize,
             ("submit_layers", Ok(n)) => self.submit_layers = n as usize,
+            ("conv_channels", Ok(n)) if n == 2 || n == 8 => self.conv_channels = n as usize,
             _ => {}
         }
         let on = value == "1";

@@ -59,9 +59,12 @@ pub fn conv_in_proj(
         scale_base: part.scale_base,
         _pad: 0,
     };
-    let groups = to_u32(h.div_ceil(ROWS as usize), KERNEL)?;
+    let channels = ops.ctx().tuning.conv_channels;
+    let groups = to_u32(h.div_ceil(channels), KERNEL)?;
     // The threads `matvec` would give in_proj's 3H rows, so the sums are the same.
-    let constants = matvec_constants(ops, 3 * groups, Some(in_proj)).with("taps", taps as f64);
+    let matvec_groups = to_u32(in_proj.rows.div_ceil(ROWS as usize), KERNEL)?;
+    let constants =
+        matvec_constants(ops, matvec_groups, Some(in_proj)).with("taps", taps as f64).with("channels", channels as f64);
     let spec = ShaderSpec::quant(KERNEL, in_proj.ty).with_uniform_x(reads_x_uniform(ops, u));
     ops.dispatch(Dispatch {
         spec,
