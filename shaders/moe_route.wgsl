@@ -18,6 +18,7 @@ struct Params {
 override wg_size: u32 = 64u; // a power of two, at most 256
 
 #include "common/top_k_route.wgsl"
+#include "common/route_scores.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn moe_route(
@@ -30,11 +31,7 @@ fn moe_route(
         return; // uniform: depends on the workgroup only
     }
     let n = params.n_experts;
-    for (var e = lid.x; e < n; e += wg_size) {
-        let s = sigmoid(logits[t * n + e]);
-        score[e] = s;
-        biased[e] = s + bias[e];
-    }
+    load_route_scores(lid.x, t, n);
     route_top_k(lid.x, n);
     store_route(lid.x, t);
 }

@@ -37,6 +37,7 @@ override wg_size: u32 = 64u; // a power of two, at most 256
 #include "common/dot_rows.wgsl"
 #include "common/silu.wgsl"
 #include "common/top_k_route.wgsl"
+#include "common/route_scores.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn moe_route_gate_up(
@@ -50,11 +51,7 @@ fn moe_route_gate_up(
     let t = ts / params.k;
     let slot = ts % params.k;
     let n = params.n_routed;
-    for (var e = lid.x; e < n; e += wg_size) {
-        let s = sigmoid(logits[t * n + e]);
-        score[e] = s;
-        biased[e] = s + bias[e];
-    }
+    load_route_scores(lid.x, t, n);
     route_top_k(lid.x, n);
     if (params.store != 0u && slot == 0u && r0 == 0u) {
         store_route(lid.x, t);

@@ -63,6 +63,7 @@ shader_files!(
     "common/dot_rows.wgsl",
     "common/reduce_shared.wgsl",
     "common/reduce_subgroup.wgsl",
+    "common/route_scores.wgsl",
     "common/row_norm.wgsl",
     "common/silu.wgsl",
     "common/kscale.wgsl",
