@@ -111,6 +111,13 @@ fn a_gpus_tuning_matches_the_same_goldens() {
     }
     let prompt = Golden::load("tiny-moe").ids("prompt_ids");
     check_chunking(&load(&ctx, "tiny-moe", "q8_0"), "tiny-moe q8_0 (gpu tuning)", &prompt, &[3, 1, 5, 2]);
+    // Steps of 256 tokens (a GPU's prefill batch): a prompt of 260 in two steps (256 + 4)
+    // against two calls of 130.
+    let long: Vec<u32> = (0..260).map(|i| 1 + (i * 7919) % 64000).collect();
+    let gpu = load(&ctx, "tiny-moe", "q4_0");
+    let full = gpu.run(&[&long], Logits::All);
+    let halves = gpu.run(&[&long[..130], &long[130..]], Logits::All);
+    common::assert_close("tiny-moe q4_0, 260 tokens in steps of 256 vs 130 + 130 (gpu tuning)", &halves, &full, 1e-4);
 }
 
 #[test]

@@ -13,9 +13,12 @@ use super::scratch::{MoeScratch, Scratch};
 use super::state::{GpuState, LayerState};
 use super::{GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
 
-/// Tokens evaluated per step during prefill: the matmul tile is 32 tokens, and the scratch
-/// buffers for this many rows stay small even for the 8B model.
+/// Tokens evaluated per step during prefill on CPU adapters (`Tuning::prefill_batch`; GPUs
+/// take more, see there): the scratch buffers for this many rows stay small even for the 8B
+/// model.
 pub const MAX_BATCH: usize = 64;
+/// The most tokens a step may take, whatever the tuning asks.
+const MAX_BATCH_LIMIT: usize = 1024;
 
 /// `y = x W^T`: the matrix-vector kernel for one token; for a batch, the tiled matmul, or on
 /// CPU adapters the batched matrix-vector kernel (see `Tuning::batch_matvec`).
@@ -211,7 +214,7 @@ impl GpuModel {
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-        let batch = MAX_BATCH.min(capacity);
+        let batch = self.ctx.tuning.prefill_batch.clamp(1, MAX_BATCH_LIMIT).min(capacity);
         let partials = layers
             .iter()
             .filter_map(|l| match l {

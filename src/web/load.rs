@@ -21,7 +21,7 @@ use wasm_bindgen::JsCast;
 use crate::chat::template::ChatTemplate;
 use crate::engine::Backend;
 use crate::gguf::{Gguf, GgufError, Parsed};
-use crate::gpu::{GpuContext, GpuModel, PlannedTensor, Uploaded, MAX_BATCH};
+use crate::gpu::{GpuContext, GpuModel, PlannedTensor, Uploaded};
 use crate::model::{HostTensor, ModelError, SharedBytes};
 use crate::tokenizer::Tokenizer;
 
@@ -134,7 +134,7 @@ async fn load(
     gpu.kv_precision = options.kv_precision;
     // A state (KV cache, scratch, logits) is allocated by each generate or session: one that
     // cannot be (a buffer over the binding limit) fails the load now, not every later call.
-    drop(gpu.new_state(MAX_BATCH.min(gpu.config.context_length))?);
+    drop(gpu.new_state(gpu.ctx.tuning.prefill_batch.min(gpu.config.context_length))?);
     progress.report("done", total)?;
     Ok(Loaded {
         backend: Arc::new(Backend::Gpu(gpu)),

@@ -94,7 +94,7 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     (t.batch_matvec, t.fused_moe_norm, t.loop_guards, t.uniform_x) = (false, true, false, false);
     (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
-    (t.route_in_gate_up, t.submit_layers, t.conv_channels) = (true, 1, 2);
+    (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
     t.shader.subgroup_reduce = false;
 }
 
