@@ -123,22 +123,7 @@ fn moe_block(
     if grouped {
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
-    if late_route {
-        k::moe_route_gate_up(
-            ops,
-            gate,
-            up,
-            fe,
-            &m.router,
-            &moe.expert_bias,
-            &m.selected,
-            &m.weights,
-            &s.xb,
-            &m.hidden,
-        )?;
-    } else {
-        gate_up_experts(ops, grouped, moe, fe, m, &s.xb)?;
-    }
+    gate_up_experts(ops, grouped, late_route, moe, fe, m, &s.xb)?;
     experts(ops, grouped, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
     match next_norm {
         Some(norm) if tuning.fused_moe_norm => {
@@ -152,24 +137,29 @@ fn moe_block(
 }
 
 /// silu(gate) * up of the routed experts into `m.hidden`: one launch where the two are
-/// interleaved in shared buffers (`GpuModel` pairs them at load), else both products, then
-/// `swiglu`.
+/// interleaved in shared buffers (`GpuModel` pairs them at load), with the top-k choice in it
+/// when `late_route` (the router's logits in `m.router`), else both products, then `swiglu`.
 fn gate_up_experts(
     ops: &mut Ops<'_>,
     grouped: bool,
+    late_route: bool,
     moe: &Moe<GpuMatrix, GpuTensor>,
     rows_per_expert: usize,
     m: &MoeScratch,
     x: &GpuTensor,
 ) -> Result<(), GpuError> {
-    let (gate, up) = (&moe.gate_exps, &moe.up_exps);
+    let (gate, up, fe) = (&moe.gate_exps, &moe.up_exps, rows_per_expert);
+    let (selected, weights, y) = (&m.selected, &m.weights, &m.hidden);
     match (gate.pairs_with(up), grouped) {
-        (true, true) => k::moe_batch_gate_up(ops, gate, up, rows_per_expert, &m.selected, &m.items, x, &m.hidden),
-        (true, false) => k::moe_gate_up(ops, gate, up, rows_per_expert, &m.selected, x, &m.hidden),
+        (true, false) if late_route => {
+            k::moe_route_gate_up(ops, gate, up, fe, &m.router, &moe.expert_bias, selected, weights, x, y)
+        }
+        (true, true) => k::moe_batch_gate_up(ops, gate, up, fe, selected, &m.items, x, y),
+        (true, false) => k::moe_gate_up(ops, gate, up, fe, selected, x, y),
         (false, _) => {
-            experts(ops, grouped, gate, rows_per_expert, m, x, &m.gate)?;
-            experts(ops, grouped, up, rows_per_expert, m, x, &m.up)?;
-            k::swiglu(ops, &m.gate, &m.up, &m.hidden)
+            experts(ops, grouped, gate, fe, m, x, &m.gate)?;
+            experts(ops, grouped, up, fe, m, x, &m.up)?;
+            k::swiglu(ops, &m.gate, &m.up, y)
         }
     }
 }
