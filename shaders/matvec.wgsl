@@ -25,8 +25,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // (T, y_stride)
 
 override wg_size: u32 = 64u; // a power of two, at most 256 (WebGPU's portable limit)
+// The part holds a dense MLP's gate rows, then its up rows (part_row0 .. + n_rows, then the
+// next n_rows): a workgroup takes 4 gate rows and the same 4 up rows and writes
+// y = silu(gate) * up (common/silu.wgsl), one launch where two products and `swiglu` are three.
+override gate_up: bool = false;
 
 #include "common/dot_rows.wgsl"
+#include "common/silu.wgsl"
 
 @compute @workgroup_size(wg_size)
 fn matvec(
@@ -35,7 +40,8 @@ fn matvec(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     // Row groups are folded into x and y: one dimension holds at most 65535 workgroups.
-    let r0 = (wid.x + wid.y * nwg.x) * ROWS;
+    let outs = select(ROWS, ROWS / 2u, gate_up); // rows of y a workgroup writes
+    let r0 = (wid.x + wid.y * nwg.x) * outs;
     let t = wid.z;
     if (r0 >= params.n_rows) {
         return; // uniform: depends on the workgroup only
@@ -44,10 +50,14 @@ fn matvec(
     // Rows past the end repeat the last row (in bounds) and are not stored.
     let last = params.n_rows - 1u;
     let rows = min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
-    let rows_b = min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last));
+    let rows_b = select(min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last)), rows + vec4<u32>(params.n_rows), gate_up);
     let row0 = vec4<u32>(params.part_row0);
     let sums = dot_rows(lid.x, (row0 + rows) * units_per_row, (row0 + rows_b) * units_per_row, t * params.cols4, params.cols4);
-    if (lid.x < ROWS && r0 + lid.x < params.n_rows) {
-        y[t * params.y_stride + params.y_col0 + r0 + lid.x] = row_sum(sums, lid.x);
+    if (lid.x < outs && r0 + lid.x < params.n_rows) {
+        var out = row_sum(sums, lid.x);
+        if (gate_up) {
+            out = silu_mul(out, row_sum(sums, lid.x + 4u));
+        }
+        y[t * params.y_stride + params.y_col0 + r0 + lid.x] = out;
     }
 }

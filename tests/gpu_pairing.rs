@@ -9,7 +9,7 @@ mod common;
 use common::gpu::{ctx, host_matrix, ids, random, run, tensor, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::pairing::{interleave_experts, interleave_experts_within};
-use lfm_webgpu::gpu::{GpuContext, GpuMatrix, Ops};
+use lfm_webgpu::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::sampling::Rng;
 
@@ -97,6 +97,47 @@ fn interleaved_experts_compute_what_they_did_apart() {
 }
 
 #[test]
+fn a_dense_mlps_gate_and_up_paired_compute_what_they_did_apart() {
+    let mut rng = Rng::new(63);
+    // One expert of 21 rows (not whole workgroups of 8 or 4), 3 tokens.
+    let (f, t) = (21, 3);
+    let types = [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::F16];
+    for ty in types {
+        let (gate, up) = (stacked(ctx(), &mut rng, ty, 1, f, 1), stacked(ctx(), &mut rng, ty, 1, f, 1));
+        let (pg, pu) = interleave_experts(ctx(), &gate, &up, f).unwrap().expect("pairable");
+        assert!(pg.pairs_with(&pu) && pg.parts.len() == 1, "{ty}");
+        let x = tensor(t, gate.cols, &random(&mut rng, t * gate.cols, 1.0));
+        // The row-wise kernels read each half as they read the original.
+        type Linear = fn(&mut Ops<'_>, &GpuMatrix, &GpuTensor, &GpuTensor) -> Result<(), GpuError>;
+        let linear: [(&str, Linear); 3] =
+            [("matvec", kernels::matvec), ("batch_matvec", kernels::batch_matvec), ("matmul", kernels::matmul)];
+        for (name, kernel) in linear {
+            let product = |w: &GpuMatrix| {
+                let out = zeros(t, f);
+                run(&out, |ops| kernel(ops, w, &x, &out).unwrap())
+            };
+            assert_eq!(product(&pg), product(&gate), "{ty}: {name} of the gate half");
+            assert_eq!(product(&pu), product(&up), "{ty}: {name} of the up half");
+        }
+        let (g, u, want) = (zeros(t, f), zeros(t, f), zeros(t, f));
+        let apart = run(&want, |ops| {
+            kernels::matvec(ops, &gate, &x, &g).unwrap();
+            kernels::matvec(ops, &up, &x, &u).unwrap();
+            kernels::swiglu(ops, &g, &u, &want).unwrap();
+        });
+        let fused = zeros(t, f);
+        let got = run(&fused, |ops| {
+            kernels::gate_up(ops, &pg, &pu, &x, &fused).unwrap();
+            assert_eq!(ops.dispatch_count(), 1);
+        });
+        assert_eq!(got, apart, "{ty}: gate_up");
+        let mut ops = Ops::new(ctx());
+        assert!(kernels::gate_up(&mut ops, &pu, &pg, &x, &fused).is_err(), "{ty}: halves in the wrong order");
+        assert!(kernels::gate_up(&mut ops, &gate, &up, &x, &fused).is_err(), "{ty}: not paired");
+    }
+}
+
+#[test]
 fn pairs_are_checked_and_halves_refused_elsewhere() {
     let mut rng = Rng::new(62);
     let (n_exp, rpe) = (3, 8);
@@ -123,6 +164,7 @@ fn pairs_are_checked_and_halves_refused_elsewhere() {
     // Kernels that read rows one after another refuse a half.
     let y = zeros(1, g.rows);
     assert!(kernels::matvec(&mut ops, &g, &x, &y).is_err(), "matvec of an interleaved half");
+    assert!(kernels::gate_up(&mut ops, &g, &u, &x, &zeros(1, rpe)).is_err(), "gate_up of stacked experts");
     assert!(kernels::embed(&mut ops, &g, &ids(1, 1, &[0]), &zeros(1, g.cols)).is_err());
     assert_eq!(ops.dispatch_count(), 0);
 }

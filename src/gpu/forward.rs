@@ -76,9 +76,13 @@ fn mlp_block(
     s: &Scratch,
     next_norm: Option<&GpuTensor>,
 ) -> Result<(), GpuError> {
-    linear(ops, &mlp.gate, &s.xb, &s.ffn_gate)?;
-    linear(ops, &mlp.up, &s.xb, &s.ffn_up)?;
-    k::swiglu(ops, &s.ffn_gate, &s.ffn_up, &s.ffn_h)?;
+    if s.batch == 1 && mlp.gate.pairs_with(&mlp.up) {
+        k::gate_up(ops, &mlp.gate, &mlp.up, &s.xb, &s.ffn_h)?; // paired at load (`GpuModel`)
+    } else {
+        linear(ops, &mlp.gate, &s.xb, &s.ffn_gate)?;
+        linear(ops, &mlp.up, &s.xb, &s.ffn_up)?;
+        k::swiglu(ops, &s.ffn_gate, &s.ffn_up, &s.ffn_h)?;
+    }
     linear(ops, &mlp.down, &s.ffn_h, &s.y)?;
     add_norm(ops, c, s, next_norm)
 }

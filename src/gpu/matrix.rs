@@ -46,7 +46,9 @@ pub struct GpuMatrix {
 /// How a stacked expert matrix of `rows_per_expert` rows an expert lies in buffers it shares
 /// with a partner of the same shape: part-local expert j's rows start at buffer row
 /// `j * 2 * rows_per_expert + offset` (offset 0: the first of the pair, e.g. gate; else
-/// `rows_per_expert`: the second, up). Only the expert kernels read such a matrix.
+/// `rows_per_expert`: the second, up). Only the expert kernels read such a matrix, except
+/// where it is one expert (a dense MLP's gate and up, one above the other), whose rows the
+/// row-wise kernels read too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Interleave {
     pub rows_per_expert: usize,
@@ -178,6 +180,25 @@ impl GpuMatrix {
         }
     }
 
+    /// An error for the row-wise kernels (`matvec`, `matmul`, ...) unless the rows lie one
+    /// after another in each buffer: not interleaved, or one half of a single-expert pair (a
+    /// dense MLP's gate and up, one above the other: [`GpuMatrix::row_offset`]).
+    pub(crate) fn check_rows_contiguous(&self, kernel: &str) -> Result<(), GpuError> {
+        match self.interleave {
+            Some(i) if i.rows_per_expert != self.rows => self.check_not_interleaved(kernel),
+            _ => Ok(()),
+        }
+    }
+
+    /// The buffer row of this matrix's first row in each part: 0, or for the second half of
+    /// a single-expert pair its partner's rows.
+    pub(crate) fn row_offset(&self) -> usize {
+        match self.interleave {
+            Some(i) if i.rows_per_expert == self.rows => i.offset,
+            _ => 0,
+        }
+    }
+
     /// Whether `self` (first) and `other` (second) are the two halves of one interleaved
     /// pair: the fused gate and up kernels then read both from the same buffers.
     pub fn pairs_with(&self, other: &GpuMatrix) -> bool {
@@ -197,14 +218,15 @@ impl GpuMatrix {
         }
     }
 
-    /// For rows `first .. first + n`: each part touched, with the part-local first row, the
-    /// number of rows, and their offset from `first`.
+    /// For rows `first .. first + n` (of a matrix whose rows are contiguous:
+    /// [`GpuMatrix::check_rows_contiguous`]): each part touched, with the buffer row of the
+    /// first, the number of rows, and their offset from `first`.
     pub(crate) fn spans(&self, first: usize, n: usize) -> impl Iterator<Item = (&MatrixPart, usize, usize, usize)> {
-        let end = first + n;
+        let (end, offset) = (first + n, self.row_offset());
         self.parts.iter().filter_map(move |p| {
             let lo = first.max(p.first_row);
             let hi = end.min(p.first_row + p.rows);
-            (lo < hi).then(|| (p, lo - p.first_row, hi - lo, lo - first))
+            (lo < hi).then(|| (p, lo - p.first_row + offset, hi - lo, lo - first))
         })
     }
 }

@@ -284,22 +284,33 @@ impl GpuModel {
     }
 }
 
-/// Each MoE layer's gate and up experts into shared buffers, pair by pair
-/// ([`super::pairing`]), so the forward pass computes silu(gate) * up in one launch. A layer
-/// whose two cannot be paired (say, different formats) keeps them apart.
+/// Each MoE layer's gate and up experts into shared buffers, pair by pair, and each dense
+/// MLP's gate and up into one buffer ([`super::pairing`]), so the forward pass computes
+/// silu(gate) * up in one launch. A layer whose two cannot be paired (say, different formats)
+/// keeps them apart.
 fn pair_gate_up_experts(
     ctx: &GpuContext,
     config: &Config,
     weights: &mut Weights<GpuMatrix, GpuTensor>,
 ) -> Result<(), GpuError> {
-    let Some(moe_config) = config.moe.as_ref().filter(|_| ctx.tuning.pair_experts) else { return Ok(()) };
+    if !ctx.tuning.pair_experts {
+        return Ok(());
+    }
     for layer in &mut weights.layers {
-        if let Ffn::Moe(moe) = &mut layer.ffn {
-            let paired = pairing::interleave_experts(ctx, &moe.gate_exps, &moe.up_exps, moe_config.expert_ffn_dim)?;
-            if let Some((gate, up)) = paired {
-                // The copies are submitted: the separate buffers go once they have run.
-                (moe.gate_exps, moe.up_exps) = (gate, up);
+        // A dense MLP is one expert: its gate rows, then its up rows.
+        let (gate, up, rows_per_expert) = match &mut layer.ffn {
+            Ffn::Moe(moe) => {
+                let fe = config.moe.as_ref().map_or(0, |m| m.expert_ffn_dim);
+                (&mut moe.gate_exps, &mut moe.up_exps, fe)
             }
+            Ffn::Dense(mlp) => {
+                let f = mlp.gate.rows;
+                (&mut mlp.gate, &mut mlp.up, f)
+            }
+        };
+        if let Some(pair) = pairing::interleave_experts(ctx, gate, up, rows_per_expert)? {
+            // The copies are submitted: the separate buffers go once they have run.
+            (*gate, *up) = pair;
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 use bytemuck::{Pod, Zeroable};
 
+use super::moe::check_pair;
 use super::{row_spans, to_u32, RowSpan};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::{ShaderSpec, SCALE_CHUNK_TYPES, X_UNIFORM_BYTES};
@@ -38,6 +39,43 @@ pub fn matvec_rows(
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     dispatch_rows(ops, "matvec", 1, w, first_row, n_rows, x, y)
+}
+
+/// `y = silu(x G^T) * (x U^T)` in one launch: what `matvec` of `gate` and of `up` then
+/// `swiglu` compute, where the two are the halves of a single-expert pair (a dense MLP's
+/// gate and up one above the other in each buffer:
+/// [`crate::gpu::pairing::interleave_experts`] with `rows_per_expert` = F).
+/// - gate, up: (F, C), any GPU format
+/// - x: (T, C)
+/// - y: (T, F)
+pub fn gate_up(
+    ops: &mut Ops<'_>,
+    gate: &GpuMatrix,
+    up: &GpuMatrix,
+    x: &GpuTensor,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    check_pair("gate_up", gate, up)?;
+    if gate.interleave.is_none_or(|i| i.rows_per_expert != gate.rows) {
+        return Err(GpuError::Shape("gate_up: stacked experts (moe_gate_up reads those)".into()));
+    }
+    let (t, spans) = row_spans("gate_up", gate, 0, gate.rows, x, y)?;
+    let uniform_x = reads_x_uniform(ops, x);
+    for (part, span) in spans {
+        let params = Params { span, n_tokens: to_u32(t, "gate_up")?, _pad: 0 };
+        let spec = ShaderSpec::quant("matvec", gate.ty).with_uniform_x(uniform_x);
+        // The threads `matvec` gives `gate` alone, so the sums are the same.
+        let constants = matvec_constants(ops, span.n_rows.div_ceil(ROWS), Some(gate)).with("gate_up", 1.0);
+        ops.dispatch(Dispatch {
+            spec,
+            constants: &constants,
+            params: bytemuck::bytes_of(&params),
+            storage: &[&part.buffer, &x.buffer, &y.buffer],
+            wide: spec.wide_weights().then_some(&part.buffer),
+            workgroups: ops.grid(span.n_rows.div_ceil(ROWS / 2), to_u32(t, "gate_up")?),
+        })?;
+    }
+    Ok(())
 }
 
 /// `y = x W^T` for a batch of vectors, 4 per matrix-vector workgroup (prefill on adapters

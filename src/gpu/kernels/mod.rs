@@ -29,7 +29,7 @@ pub use conv_in_proj::{conv_in_proj, fits as conv_in_proj_fits};
 pub use copy::copy;
 pub use embed::embed;
 pub use matmul::{matmul, matmul_rows};
-pub use matvec::{batch_matvec, batch_matvec_rows, matvec, matvec_rows, reads_x_uniform};
+pub use matvec::{batch_matvec, batch_matvec_rows, gate_up, matvec, matvec_rows, reads_x_uniform};
 pub use moe::{moe_combine, moe_gate_up, moe_matvec, moe_route, moe_router, MAX_EXPERTS};
 pub use moe_batch::{moe_batch_gate_up, moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
 pub use moe_route_gate_up::moe_route_gate_up;
@@ -109,7 +109,7 @@ pub(crate) fn row_spans<'w>(
             w.rows
         )));
     }
-    w.check_not_interleaved(kernel)?;
+    w.check_rows_contiguous(kernel)?;
     let t = x.len() / w.cols;
     expect_len(x, format_args!("{kernel}: x"), t, w.cols)?;
     expect_len(y, format_args!("{kernel}: y"), t, n_rows)?;
