@@ -71,9 +71,11 @@ pub struct Tuning {
     /// threads gain nothing from more splits and pay each one's final sums (lavapipe, 8B at
     /// 32K: 434-440 against 470-475 ms of attention a token with 64 splits).
     pub attention_workgroups: usize,
-    /// A MoE layer's gate and up experts interleaved in shared buffers at load, so that
-    /// silu(gate) * up is one launch (`gpu::pairing`, `moe_gate_up`): 44 launches fewer a
-    /// token on the 8B. Every adapter; off only to measure against it.
+    /// A MoE layer's gate and up experts interleaved in shared buffers at load, and a dense
+    /// MLP's gate and up in one buffer, so that silu(gate) * up is one launch
+    /// (`gpu::pairing`, `moe_gate_up`, `gate_up`): 44 launches fewer a token on the 8B, 2 a
+    /// dense layer (lavapipe, a 16-layer dense Q4_0 shaped like LFM2-1.2B: 4.24-4.55 against
+    /// 3.88-4.28 tok/s). Every adapter; off only to measure against it.
     pub pair_experts: bool,
     /// A decoded token's MoE routing inside the gate and up experts' launch
     /// (`moe_route_gate_up`: each workgroup ranks the E router logits itself): 22 launches
