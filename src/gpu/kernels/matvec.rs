@@ -38,7 +38,7 @@ pub fn matvec_rows(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    dispatch_rows(ops, "matvec", 1, w, first_row, n_rows, x, y)
+    dispatch_rows(ops, "matvec", 1, w, first_row, n_rows, x, y, false)
 }
 
 /// `y = silu(x G^T) * (x U^T)` in one launch: what `matvec` of `gate` and of `up` then
@@ -59,23 +59,7 @@ pub fn gate_up(
     if gate.interleave.is_none_or(|i| i.rows_per_expert != gate.rows) {
         return Err(GpuError::Shape("gate_up: stacked experts (moe_gate_up reads those)".into()));
     }
-    let (t, spans) = row_spans("gate_up", gate, 0, gate.rows, x, y)?;
-    let uniform_x = reads_x_uniform(ops, x);
-    for (part, span) in spans {
-        let params = Params { span, n_tokens: to_u32(t, "gate_up")?, _pad: 0 };
-        let spec = ShaderSpec::quant("matvec", gate.ty).with_uniform_x(uniform_x);
-        // The threads `matvec` gives `gate` alone, so the sums are the same.
-        let constants = matvec_constants(ops, span.n_rows.div_ceil(ROWS), Some(gate)).with("gate_up", 1.0);
-        ops.dispatch(Dispatch {
-            spec,
-            constants: &constants,
-            params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &x.buffer, &y.buffer],
-            wide: spec.wide_weights().then_some(&part.buffer),
-            workgroups: ops.grid(span.n_rows.div_ceil(ROWS / 2), to_u32(t, "gate_up")?),
-        })?;
-    }
-    Ok(())
+    dispatch_rows(ops, "matvec", 1, gate, 0, gate.rows, x, y, true)
 }
 
 /// `y = x W^T` for a batch of vectors, 4 per matrix-vector workgroup (prefill on adapters
@@ -98,11 +82,13 @@ pub fn batch_matvec_rows(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    dispatch_rows(ops, "batch_matvec", 4, w, first_row, n_rows, x, y)
+    dispatch_rows(ops, "batch_matvec", 4, w, first_row, n_rows, x, y, false)
 }
 
 /// Records `kernel` (`matvec` or `batch_matvec`, whose workgroups take ROWS rows of
-/// `per_group` vectors) over rows `first_row ..` of `w`: one dispatch per part touched.
+/// `per_group` vectors) over rows `first_row ..` of `w`: one dispatch per part touched. With
+/// `gate_up` (`matvec` only), `w` is the gate half of a single-expert pair (checked by the
+/// caller): workgroups take ROWS / 2 gate rows and the up rows below them.
 #[allow(clippy::too_many_arguments)]
 fn dispatch_rows(
     ops: &mut Ops<'_>,
@@ -113,6 +99,7 @@ fn dispatch_rows(
     n_rows: usize,
     x: &GpuTensor,
     y: &GpuTensor,
+    gate_up: bool,
 ) -> Result<(), GpuError> {
     let (t, spans) = row_spans(kernel, w, first_row, n_rows, x, y)?;
     let groups = to_u32(t.div_ceil(per_group), kernel)?;
@@ -121,16 +108,20 @@ fn dispatch_rows(
     }
     let decode = kernel == "matvec";
     let uniform_x = decode && reads_x_uniform(ops, x);
+    let outs = if gate_up { ROWS / 2 } else { ROWS }; // rows of y a workgroup writes
     for (part, span) in spans {
         let params = Params { span, n_tokens: t as u32, _pad: 0 };
         let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
+        // The threads of `w`'s own product, so a gate_up launch sums as `matvec` does.
+        let constants = matvec_constants(ops, span.n_rows.div_ceil(ROWS), decode.then_some(w));
+        let constants = if gate_up { constants.with("gate_up", 1.0) } else { constants };
         ops.dispatch(Dispatch {
             spec,
-            constants: &matvec_constants(ops, span.n_rows.div_ceil(ROWS), decode.then_some(w)),
+            constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
-            workgroups: ops.grid(span.n_rows.div_ceil(ROWS), groups), // ROWS rows x per_group vectors
+            workgroups: ops.grid(span.n_rows.div_ceil(outs), groups), // outs rows x per_group vectors
         })?;
     }
     Ok(())
