@@ -79,19 +79,22 @@ pub struct Tuning {
     pub pair_experts: bool,
     /// A decoded token's MoE routing inside the gate and up experts' launch
     /// (`moe_route_gate_up`: each workgroup ranks the E router logits itself): 22 launches
-    /// fewer a token on the 8B. GPUs; CPU adapters route with the router's product
-    /// (`fused_router`) instead.
+    /// fewer a token on the 8B (H100, 8B Q4_0 at 1K: 266-281 against 251-272 tok/s). GPUs;
+    /// CPU adapters route with the router's product (`fused_router`) instead.
     pub route_in_gate_up: bool,
     /// A decoded token's short convolution in its in_proj's launch (`conv_in_proj`): 18
-    /// launches fewer a token on the 8B. Every adapter; off only to measure against it.
+    /// launches fewer a token on the 8B; on par with the two launches on an H100 (with
+    /// `conv_channels` 2), 9.6 against 12.8 ms a token on lavapipe (mid Q4_0). Every adapter;
+    /// off only to measure against it.
     pub fused_conv: bool,
     /// Channels a `conv_in_proj` workgroup takes: 8 (three sets of 8 rows) on CPU adapters;
-    /// 2 on GPUs (one set of 8 rows, 4x the workgroups).
+    /// 2 on GPUs (one set of 8 rows, 4x the workgroups: H100 16.6 against 36 µs a launch).
     pub conv_channels: usize,
     /// A step is submitted in parts of this many layers (0: one submission), so that the GPU
     /// runs the first layers while the host records the rest: recording costs a few µs a
-    /// launch, on the order of a fast GPU's own time for it. GPUs 6, CPU adapters 0 (their
-    /// "GPU" is the same cores that record).
+    /// launch, on the order of a fast GPU's own time for it. GPUs 3 (H100, 8B Q4_0 at 1K:
+    /// 240-256 tok/s in one submission, 248-257 every layer, 277-282 every 3, 275-280 every
+    /// 6); CPU adapters 0 (their "GPU" is the same cores that record).
     pub submit_layers: usize,
     /// Tokens a prefill step evaluates (the scratch buffers' rows): `MAX_BATCH` (64) on CPU
     /// adapters; 256 on GPUs, whose tiled matmul and grouped experts need many token tiles to
