@@ -13,13 +13,6 @@ use super::scratch::{MoeScratch, Scratch};
 use super::state::{GpuState, LayerState};
 use super::{GpuError, GpuMatrix, GpuTensor, KvCache, Ops};
 
-/// Tokens evaluated per step during prefill on CPU adapters (`Tuning::prefill_batch`; GPUs
-/// take more, see there): the scratch buffers for this many rows stay small even for the 8B
-/// model.
-pub const MAX_BATCH: usize = 64;
-/// The most tokens a step may take, whatever the tuning asks.
-const MAX_BATCH_LIMIT: usize = 1024;
-
 /// `y = x W^T`: the matrix-vector kernel for one token; for a batch, the tiled matmul, or on
 /// CPU adapters the batched matrix-vector kernel (see `Tuning::batch_matvec`).
 fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Result<(), GpuError> {
@@ -186,42 +179,6 @@ fn experts(
 }
 
 impl GpuModel {
-    /// A fresh sequence able to hold `capacity` tokens (at most the model's context length),
-    /// its KV caches in [`GpuModel::kv_precision`].
-    pub fn new_state(&self, capacity: usize) -> Result<GpuState, ModelError> {
-        let c = &self.config;
-        if capacity == 0 || capacity > c.context_length {
-            return Err(ModelError::ContextOverflow { needed: capacity, limit: c.context_length });
-        }
-        let ctx = &self.ctx;
-        let layers =
-            c.layers
-                .iter()
-                .enumerate()
-                .map(|(i, kind)| match kind {
-                    LayerKind::Conv => GpuTensor::zeros(ctx, &format!("conv_state.{i}"), c.conv_kernel - 1, c.hidden)
-                        .map(LayerState::Conv),
-                    LayerKind::Attention { n_kv_heads } => {
-                        let label = format!("kv.{i}");
-                        KvCache::new(ctx, &label, self.kv_precision, *n_kv_heads, c.head_dim, capacity)
-                            .map(LayerState::Attn)
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-        let batch = self.ctx.tuning.prefill_batch.clamp(1, MAX_BATCH_LIMIT).min(capacity);
-        let partials = layers
-            .iter()
-            .filter_map(|l| match l {
-                LayerState::Attn(kv) => Some(k::attention_scratch_len(ctx, kv, batch, c.n_heads)),
-                LayerState::Conv(_) => None,
-            })
-            .max()
-            .unwrap_or(1);
-        let scratch = Scratch::new(ctx, c, batch, partials)?;
-        ctx.take_error()?; // a KV cache that did not fit
-        Ok(GpuState { pos: 0, capacity, layers, scratch, bindings: ctx.bindings.clone() })
-    }
-
     /// Records one step of `t` tokens (already written to `scratch.tokens`) through every
     /// layer; the residual stream ends in `scratch.x`.
     fn record_layers(&self, ops: &mut Ops<'_>, st: &GpuState, s: &Scratch) -> Result<(), GpuError> {

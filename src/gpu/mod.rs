@@ -29,11 +29,11 @@ mod tensor;
 mod tuning;
 
 pub use context::{ContextOptions, GpuContext, GpuError};
-pub use forward::MAX_BATCH;
 pub use kv_cache::{KvBlock, KvCache, KvPrecision};
 pub use matrix::{GpuMatrix, Interleave, MatrixPart, MatrixUpload};
 pub use model::{GpuModel, PlannedTensor, TensorRole, TensorUpload, Uploaded};
 pub use ops::{Ops, OpsCounts};
+pub use state::MAX_BATCH;
 pub use state::{GpuCheckpoint, GpuState, StateBytes};
 pub use tensor::GpuTensor;
 pub use tuning::Tuning;

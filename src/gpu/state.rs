@@ -4,11 +4,20 @@
 
 use std::sync::Arc;
 
-use crate::model::ModelError;
+use crate::model::{LayerKind, ModelError};
 
 use super::bindings::BindingPool;
+use super::kernels as k;
+use super::model::GpuModel;
 use super::scratch::Scratch;
 use super::{GpuContext, GpuError, GpuTensor, KvCache, Ops};
+
+/// Tokens evaluated per step during prefill on CPU adapters (`Tuning::prefill_batch`; GPUs
+/// take more, see there): the scratch buffers for this many rows stay small even for the 8B
+/// model.
+pub const MAX_BATCH: usize = 64;
+/// The most tokens a step may take, whatever the tuning asks.
+const MAX_BATCH_LIMIT: usize = 1024;
 
 /// Per-layer recurrent state on the GPU.
 pub(super) enum LayerState {
@@ -98,5 +107,43 @@ impl GpuState {
         ops.submit();
         self.pos = cp.pos;
         Ok(())
+    }
+}
+
+impl GpuModel {
+    /// A fresh sequence able to hold `capacity` tokens (at most the model's context length),
+    /// its KV caches in [`GpuModel::kv_precision`].
+    pub fn new_state(&self, capacity: usize) -> Result<GpuState, ModelError> {
+        let c = &self.config;
+        if capacity == 0 || capacity > c.context_length {
+            return Err(ModelError::ContextOverflow { needed: capacity, limit: c.context_length });
+        }
+        let ctx = &self.ctx;
+        let layers =
+            c.layers
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| match kind {
+                    LayerKind::Conv => GpuTensor::zeros(ctx, &format!("conv_state.{i}"), c.conv_kernel - 1, c.hidden)
+                        .map(LayerState::Conv),
+                    LayerKind::Attention { n_kv_heads } => {
+                        let label = format!("kv.{i}");
+                        KvCache::new(ctx, &label, self.kv_precision, *n_kv_heads, c.head_dim, capacity)
+                            .map(LayerState::Attn)
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+        let batch = self.ctx.tuning.prefill_batch.clamp(1, MAX_BATCH_LIMIT).min(capacity);
+        let partials = layers
+            .iter()
+            .filter_map(|l| match l {
+                LayerState::Attn(kv) => Some(k::attention_scratch_len(ctx, kv, batch, c.n_heads)),
+                LayerState::Conv(_) => None,
+            })
+            .max()
+            .unwrap_or(1);
+        let scratch = Scratch::new(ctx, c, batch, partials)?;
+        ctx.take_error()?; // a KV cache that did not fit
+        Ok(GpuState { pos: 0, capacity, layers, scratch, bindings: ctx.bindings.clone() })
     }
 }
