@@ -8,18 +8,24 @@
 // (pipeline `moe_route_gate_up_<type>`) and issues one dispatch per GpuMatrix part.
 
 struct Params {
+    // The expert kernels' params (as moe_matvec's):
     cols4: u32,           // elements per row / 4
     rows_per_expert: u32, // rows of one expert = elements per y row
     expert0: u32,         // first expert held by this part
     n_experts: u32,       // experts held by this part
     k: u32,               // slots per token (columns of selected)
-    n_routed: u32,        // E: experts the router chooses among, at most MAX_EXPERTS
+    x_per_slot: u32,      // 0: x has one row per token
     scale_base: u32,      // word offset of the part's split f16 scales (repacked types)
     expert_stride: u32,   // buffer rows from one expert's first row to the next's (2 * rows_per_expert)
     row_offset: u32,      // buffer row of the part's first expert's first gate row
-    store: u32,           // 1: this dispatch writes selected and weights
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
+    // The routing's:
+    n_routed: u32,        // E: experts the router chooses among, at most MAX_EXPERTS
+    store: u32,           // 1: this dispatch writes selected and weights
+    _pad3: u32,
+    _pad4: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

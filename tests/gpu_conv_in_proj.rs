@@ -5,25 +5,16 @@
 
 mod common;
 
-use common::gpu::{ctx, gpu_like_ctx, host_matrix, random, submit_on, zeros};
+use common::gpu::{ctx, gpu_like_ctx, host_matrix, random, run_on, two_block_cols, zeros};
 use lfm_webgpu::gpu::{kernels, GpuContext, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::rng::Rng;
-
-/// Columns that are whole blocks of `ty`, more than one.
-fn cols_for(ty: GgmlType) -> usize {
-    2 * ty.block_size().max(32)
-}
 
 fn check(c: &GpuContext, seed: u64, ty: GgmlType, h: usize, taps: usize) {
     let mut rng = Rng::new(seed);
     let tensor = |rows, cols, data: &[f32]| GpuTensor::from_f32(c, "t", rows, cols, data).unwrap();
     let zeros = |rows, cols| GpuTensor::zeros(c, "zeros", rows, cols).unwrap();
-    let run_on = |out: &GpuTensor, record: &dyn Fn(&mut Ops<'_>)| {
-        submit_on(c, record);
-        out.read_f32_blocking(c).unwrap()
-    };
-    let cols = cols_for(ty);
+    let cols = two_block_cols(ty);
     let host = host_matrix(ty, 3 * h, cols, &random(&mut rng, 3 * h * cols, 1.0));
     let in_proj = GpuMatrix::from_host(c, &host, 1).unwrap();
     let kernel = tensor(h, taps, &random(&mut rng, h * taps, 1.0));
@@ -33,11 +24,11 @@ fn check(c: &GpuContext, seed: u64, ty: GgmlType, h: usize, taps: usize) {
     for step in 0..4 {
         let u = tensor(1, cols, &random(&mut rng, cols, 1.0));
         let (bcx, out_a, out_b) = (zeros(1, 3 * h), zeros(1, h), zeros(1, h));
-        let apart = run_on(&out_a, &|ops| {
+        let apart = run_on(c, &out_a, |ops| {
             kernels::matvec(ops, &in_proj, &u, &bcx).unwrap();
             kernels::short_conv(ops, &bcx, &kernel, &state_a, &out_a).unwrap();
         });
-        let fused = run_on(&out_b, &|ops| {
+        let fused = run_on(c, &out_b, |ops| {
             kernels::conv_in_proj(ops, &in_proj, &u, &kernel, &state_b, &out_b).unwrap();
             assert_eq!(ops.dispatch_count(), 1);
         });

@@ -6,8 +6,8 @@
 mod common;
 
 use common::gpu::{
-    assert_close, ctx, gaussian, gpu_like_ctx, max_rel_err, random, run, submit, submit_on, tensor, validate_with_naga,
-    zeros,
+    assert_close, ctx, gaussian, gpu_like_ctx, max_rel_err, random, run, run_on, submit, submit_on, tensor,
+    validate_with_naga, zeros,
 };
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::ShaderSpec;
@@ -259,13 +259,12 @@ fn check_attention_on(c: &GpuContext, seed: u64, shape: Shape, cases: &[(usize, 
         let (gk, gv) = (tensor(t, row, &k[pos0 * row..]), tensor(t, row, &v[pos0 * row..]));
         let (gq, out) = (tensor(t, n_heads * hd, &q), zeros(t, n_heads * hd));
         let blocks = cache.spans(0, n_ctx).count();
-        submit_on(c, |ops| {
+        let got = run_on(c, &out, |ops| {
             kernels::kv_store(ops, &cache, &gk, &gv, pos0).unwrap();
             let before = ops.dispatch_count();
             kernels::attention(ops, &gq, &cache, pos0, &scratch, &out).unwrap();
             assert_eq!(ops.dispatch_count() - before, blocks + 1, "one dispatch per block, then the combine");
         });
-        let got = out.read_f32_blocking(c).unwrap();
         let what =
             format!("attention {precision:?} heads {n_heads}/{n_kv} hd {hd} blocks of {block}: pos0 {pos0}, T {t}");
         assert_close(&what, &got, &want, |_, w| 1e-5 * (1.0 + w.abs()));

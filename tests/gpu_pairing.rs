@@ -6,21 +6,16 @@
 
 mod common;
 
-use common::gpu::{ctx, host_matrix, ids, random, run, tensor, zeros};
+use common::gpu::{ctx, host_matrix, ids, random, run, tensor, two_block_cols, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::pairing::{interleave_experts, interleave_experts_within};
 use lfm_webgpu::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::sampling::Rng;
 
-/// Columns that are whole blocks of `ty`, more than one.
-fn cols_for(ty: GgmlType) -> usize {
-    2 * ty.block_size().max(32)
-}
-
 /// Stacked experts: `n_exp` of `rpe` rows each, in buffers of at most `per_part` experts.
 fn stacked(c: &GpuContext, rng: &mut Rng, ty: GgmlType, n_exp: usize, rpe: usize, per_part: usize) -> GpuMatrix {
-    let cols = cols_for(ty);
+    let cols = two_block_cols(ty);
     let host = host_matrix(ty, n_exp * rpe, cols, &random(rng, n_exp * rpe * cols, 1.0));
     let limit = (per_part * rpe) as u64 * ty.bytes_for(cols as u64).unwrap() + 4;
     GpuMatrix::with_limit(c, "experts", ty, n_exp * rpe, cols, &host.bytes, rpe, limit).unwrap()

@@ -100,8 +100,20 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
 
 /// Submits `record`'s dispatches and reads `out` back.
 pub fn run(out: &GpuTensor, record: impl FnOnce(&mut Ops<'_>)) -> Vec<f32> {
-    submit(record);
-    out.read_f32_blocking(ctx()).expect("readback")
+    run_on(ctx(), out, record)
+}
+
+/// [`run`] on another context than the shared one.
+pub fn run_on(c: &GpuContext, out: &GpuTensor, record: impl FnOnce(&mut Ops<'_>)) -> Vec<f32> {
+    submit_on(c, record);
+    out.read_f32_blocking(c).expect("readback")
+}
+
+/// Columns of two whole blocks of `ty` (at least 64): the smallest rows with more than one
+/// dot unit for every format.
+#[allow(dead_code)] // not every test binary uses it
+pub fn two_block_cols(ty: GgmlType) -> usize {
+    2 * ty.block_size().max(32)
 }
 
 /// Asserts `|got - want| <= tol(i, want)` everywhere, naming the first index that is off.

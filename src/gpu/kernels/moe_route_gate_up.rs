@@ -4,26 +4,20 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
-use super::moe::{check_pair, check_route_shape, expert_parts};
+use super::moe::{check_pair, check_route_shape, expert_parts, MatvecParams};
 use super::{expect_len, to_u32};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 
-/// Mirrors `Params` in `shaders/moe_route_gate_up.wgsl`.
+/// Mirrors `Params` in `shaders/moe_route_gate_up.wgsl`: the expert kernels' own, then the
+/// routing's.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
-    cols4: u32,           // elements per row / 4
-    rows_per_expert: u32, // rows of one expert
-    expert0: u32,         // first expert of the part
-    n_experts: u32,       // experts in the part
-    k: u32,               // slots per token
-    n_routed: u32,        // E, the router's experts
-    scale_base: u32,      // word offset of the part's split scales
-    expert_stride: u32,   // buffer rows from one expert to the next (2 * rows_per_expert)
-    row_offset: u32,      // buffer row of the part's first expert's gate rows
-    store: u32,           // 1: this dispatch writes selected and weights
+    experts: MatvecParams, // as `moe_matvec` takes them (x_per_slot 0)
+    n_routed: u32,         // E, the router's experts
+    store: u32,            // 1: this dispatch writes selected and weights
     _pad: [u32; 2],
 }
 
@@ -64,20 +58,8 @@ pub fn moe_route_gate_up(
     let workgroups = ops.grid(row_groups, z);
     let constants = matvec_constants(ops, row_groups.saturating_mul(z), Some(gate));
     let spec = ShaderSpec::quant(KERNEL, gate.ty).with_uniform_x(reads_x_uniform(ops, x));
-    for (i, (part, p)) in expert_parts(KERNEL, gate, rows_per_expert, selected, x, y)?.into_iter().enumerate() {
-        let params = Params {
-            cols4: p.cols4,
-            rows_per_expert: p.rows_per_expert,
-            expert0: p.expert0,
-            n_experts: p.n_experts,
-            k: p.k,
-            n_routed: e as u32,
-            scale_base: p.scale_base,
-            expert_stride: p.expert_stride,
-            row_offset: p.row_offset,
-            store: u32::from(i == 0),
-            _pad: [0; 2],
-        };
+    for (i, (part, experts)) in expert_parts(KERNEL, gate, rows_per_expert, selected, x, y)?.into_iter().enumerate() {
+        let params = Params { experts, n_routed: e as u32, store: u32::from(i == 0), _pad: [0; 2] };
         let storage =
             [&part.buffer, &x.buffer, &logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer, &y.buffer];
         ops.dispatch(Dispatch {
