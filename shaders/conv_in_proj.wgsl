@@ -17,7 +17,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;           // in_proj, (3H, cols) in GpuMatrix layout, one part
-// binding 2: x, (1, cols / 4): storage, or uniform on CPU adapters
+// binding 2: x, (1, cols / 4): storage, uniform on CPU adapters, or normed by the workgroup (common/x_normed.wgsl)
 #include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read> kernel: array<f32>;      // (H, L), tap L-1 on the current token
 @group(0) @binding(4) var<storage, read_write> state: array<f32>; // (L-1, H), oldest first
@@ -38,6 +38,7 @@ fn conv_in_proj(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    prepare_x(lid.x);
     let h = params.hidden;
     let c0 = (wid.x + wid.y * nwg.x) * channels;
     if (c0 >= h) {

@@ -20,7 +20,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;       // one part: (part_rows, cols) in GpuMatrix layout
-// binding 2: x, (T, cols / 4): storage, or uniform on CPU adapters (the host chooses)
+// binding 2: x, (T, cols / 4): storage, uniform on CPU adapters, or normed by the workgroup
+// (common/x_normed.wgsl; the host chooses)
 #include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // (T, y_stride)
 
@@ -29,6 +30,10 @@ override wg_size: u32 = 64u; // a power of two, at most 256 (WebGPU's portable l
 // next n_rows): a workgroup takes 4 gate rows and the same 4 up rows and writes
 // y = silu(gate) * up (common/silu.wgsl), one launch where two products and `swiglu` are three.
 override gate_up: bool = false;
+// y += W x: the product added into y (the residual stream) where a block's output projection
+// would otherwise be followed by an add (`matvec_add`; the norm after it is taken by the
+// kernels that read the stream, common/x_normed.wgsl).
+override accumulate: bool = false;
 
 #include "common/dot_rows.wgsl"
 #include "common/silu.wgsl"
@@ -39,6 +44,7 @@ fn matvec(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    prepare_x(lid.x);
     // Row groups are folded into x and y: one dimension holds at most 65535 workgroups.
     let outs = select(ROWS, ROWS / 2u, gate_up); // rows of y a workgroup writes
     let r0 = (wid.x + wid.y * nwg.x) * outs;
@@ -58,6 +64,10 @@ fn matvec(
         if (gate_up) {
             out = silu_mul(out, row_sum(sums, lid.x + 4u));
         }
-        y[t * params.y_stride + params.y_col0 + r0 + lid.x] = out;
+        let i = t * params.y_stride + params.y_col0 + r0 + lid.x;
+        if (accumulate) {
+            out = y[i] + out; // the add kernels' operand order
+        }
+        y[i] = out;
     }
 }

@@ -29,7 +29,7 @@ fn check(c: &GpuContext, seed: u64, ty: GgmlType, h: usize, taps: usize) {
             kernels::short_conv(ops, &bcx, &kernel, &state_a, &out_a).unwrap();
         });
         let fused = run_on(c, &out_b, |ops| {
-            kernels::conv_in_proj(ops, &in_proj, &u, &kernel, &state_b, &out_b).unwrap();
+            kernels::conv_in_proj(ops, &in_proj, &u, None, &kernel, &state_b, &out_b).unwrap();
             assert_eq!(ops.dispatch_count(), 1);
         });
         assert_eq!(fused, apart, "{what}: output of step {step}");
@@ -66,9 +66,9 @@ fn conv_in_proj_refuses_what_it_cannot_take() {
     let (kernel, state, out) = (zeros(h, 3), zeros(2, h), zeros(1, h));
     let mut ops = Ops::new(ctx());
     let u = zeros(1, cols);
-    assert!(kernels::conv_in_proj(&mut ops, &split, &u, &kernel, &state, &out).is_err(), "two buffers");
-    assert!(kernels::conv_in_proj(&mut ops, &one, &zeros(2, cols), &kernel, &state, &zeros(2, h)).is_err(), "2 tokens");
-    assert!(kernels::conv_in_proj(&mut ops, &one, &u, &zeros(h, 1), &state, &out).is_err(), "1 tap");
-    assert!(kernels::conv_in_proj(&mut ops, &one, &u, &kernel, &zeros(3, h), &out).is_err(), "state of 3 rows");
+    assert!(kernels::conv_in_proj(&mut ops, &split, &u, None, &kernel, &state, &out).is_err(), "two buffers");
+    assert!(kernels::conv_in_proj(&mut ops, &one, &zeros(2, cols), None, &kernel, &state, &zeros(2, h)).is_err(), "2 tokens");
+    assert!(kernels::conv_in_proj(&mut ops, &one, &u, None, &zeros(h, 1), &state, &out).is_err(), "1 tap");
+    assert!(kernels::conv_in_proj(&mut ops, &one, &u, None, &kernel, &zeros(3, h), &out).is_err(), "state of 3 rows");
     assert_eq!(ops.dispatch_count(), 0);
 }

@@ -244,6 +244,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             conv_channels: if loop_guards { 8 } else { 2 },
             submit_layers: 0,
             prefill_batch: 64,
+            fused_norms: !loop_guards,
             attention_workgroups: if loop_guards { 32 } else { 2048 },
             group_experts: !loop_guards,
             scale_chunks: loop_guards,

@@ -76,7 +76,7 @@ fn interleaved_experts_compute_what_they_did_apart() {
             let (sel, w, out) = (zeros(t, k), zeros(t, k), y(rpe));
             let got = run(&out, |ops| {
                 if fused {
-                    kernels::moe_route_gate_up(ops, &pg, &pu, rpe, &logits, &bias, &sel, &w, &x, &out).unwrap();
+                    kernels::moe_route_gate_up(ops, &pg, &pu, rpe, &logits, &bias, &sel, &w, &x, None, &out).unwrap();
                     assert_eq!(ops.dispatch_count(), pg.parts.len(), "one launch a buffer");
                 } else {
                     kernels::moe_route(ops, &logits, &bias, &sel, &w).unwrap();
@@ -122,13 +122,13 @@ fn a_dense_mlps_gate_and_up_paired_compute_what_they_did_apart() {
         });
         let fused = zeros(t, f);
         let got = run(&fused, |ops| {
-            kernels::gate_up(ops, &pg, &pu, &x, &fused).unwrap();
+            kernels::gate_up(ops, &pg, &pu, &x, None, &fused).unwrap();
             assert_eq!(ops.dispatch_count(), 1);
         });
         assert_eq!(got, apart, "{ty}: gate_up");
         let mut ops = Ops::new(ctx());
-        assert!(kernels::gate_up(&mut ops, &pu, &pg, &x, &fused).is_err(), "{ty}: halves in the wrong order");
-        assert!(kernels::gate_up(&mut ops, &gate, &up, &x, &fused).is_err(), "{ty}: not paired");
+        assert!(kernels::gate_up(&mut ops, &pu, &pg, &x, None, &fused).is_err(), "{ty}: halves in the wrong order");
+        assert!(kernels::gate_up(&mut ops, &gate, &up, &x, None, &fused).is_err(), "{ty}: not paired");
     }
 }
 
@@ -159,7 +159,7 @@ fn pairs_are_checked_and_halves_refused_elsewhere() {
     // Kernels that read rows one after another refuse a half.
     let y = zeros(1, g.rows);
     assert!(kernels::matvec(&mut ops, &g, &x, &y).is_err(), "matvec of an interleaved half");
-    assert!(kernels::gate_up(&mut ops, &g, &u, &x, &zeros(1, rpe)).is_err(), "gate_up of stacked experts");
+    assert!(kernels::gate_up(&mut ops, &g, &u, &x, None, &zeros(1, rpe)).is_err(), "gate_up of stacked experts");
     assert!(kernels::embed(&mut ops, &g, &ids(1, 1, &[0]), &zeros(1, g.cols)).is_err());
     assert_eq!(ops.dispatch_count(), 0);
 }

@@ -3,3 +3,5 @@
 // The host includes this file or x_uniform.wgsl as `common/x_vectors.wgsl`.
 
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>; // (vectors, cols / 4)
+
+fn prepare_x(lid: u32) {} // nothing to prepare (see common/x_normed.wgsl)

@@ -23,61 +23,113 @@ fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Res
     }
 }
 
+/// A block's input: `xb`, which a norm launch wrote, or (`Tuning::fused_norms`, a decoded
+/// token) the residual stream `x` with the norm that the block's first kernels take of it
+/// themselves. Such a block adds its output into `x` in its last launch.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    x: &'a GpuTensor,
+    norm: Option<k::InputNorm<'a>>,
+    /// The block adds its output into `x` itself (its input was the stream).
+    adds_out: bool,
+}
+
+impl<'a> Input<'a> {
+    fn new(s: &'a Scratch, fused: bool, norm: &'a GpuTensor, eps: f32) -> Input<'a> {
+        match fused {
+            true => Input { x: &s.x, norm: Some(k::InputNorm { weight: norm, eps }), adds_out: true },
+            false => Input { x: &s.xb, norm: None, adds_out: false },
+        }
+    }
+
+    /// This input normed into `s.xb` by a launch of its own, for kernels that cannot norm it.
+    fn normed(self, ops: &mut Ops<'_>, s: &'a Scratch) -> Result<Input<'a>, GpuError> {
+        let Some(norm) = self.norm else { return Ok(self) };
+        k::rms_norm(ops, self.x, norm.weight, norm.eps, &s.xb)?;
+        Ok(Input { x: &s.xb, norm: None, ..self })
+    }
+}
+
+/// `y = input W^T`, the input normed in the launch where it asks for that.
+fn linear_in(ops: &mut Ops<'_>, w: &GpuMatrix, input: Input<'_>, y: &GpuTensor) -> Result<(), GpuError> {
+    match input.norm {
+        Some(norm) => k::matvec_normed(ops, w, input.x, norm, y),
+        None => linear(ops, w, input.x, y),
+    }
+}
+
+/// A block's output projection: added into the residual stream in its launch after a fused
+/// input, else into `s.y` for the add that follows.
+fn project_out(ops: &mut Ops<'_>, w: &GpuMatrix, h: &GpuTensor, s: &Scratch, input: Input<'_>) -> Result<(), GpuError> {
+    match input.adds_out {
+        true => k::matvec_add(ops, w, h, &s.x),
+        false => linear(ops, w, h, &s.y),
+    }
+}
+
 /// Short-conv block: `out_proj(C * conv(B * x))` with the rolling conv state; a decoded
 /// token's convolution runs in in_proj's launch (`Tuning::fused_conv`).
 fn conv_block(
     ops: &mut Ops<'_>,
     c: &Conv<GpuMatrix, GpuTensor>,
     s: &Scratch,
+    input: Input<'_>,
     state: &GpuTensor,
 ) -> Result<(), GpuError> {
     if s.batch == 1 && ops.ctx().tuning.fused_conv && k::conv_in_proj_fits(&c.in_proj) {
-        k::conv_in_proj(ops, &c.in_proj, &s.xb, &c.kernel, state, &s.gated)?;
+        k::conv_in_proj(ops, &c.in_proj, input.x, input.norm, &c.kernel, state, &s.gated)?;
     } else {
-        linear(ops, &c.in_proj, &s.xb, &s.bcx)?;
+        linear_in(ops, &c.in_proj, input, &s.bcx)?;
         k::short_conv(ops, &s.bcx, &c.kernel, state, &s.gated)?;
     }
-    linear(ops, &c.out_proj, &s.gated, &s.y)
+    project_out(ops, &c.out_proj, &s.gated, s, input)
 }
 
 /// Attention block: QK-normed, roped GQA over the KV cache.
+#[allow(clippy::too_many_arguments)]
 fn attn_block(
     ops: &mut Ops<'_>,
     m: &GpuModel,
     a: &Attn<GpuMatrix, GpuTensor>,
     s: &Scratch,
+    input: Input<'_>,
     kv: &KvCache,
     pos0: usize,
 ) -> Result<(), GpuError> {
     let (c, t) = (&m.config, s.batch);
     let kv_width = a.n_kv_heads * c.head_dim;
     let (k, v) = (s.k.view(t, kv_width)?, s.v.view(t, kv_width)?);
-    linear(ops, &a.q, &s.xb, &s.q)?;
-    linear(ops, &a.k, &s.xb, &k)?;
-    linear(ops, &a.v, &s.xb, &v)?;
+    linear_in(ops, &a.q, input, &s.q)?;
+    linear_in(ops, &a.k, input, &k)?;
+    linear_in(ops, &a.v, input, &v)?;
     // Per head: q and k RMS-normed and roped; k and v into the cache; q in place.
     k::qk_norm_rope_store(ops, [&s.q, &k, &v], [&a.q_norm, &a.k_norm], c.norm_eps, &m.rope, kv, pos0)?;
     k::attention(ops, &s.q, kv, pos0, &s.attn_partials, &s.attn)?;
-    linear(ops, &a.o, &s.attn, &s.y)
+    project_out(ops, &a.o, &s.attn, s, input)
 }
 
-/// Dense SwiGLU MLP: `down(silu(gate x) * up x)`, then the residual add and the next norm.
+/// Dense SwiGLU MLP: `down(silu(gate x) * up x)`, then the residual add and the next norm
+/// (unless the next block takes it).
 fn mlp_block(
     ops: &mut Ops<'_>,
     c: &Config,
     mlp: &Mlp<GpuMatrix>,
     s: &Scratch,
+    input: Input<'_>,
     next_norm: Option<&GpuTensor>,
 ) -> Result<(), GpuError> {
     if s.batch == 1 && mlp.gate.pairs_with(&mlp.up) {
-        k::gate_up(ops, &mlp.gate, &mlp.up, &s.xb, &s.ffn_h)?; // paired at load (`GpuModel`)
+        k::gate_up(ops, &mlp.gate, &mlp.up, input.x, input.norm, &s.ffn_h)?; // paired at load (`GpuModel`)
     } else {
-        linear(ops, &mlp.gate, &s.xb, &s.ffn_gate)?;
-        linear(ops, &mlp.up, &s.xb, &s.ffn_up)?;
+        linear_in(ops, &mlp.gate, input, &s.ffn_gate)?;
+        linear_in(ops, &mlp.up, input, &s.ffn_up)?;
         k::swiglu(ops, &s.ffn_gate, &s.ffn_up, &s.ffn_h)?;
     }
-    linear(ops, &mlp.down, &s.ffn_h, &s.y)?;
-    add_norm(ops, c, s, next_norm)
+    project_out(ops, &mlp.down, &s.ffn_h, s, input)?;
+    match input.adds_out {
+        true => Ok(()),
+        false => add_norm(ops, c, s, next_norm),
+    }
 }
 
 /// The residual add of a block's output `y`, fused with the norm that follows it: x += y,
@@ -91,13 +143,15 @@ fn add_norm(ops: &mut Ops<'_>, c: &Config, s: &Scratch, next_norm: Option<&GpuTe
 }
 
 /// Mixture of experts, routed on the GPU: only the chosen experts' weights are read. Ends
-/// with the residual add and the next norm, on GPUs fused with the weighted sum of the
+/// with the residual add: in the down projections' launch after a fused input
+/// (`moe_down_add`), else with the next norm, on GPUs fused with the weighted sum of the
 /// experts' outputs (`Tuning::fused_moe_norm`).
 fn moe_block(
     ops: &mut Ops<'_>,
     c: &Config,
     moe: &Moe<GpuMatrix, GpuTensor>,
     s: &Scratch,
+    input: Input<'_>,
     next_norm: Option<&GpuTensor>,
 ) -> Result<(), GpuError> {
     let cfg = c.moe.as_ref().expect("MoE weights come with a MoE config");
@@ -109,10 +163,12 @@ fn moe_block(
     let (gate, up, fe) = (&moe.gate_exps, &moe.up_exps, cfg.expert_ffn_dim);
     // A decoded token's top-k can happen in the gate and up experts' launch (GPUs).
     let late_route = !tuning.fused_router && tuning.route_in_gate_up && !grouped && gate.pairs_with(up);
+    // Only the router's product and the routed gate and up can norm their input themselves.
+    let input = if late_route { input } else { input.normed(ops, s)? };
     if tuning.fused_router {
-        k::moe_router(ops, &moe.router, &s.xb, &moe.expert_bias, &m.selected, &m.weights)?;
+        k::moe_router(ops, &moe.router, input.x, &moe.expert_bias, &m.selected, &m.weights)?;
     } else {
-        linear(ops, &moe.router, &s.xb, &m.router)?;
+        linear_in(ops, &moe.router, input, &m.router)?;
     }
     if !tuning.fused_router && !late_route {
         k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
@@ -120,8 +176,16 @@ fn moe_block(
     if grouped {
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
-    gate_up_experts(ops, grouped, late_route, moe, fe, m, &s.xb)?;
-    experts(ops, grouped, &moe.down_exps, c.hidden, m, &m.hidden, &m.down)?;
+    gate_up_experts(ops, grouped, late_route, moe, fe, m, input)?;
+    let (down, k) = (&moe.down_exps, m.selected.cols);
+    if input.adds_out && !grouped && k::moe_down_add_fits(down, k) {
+        return k::moe_down_add(ops, down, &m.selected, &m.weights, &m.hidden, &s.x);
+    }
+    experts(ops, grouped, down, c.hidden, m, &m.hidden, &m.down)?;
+    if input.adds_out {
+        k::moe_combine(ops, &m.down, &m.weights, &s.y)?;
+        return k::add(ops, &s.x, &s.y);
+    }
     match next_norm {
         Some(norm) if tuning.fused_moe_norm => {
             k::moe_add_rms_norm(ops, &s.x, &m.down, &m.weights, norm, c.norm_eps, &s.xb)
@@ -135,7 +199,8 @@ fn moe_block(
 
 /// silu(gate) * up of the routed experts into `m.hidden`: one launch where the two are
 /// interleaved in shared buffers (`GpuModel` pairs them at load), with the top-k choice in it
-/// when `late_route` (the router's logits in `m.router`), else both products, then `swiglu`.
+/// when `late_route` (the router's logits in `m.router`; only this form norms its input
+/// itself), else both products, then `swiglu`.
 fn gate_up_experts(
     ops: &mut Ops<'_>,
     grouped: bool,
@@ -143,13 +208,13 @@ fn gate_up_experts(
     moe: &Moe<GpuMatrix, GpuTensor>,
     rows_per_expert: usize,
     m: &MoeScratch,
-    x: &GpuTensor,
+    input: Input<'_>,
 ) -> Result<(), GpuError> {
     let (gate, up, fe) = (&moe.gate_exps, &moe.up_exps, rows_per_expert);
-    let (selected, weights, y) = (&m.selected, &m.weights, &m.hidden);
+    let (selected, weights, y, x) = (&m.selected, &m.weights, &m.hidden, input.x);
     match (gate.pairs_with(up), grouped) {
         (true, false) if late_route => {
-            k::moe_route_gate_up(ops, gate, up, fe, &m.router, &moe.expert_bias, selected, weights, x, y)
+            k::moe_route_gate_up(ops, gate, up, fe, &m.router, &moe.expert_bias, selected, weights, x, input.norm, y)
         }
         (true, true) => k::moe_batch_gate_up(ops, gate, up, fe, selected, &m.items, x, y),
         (true, false) => k::moe_gate_up(ops, gate, up, fe, selected, x, y),
@@ -184,23 +249,29 @@ impl GpuModel {
     fn record_layers(&self, ops: &mut Ops<'_>, st: &GpuState, s: &Scratch) -> Result<(), GpuError> {
         let (c, w) = (&self.config, &self.weights);
         // Each residual add is fused with the norm that follows it (`add_rms_norm`): x += y,
-        // xb = norm(x); the FFN blocks end with theirs.
+        // xb = norm(x); the FFN blocks end with theirs. Or (`fused_norms`) each block's first
+        // kernels norm x themselves and its last one adds into x.
+        let fused = self.fuses_norms(ops, s);
         k::embed(ops, &w.token_embd, &s.tokens, &s.x)?;
-        if let Some(first) = w.layers.first() {
+        if let (Some(first), false) = (w.layers.first(), fused) {
             k::rms_norm(ops, &s.x, &first.mixer_norm, c.norm_eps, &s.xb)?;
         }
         for (i, (layer, ls)) in w.layers.iter().zip(&st.layers).enumerate() {
+            let mixer_in = Input::new(s, fused, &layer.mixer_norm, c.norm_eps);
             match (&layer.mixer, ls) {
-                (Mixer::Conv(conv), LayerState::Conv(tail)) => conv_block(ops, conv, s, tail)?,
-                (Mixer::Attn(attn), LayerState::Attn(kv)) => attn_block(ops, self, attn, s, kv, st.pos)?,
+                (Mixer::Conv(conv), LayerState::Conv(tail)) => conv_block(ops, conv, s, mixer_in, tail)?,
+                (Mixer::Attn(attn), LayerState::Attn(kv)) => attn_block(ops, self, attn, s, mixer_in, kv, st.pos)?,
                 _ => unreachable!("state is built from the same config as the weights"),
             }
-            add_norm(ops, c, s, Some(&layer.ffn_norm))?;
+            if !fused {
+                add_norm(ops, c, s, Some(&layer.ffn_norm))?;
+            }
 
-            let next_norm = w.layers.get(i + 1).map(|next| &next.mixer_norm);
+            let (ffn_in, next_norm) =
+                (Input::new(s, fused, &layer.ffn_norm, c.norm_eps), w.layers.get(i + 1).map(|next| &next.mixer_norm));
             match &layer.ffn {
-                Ffn::Dense(mlp) => mlp_block(ops, c, mlp, s, next_norm)?,
-                Ffn::Moe(moe) => moe_block(ops, c, moe, s, next_norm)?,
+                Ffn::Dense(mlp) => mlp_block(ops, c, mlp, s, ffn_in, next_norm)?,
+                Ffn::Moe(moe) => moe_block(ops, c, moe, s, ffn_in, next_norm)?,
             }
             let every = ops.ctx().tuning.submit_layers;
             if every > 0 && (i + 1) % every == 0 && i + 1 < w.layers.len() {
@@ -208,6 +279,13 @@ impl GpuModel {
             }
         }
         Ok(())
+    }
+
+    /// Whether this step's blocks norm their inputs themselves (`Tuning::fused_norms`): a
+    /// decoded token, whose vector fits the kernels' workgroup memory.
+    fn fuses_norms(&self, ops: &Ops<'_>, s: &Scratch) -> bool {
+        let ctx = ops.ctx();
+        ctx.tuning.fused_norms && s.batch == 1 && k::input_norm_fits(ctx, self.config.hidden, ctx.tuning.matvec_wg)
     }
 
     fn check_input(&self, st: &GpuState, tokens: &[u32]) -> Result<(), ModelError> {

@@ -12,8 +12,9 @@
 //! one), `common/dot_loop.wgsl` its loop over the units (`dot_loop_chunked.wgsl` for the
 //! [`SCALE_CHUNK_TYPES`], else `dot_loop_strided.wgsl`), `common/reduce.wgsl` the workgroup sum that suits the adapter
 //! (`reduce_subgroup.wgsl` or `reduce_shared.wgsl`, see [`ShaderTarget`]) and
-//! `common/x_vectors.wgsl` how a matrix-vector kernel binds its vectors (`x_storage.wgsl`, or
-//! `x_uniform.wgsl` for [`ShaderSpec::uniform_x`] variants), and `common/kv_elements.wgsl` how
+//! `common/x_vectors.wgsl` how a matrix-vector kernel binds its vectors (`x_storage.wgsl`,
+//! `x_uniform.wgsl` for [`ShaderSpec::uniform_x`] variants, `x_normed.wgsl` for
+//! [`ShaderSpec::normed_x`] ones), and `common/kv_elements.wgsl` how
 //! the KV-cache kernels store K and V (`kv_f16.wgsl`, or `kv_f32.wgsl` for
 //! [`ShaderSpec::kv_f32`] variants).
 
@@ -46,6 +47,7 @@ shader_files!(
     "moe_add_rms_norm.wgsl",
     "moe_batch_matvec.wgsl",
     "moe_combine.wgsl",
+    "moe_down_add.wgsl",
     "moe_group.wgsl",
     "moe_matvec.wgsl",
     "moe_route.wgsl",
@@ -74,6 +76,7 @@ shader_files!(
     "common/trig.wgsl",
     "common/x_storage.wgsl",
     "common/x_uniform.wgsl",
+    "common/x_normed.wgsl",
     "dot/generic.wgsl",
     "dot/q4_0.wgsl",
     "dot/q4_k.wgsl",
@@ -100,13 +103,16 @@ pub const QUANT_KERNELS: &[&str] = &[
     "matmul",
     "matvec",
     "moe_batch_matvec",
+    "moe_down_add",
     "moe_matvec",
     "moe_route_gate_up",
     "moe_router",
 ];
 /// Kernels that also have a [`ShaderSpec::uniform_x`] variant.
 pub const UNIFORM_X_KERNELS: &[&str] =
-    &["attention", "conv_in_proj", "matvec", "moe_matvec", "moe_route_gate_up", "moe_router"];
+    &["attention", "conv_in_proj", "matvec", "moe_down_add", "moe_matvec", "moe_route_gate_up", "moe_router"];
+/// Kernels that also have a [`ShaderSpec::normed_x`] variant (each calls `prepare_x` first).
+pub const NORMED_X_KERNELS: &[&str] = &["conv_in_proj", "matvec", "moe_route_gate_up"];
 /// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
 pub const KV_KERNELS: &[&str] = &["attention", "kv_store", "qk_norm_rope_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).
@@ -179,6 +185,10 @@ pub struct ShaderSpec {
     pub uniform_x: bool,
     /// A KV-cache kernel for an f32 cache (`common/kv_f32.wgsl`) instead of f16 pairs.
     pub kv_f32: bool,
+    /// A decode matrix-vector kernel whose workgroups RMS-norm their vector themselves
+    /// (`common/x_normed.wgsl`; `Tuning::fused_norms`): binding 2 is the residual stream,
+    /// binding 9 the norm's weight, the overrides `x_vec4s` and `x_eps` set.
+    pub normed_x: bool,
 }
 
 /// A kernel's name stands for its plain variant.
@@ -190,11 +200,11 @@ impl From<&'static str> for ShaderSpec {
 
 impl ShaderSpec {
     pub const fn plain(kernel: &'static str) -> ShaderSpec {
-        ShaderSpec { kernel, quant: None, uniform_x: false, kv_f32: false }
+        ShaderSpec { kernel, quant: None, uniform_x: false, kv_f32: false, normed_x: false }
     }
 
     pub const fn quant(kernel: &'static str, ty: GgmlType) -> ShaderSpec {
-        ShaderSpec { kernel, quant: Some(ty), uniform_x: false, kv_f32: false }
+        ShaderSpec { kernel, quant: Some(ty), uniform_x: false, kv_f32: false, normed_x: false }
     }
 
     /// This variant with its vectors in the uniform window (`uniform`) or not.
@@ -202,15 +212,24 @@ impl ShaderSpec {
         ShaderSpec { uniform_x: uniform, ..self }
     }
 
+    /// This variant with its vector normed by the kernel itself (`normed`) or not.
+    pub const fn with_normed_x(self, normed: bool) -> ShaderSpec {
+        ShaderSpec { normed_x: normed, ..self }
+    }
+
     /// This KV-cache kernel for an f32 cache (`f32`) or f16 pairs.
     pub const fn with_kv_f32(self, f32: bool) -> ShaderSpec {
         ShaderSpec { kv_f32: f32, ..self }
     }
 
-    /// Pipeline label: `rms_norm`, `matvec_q4_k`, `matvec_q4_k+ux` (uniform x), `attention+kv32`
-    /// (f32 KV cache), ...
+    /// Pipeline label: `rms_norm`, `matvec_q4_k`, `matvec_q4_k+ux` (uniform x), `matvec_q4_0+nx`
+    /// (normed x), `attention+kv32` (f32 KV cache), ...
     pub fn label(&self) -> String {
-        let ux = if self.uniform_x { "+ux" } else { "" };
+        let ux = match (self.uniform_x, self.normed_x) {
+            (true, _) => "+ux",
+            (false, true) => "+nx",
+            (false, false) => "",
+        };
         let kv = if self.kv_f32 { "+kv32" } else { "" };
         match self.quant {
             Some(ty) => format!("{}_{}{ux}{kv}", self.kernel, ty.name().to_ascii_lowercase()),
@@ -247,7 +266,13 @@ impl ShaderSpec {
         }
         root.push_str(&format!("#include \"{}.wgsl\"\n", self.kernel));
         let mut out = String::new();
-        let choice = Choice { quant: self.quant, uniform_x: self.uniform_x, kv_f32: self.kv_f32, target };
+        let choice = Choice {
+            quant: self.quant,
+            uniform_x: self.uniform_x,
+            normed_x: self.normed_x,
+            kv_f32: self.kv_f32,
+            target,
+        };
         expand(&root, "<source>", &mut HashSet::new(), &mut out, &choice)?;
         Ok(out)
     }
@@ -258,7 +283,8 @@ impl ShaderSpec {
         let quant = QUANT_KERNELS.iter().flat_map(|k| GPU_TYPES.iter().map(move |&ty| ShaderSpec::quant(k, ty)));
         let with_ux = |s: ShaderSpec| {
             let ux = UNIFORM_X_KERNELS.contains(&s.kernel).then_some(s.with_uniform_x(true));
-            std::iter::once(s).chain(ux)
+            let nx = NORMED_X_KERNELS.contains(&s.kernel).then_some(s.with_normed_x(true));
+            std::iter::once(s).chain(ux).chain(nx)
         };
         let with_kv = |s: ShaderSpec| {
             let kv = KV_KERNELS.contains(&s.kernel).then_some(s.with_kv_f32(true));
@@ -272,7 +298,8 @@ impl ShaderSpec {
 /// file once); an unknown file or malformed directive is [`GpuError::Shader`].
 pub fn expand_includes(text: &str) -> Result<String, GpuError> {
     let mut out = String::new();
-    let choice = Choice { quant: None, uniform_x: false, kv_f32: false, target: ShaderTarget::default() };
+    let choice =
+        Choice { quant: None, uniform_x: false, normed_x: false, kv_f32: false, target: ShaderTarget::default() };
     expand(text, "<source>", &mut HashSet::new(), &mut out, &choice)?;
     Ok(out)
 }
@@ -281,6 +308,7 @@ pub fn expand_includes(text: &str) -> Result<String, GpuError> {
 struct Choice {
     quant: Option<GgmlType>,
     uniform_x: bool,
+    normed_x: bool,
     kv_f32: bool,
     target: ShaderTarget,
 }
@@ -301,6 +329,7 @@ impl Choice {
             "common/reduce.wgsl" if self.target.subgroup_reduce => Some("common/reduce_subgroup.wgsl".into()),
             "common/reduce.wgsl" => Some("common/reduce_shared.wgsl".into()),
             "common/x_vectors.wgsl" if self.uniform_x => Some("common/x_uniform.wgsl".into()),
+            "common/x_vectors.wgsl" if self.normed_x => Some("common/x_normed.wgsl".into()),
             "common/x_vectors.wgsl" => Some("common/x_storage.wgsl".into()),
             "common/kv_elements.wgsl" if self.kv_f32 => Some("common/kv_f32.wgsl".into()),
             "common/kv_elements.wgsl" => Some("common/kv_f16.wgsl".into()),

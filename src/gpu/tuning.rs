@@ -102,6 +102,12 @@ pub struct Tuning {
     /// Q4_0, prefill of 1,024 tokens: 1,069-1,333 tok/s in steps of 64, 1,416-1,639 of 128,
     /// 1,779-1,831 of 256, 1,816-1,870 of 512; of 8,192: 1,230 / 1,619 / 1,693 (64 / 256 / 512).
     pub prefill_batch: usize,
+    /// A decoded token's norms taken by the kernels that read their output: every workgroup
+    /// of a block's first kernels norms the residual stream into workgroup memory itself
+    /// (`common/x_normed.wgsl`), and a block's last kernel adds its output into the stream
+    /// (`matvec_add`, `moe_down_add`), where `add_rms_norm` and `moe_add_rms_norm` were a
+    /// launch each: 47 launches fewer a token on the 8B. GPUs.
+    pub fused_norms: bool,
     pub shader: ShaderTarget,
 }
 
@@ -147,6 +153,7 @@ impl Tuning {
             conv_channels: if cpu { 8 } else { 2 },
             submit_layers: if cpu { 0 } else { 3 },
             prefill_batch: if cpu { super::MAX_BATCH } else { 256 },
+            fused_norms: !cpu,
             shader,
         };
         // Natively `LFM_TUNING="name=value ..."` (0|1 for a choice, a number for a count) sets
@@ -175,6 +182,7 @@ impl Tuning {
             "batch_matvec" => &mut self.batch_matvec,
             "fused_conv" => &mut self.fused_conv,
             "fused_moe_norm" => &mut self.fused_moe_norm,
+            "fused_norms" => &mut self.fused_norms,
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,
             "pair_experts" => &mut self.pair_experts,

@@ -95,6 +95,7 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
+    t.fused_norms = true;
     t.shader.subgroup_reduce = false;
 }
 

@@ -200,6 +200,7 @@ pub fn attention(
             params: bytemuck::bytes_of(&params),
             storage: &[&block.k, &q.buffer, &block.v, &scratch.buffer],
             wide: None,
+            x_norm: None,
             workgroups,
         })?;
     }
@@ -244,6 +245,7 @@ fn attention_combine(
         params: bytemuck::bytes_of(&params),
         storage: &[&partials.buffer, &out.buffer],
         wide: None,
+        x_norm: None,
         workgroups,
     })
 }

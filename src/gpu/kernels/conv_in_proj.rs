@@ -3,6 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::input_norm::{with_input_norm, InputNorm};
 use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
 use super::{expect_len, to_u32};
 use crate::gpu::ops::Dispatch;
@@ -21,7 +22,8 @@ struct Params {
 
 /// `out = C * conv(B * x)` for one token, with `[B | C | x] = in_proj u`: what
 /// `matvec(in_proj, u)` then `short_conv` compute (the same sums), `state` updated the same
-/// way. Only where in_proj lies in one buffer ([`fits`]).
+/// way. Only where in_proj lies in one buffer ([`fits`]). With `norm`, u is the residual
+/// stream, normed by the kernel ([`super::matvec_normed`]).
 /// - in_proj: (3H, C), any GPU format, one part
 /// - u: (1, C)
 /// - kernel: (H, L), L >= 2; state: (L-1, H), read and written
@@ -30,6 +32,7 @@ pub fn conv_in_proj(
     ops: &mut Ops<'_>,
     in_proj: &GpuMatrix,
     u: &GpuTensor,
+    norm: Option<InputNorm<'_>>,
     kernel: &GpuTensor,
     state: &GpuTensor,
     out: &GpuTensor,
@@ -65,13 +68,17 @@ pub fn conv_in_proj(
     let matvec_groups = to_u32(in_proj.rows.div_ceil(ROWS as usize), KERNEL)?;
     let constants =
         matvec_constants(ops, matvec_groups, Some(in_proj)).with("taps", taps as f64).with("channels", channels as f64);
-    let spec = ShaderSpec::quant(KERNEL, in_proj.ty).with_uniform_x(reads_x_uniform(ops, u));
+    let constants = with_input_norm(ops, KERNEL, norm, u, in_proj.cols, constants)?;
+    let spec = ShaderSpec::quant(KERNEL, in_proj.ty)
+        .with_uniform_x(norm.is_none() && reads_x_uniform(ops, u))
+        .with_normed_x(norm.is_some());
     ops.dispatch(Dispatch {
         spec,
         constants: &constants,
         params: bytemuck::bytes_of(&params),
         storage: &[&part.buffer, &u.buffer, &kernel.buffer, &state.buffer, &out.buffer],
         wide: spec.wide_weights().then_some(&part.buffer),
+        x_norm: norm.map(|n| &n.weight.buffer),
         workgroups: ops.grid(groups, 1),
     })
 }

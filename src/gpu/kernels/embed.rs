@@ -43,6 +43,7 @@ pub fn embed(ops: &mut Ops<'_>, table: &GpuMatrix, ids: &GpuTensor, out: &GpuTen
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &ids.buffer, &out.buffer],
             wide: None,
+            x_norm: None,
             workgroups,
         })?;
     }

@@ -50,6 +50,7 @@ pub fn matmul_rows(
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: None,
+            x_norm: None,
             workgroups: [span.n_rows.div_ceil(TILE as u32), t.div_ceil(TILE) as u32, 1],
         })?;
     }

@@ -1,5 +1,6 @@
 use bytemuck::{Pod, Zeroable};
 
+use super::input_norm::{with_input_norm, InputNorm};
 use super::moe::check_pair;
 use super::{row_spans, to_u32, RowSpan};
 use crate::gpu::ops::Dispatch;
@@ -38,13 +39,41 @@ pub fn matvec_rows(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    dispatch_rows(ops, "matvec", 1, w, first_row, n_rows, x, y, false)
+    dispatch_rows(ops, "matvec", 1, w, first_row, n_rows, x, y, Extras::default())
+}
+
+/// `y = rms_norm(x) W^T` for one vector, the norm taken by the kernel's workgroups themselves
+/// (`common/x_normed.wgsl`): `x` is the residual stream, where `rms_norm` then `matvec` are two
+/// launches. Where [`crate::gpu::kernels::input_norm_fits`] says so.
+/// - w: (R, C), any GPU format
+/// - x: (1, C)
+/// - y: (1, R)
+pub fn matvec_normed(
+    ops: &mut Ops<'_>,
+    w: &GpuMatrix,
+    x: &GpuTensor,
+    norm: InputNorm<'_>,
+    y: &GpuTensor,
+) -> Result<(), GpuError> {
+    let extras = Extras { norm: Some(norm), ..Extras::default() };
+    dispatch_rows(ops, "matvec", 1, w, 0, w.rows, x, y, extras)
+}
+
+/// `y += x W^T`: a block's output projection added into the residual stream `y` in its own
+/// launch, where `matvec` then `add` are two (the arithmetic is theirs: y + product).
+/// - w: (R, C), any GPU format
+/// - x: (T, C)
+/// - y: (T, R)
+pub fn matvec_add(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Result<(), GpuError> {
+    let extras = Extras { accumulate: true, ..Extras::default() };
+    dispatch_rows(ops, "matvec", 1, w, 0, w.rows, x, y, extras)
 }
 
 /// `y = silu(x G^T) * (x U^T)` in one launch: what `matvec` of `gate` and of `up` then
 /// `swiglu` compute, where the two are the halves of a single-expert pair (a dense MLP's
 /// gate and up one above the other in each buffer:
-/// [`crate::gpu::pairing::interleave_experts`] with `rows_per_expert` = F).
+/// [`crate::gpu::pairing::interleave_experts`] with `rows_per_expert` = F). With `norm`, x is
+/// the residual stream, normed by the kernel ([`matvec_normed`]).
 /// - gate, up: (F, C), any GPU format
 /// - x: (T, C)
 /// - y: (T, F)
@@ -53,13 +82,14 @@ pub fn gate_up(
     gate: &GpuMatrix,
     up: &GpuMatrix,
     x: &GpuTensor,
+    norm: Option<InputNorm<'_>>,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     check_pair("gate_up", gate, up)?;
     if gate.interleave.is_none_or(|i| i.rows_per_expert != gate.rows) {
         return Err(GpuError::Shape("gate_up: stacked experts (moe_gate_up reads those)".into()));
     }
-    dispatch_rows(ops, "matvec", 1, gate, 0, gate.rows, x, y, true)
+    dispatch_rows(ops, "matvec", 1, gate, 0, gate.rows, x, y, Extras { gate_up: true, norm, accumulate: false })
 }
 
 /// `y = x W^T` for a batch of vectors, 4 per matrix-vector workgroup (prefill on adapters
@@ -82,13 +112,24 @@ pub fn batch_matvec_rows(
     x: &GpuTensor,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
-    dispatch_rows(ops, "batch_matvec", 4, w, first_row, n_rows, x, y, false)
+    dispatch_rows(ops, "batch_matvec", 4, w, first_row, n_rows, x, y, Extras::default())
+}
+
+/// What a `matvec` dispatch does besides `y = x W^T` (the overrides of shaders/matvec.wgsl).
+#[derive(Clone, Copy, Default)]
+struct Extras<'a> {
+    /// `w` is the gate half of a single-expert pair (checked by the caller): workgroups take
+    /// ROWS / 2 gate rows and the up rows below them.
+    gate_up: bool,
+    /// y += the product.
+    accumulate: bool,
+    /// x is the residual stream, normed by the kernel.
+    norm: Option<InputNorm<'a>>,
 }
 
 /// Records `kernel` (`matvec` or `batch_matvec`, whose workgroups take ROWS rows of
-/// `per_group` vectors) over rows `first_row ..` of `w`: one dispatch per part touched. With
-/// `gate_up` (`matvec` only), `w` is the gate half of a single-expert pair (checked by the
-/// caller): workgroups take ROWS / 2 gate rows and the up rows below them.
+/// `per_group` vectors) over rows `first_row ..` of `w`: one dispatch per part touched, with
+/// `extras` (`matvec` only).
 #[allow(clippy::too_many_arguments)]
 fn dispatch_rows(
     ops: &mut Ops<'_>,
@@ -99,7 +140,7 @@ fn dispatch_rows(
     n_rows: usize,
     x: &GpuTensor,
     y: &GpuTensor,
-    gate_up: bool,
+    extras: Extras<'_>,
 ) -> Result<(), GpuError> {
     let (t, spans) = row_spans(kernel, w, first_row, n_rows, x, y)?;
     let groups = to_u32(t.div_ceil(per_group), kernel)?;
@@ -107,20 +148,27 @@ fn dispatch_rows(
         return Err(GpuError::Shape(format!("{kernel}: {t} vectors in one dispatch")));
     }
     let decode = kernel == "matvec";
-    let uniform_x = decode && reads_x_uniform(ops, x);
-    let outs = if gate_up { ROWS / 2 } else { ROWS }; // rows of y a workgroup writes
+    let uniform_x = decode && extras.norm.is_none() && reads_x_uniform(ops, x);
+    let outs = if extras.gate_up { ROWS / 2 } else { ROWS }; // rows of y a workgroup writes
     for (part, span) in spans {
         let params = Params { span, n_tokens: t as u32, _pad: 0 };
-        let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
+        let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x).with_normed_x(extras.norm.is_some());
         // The threads of `w`'s own product, so a gate_up launch sums as `matvec` does.
-        let constants = matvec_constants(ops, span.n_rows.div_ceil(ROWS), decode.then_some(w));
-        let constants = if gate_up { constants.with("gate_up", 1.0) } else { constants };
+        let mut constants = matvec_constants(ops, span.n_rows.div_ceil(ROWS), decode.then_some(w));
+        if extras.gate_up {
+            constants = constants.with("gate_up", 1.0);
+        }
+        if extras.accumulate {
+            constants = constants.with("accumulate", 1.0);
+        }
+        let constants = with_input_norm(ops, kernel, extras.norm, x, w.cols, constants)?;
         ops.dispatch(Dispatch {
             spec,
             constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
+            x_norm: extras.norm.map(|n| &n.weight.buffer),
             workgroups: ops.grid(span.n_rows.div_ceil(outs), groups), // outs rows x per_group vectors
         })?;
     }
@@ -147,8 +195,8 @@ pub fn reads_x_uniform(ops: &Ops<'_>, x: &GpuTensor) -> bool {
 pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32, chunked: Option<&GpuMatrix>) -> MatvecConstants {
     let t = &ops.ctx().tuning;
     let wg = if row_groups < FEW_ROW_GROUPS { t.few_rows_wg } else { t.matvec_wg };
-    let mut constants =
-        MatvecConstants { list: [("wg_size", wg as f64), ("scale_chunks", 0.0), ("", 0.0), ("", 0.0)], len: 1 };
+    let mut constants = MatvecConstants { list: [("wg_size", wg as f64); 6], len: 1 };
+    constants.list[1] = ("scale_chunks", 0.0);
     if let Some(w) = chunked.filter(|w| SCALE_CHUNK_TYPES.contains(&w.ty)) {
         let chunk = 256; // elements: a run of units (common/dot_loop_chunked.wgsl)
         let even = w.cols.is_multiple_of(chunk) && (w.cols / chunk).is_multiple_of(wg as usize);
@@ -162,16 +210,25 @@ pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32, chunked: Option<&
 /// kernel-specific one ([`MatvecConstants::with`]); held in place (recorded every decode
 /// step, so no allocation).
 pub(crate) struct MatvecConstants {
-    list: [(&'static str, f64); 4],
+    list: [(&'static str, f64); 6],
     len: usize,
 }
 
 impl MatvecConstants {
-    /// These and override `name` = `value` (two such at most).
+    /// These and override `name` = `value` (four such at most).
     pub(crate) fn with(mut self, name: &'static str, value: f64) -> MatvecConstants {
         self.list[self.len] = (name, value);
         self.len += 1;
         self
+    }
+
+    /// The threads of a workgroup (`wg_size`).
+    pub(crate) fn wg(&self) -> u32 {
+        self.list[0].1 as u32
+    }
+
+    pub(crate) fn set_wg(&mut self, wg: u32) {
+        self.list[0].1 = f64::from(wg);
     }
 }
 

@@ -64,6 +64,7 @@ pub fn moe_route(
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
         wide: None,
+        x_norm: None,
         workgroups,
     })
 }
@@ -136,6 +137,7 @@ pub fn moe_router(
         params: bytemuck::bytes_of(&params),
         storage: &[&part.buffer, &x.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
         wide: spec.wide_weights().then_some(&part.buffer),
+        x_norm: None,
         workgroups,
     })
 }
@@ -232,7 +234,7 @@ pub(super) fn dispatch_experts(
     let constants = matvec_constants(ops, row_groups.saturating_mul(z), decode.then_some(w))
         .with("gate_up", f64::from(u8::from(gate_up)));
     let uniform_x = decode && reads_x_uniform(ops, x);
-    for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y)? {
+    for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y, false)? {
         let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);
         ops.dispatch(Dispatch {
             spec,
@@ -240,13 +242,15 @@ pub(super) fn dispatch_experts(
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &routing.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
+            x_norm: None,
             workgroups,
         })?;
     }
     Ok(())
 }
 
-/// The shape checks of the expert kernels and their `Params` for each part of `w`.
+/// The shape checks of the expert kernels and their `Params` for each part of `w`; `y` has
+/// a row per (token, slot) pair, or with `y_per_token` one per token (`moe_down_add`).
 pub(super) fn expert_parts<'w>(
     what: &str,
     w: &'w GpuMatrix,
@@ -254,6 +258,7 @@ pub(super) fn expert_parts<'w>(
     selected: &GpuTensor,
     x: &GpuTensor,
     y: &GpuTensor,
+    y_per_token: bool,
 ) -> Result<Vec<(&'w MatrixPart, MatvecParams)>, GpuError> {
     let (t, k) = selected.shape();
     if rpe == 0 || !w.rows.is_multiple_of(rpe) {
@@ -265,7 +270,7 @@ pub(super) fn expert_parts<'w>(
         expect_len(x, format!("{what}: x"), t * k, w.cols)?;
         1
     };
-    expect_len(y, format!("{what}: y"), t * k, rpe)?;
+    expect_len(y, format!("{what}: y"), if y_per_token { t } else { t * k }, rpe)?;
     // Buffer rows an expert takes, and where this matrix's rows start among them.
     let (expert_stride, row_offset) = match w.interleave {
         None => (rpe, 0),

@@ -62,6 +62,7 @@ pub fn moe_group(ops: &mut Ops<'_>, selected: &GpuTensor, n_experts: usize, item
         params: bytemuck::bytes_of(&params),
         storage: &[&selected.buffer, &items.buffer],
         wide: None,
+        x_norm: None,
         workgroups: [1, 1, 1],
     })
 }

@@ -87,6 +87,7 @@ pub fn qk_norm_rope_store(
             params: bytemuck::bytes_of(&params),
             storage: &storage,
             wide: None,
+            x_norm: None,
             workgroups,
         })?;
     }

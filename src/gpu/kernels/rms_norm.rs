@@ -97,6 +97,7 @@ fn row_norm(
         params: bytemuck::bytes_of(&params),
         storage,
         wide: None,
+        x_norm: None,
         workgroups,
     })
 }

@@ -70,6 +70,7 @@ pub fn argmax(
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &out.buffer],
         wide: None,
+        x_norm: None,
         workgroups: [1, 1, 1],
     })
 }
@@ -111,6 +112,7 @@ pub fn sample(
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &out.buffer],
         wide: None,
+        x_norm: None,
         workgroups: [1, 1, 1],
     })
 }

@@ -58,6 +58,7 @@ pub fn short_conv(
         params: bytemuck::bytes_of(&params),
         storage: &[&bcx.buffer, &kernel.buffer, &state.buffer, &out.buffer],
         wide: None,
+        x_norm: None,
         workgroups,
     })
 }
