@@ -38,7 +38,7 @@ fn conv_in_proj(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    prepare_x(lid.x);
+    prepare_x(lid.x, all(wid == vec3<u32>(0u)));
     let h = params.hidden;
     let c0 = (wid.x + wid.y * nwg.x) * channels;
     if (c0 >= h) {

@@ -44,7 +44,7 @@ fn matvec(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    prepare_x(lid.x);
+    prepare_x(lid.x, all(wid == vec3<u32>(0u)));
     // Row groups are folded into x and y: one dimension holds at most 65535 workgroups.
     let outs = select(ROWS, ROWS / 2u, gate_up); // rows of y a workgroup writes
     let r0 = (wid.x + wid.y * nwg.x) * outs;

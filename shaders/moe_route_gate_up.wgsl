@@ -30,7 +30,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;              // one part: interleaved [gate_e | up_e] in GpuMatrix layout
-// binding 2: x, (T, cols / 4): storage, uniform on CPU adapters, or normed by the workgroup (common/x_normed.wgsl)
+// binding 2: x, (T, cols / 4): storage, or uniform on CPU adapters
 #include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read> logits: array<f32>;         // (T, E) router logits
 @group(0) @binding(4) var<storage, read> bias: array<f32>;           // (E) expert bias
@@ -57,7 +57,6 @@ fn moe_route_gate_up(
     let t = ts / params.k;
     let slot = ts % params.k;
     let n = params.n_routed;
-    prepare_x(lid.x);
     load_route_scores(lid.x, t, n);
     route_top_k(lid.x, n);
     if (params.store != 0u && slot == 0u && r0 == 0u) {

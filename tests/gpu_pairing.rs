@@ -76,7 +76,7 @@ fn interleaved_experts_compute_what_they_did_apart() {
             let (sel, w, out) = (zeros(t, k), zeros(t, k), y(rpe));
             let got = run(&out, |ops| {
                 if fused {
-                    kernels::moe_route_gate_up(ops, &pg, &pu, rpe, &logits, &bias, &sel, &w, &x, None, &out).unwrap();
+                    kernels::moe_route_gate_up(ops, &pg, &pu, rpe, &logits, &bias, &sel, &w, &x, &out).unwrap();
                     assert_eq!(ops.dispatch_count(), pg.parts.len(), "one launch a buffer");
                 } else {
                     kernels::moe_route(ops, &logits, &bias, &sel, &w).unwrap();

@@ -4,4 +4,4 @@
 
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>; // (vectors, cols / 4)
 
-fn prepare_x(lid: u32) {} // nothing to prepare (see common/x_normed.wgsl)
+fn prepare_x(lid: u32, first: bool) {} // nothing to prepare (see common/x_normed.wgsl)

@@ -11,4 +11,4 @@ const X_UNIFORM_VEC4S: u32 = 4096u; // 64 KiB
 
 @group(0) @binding(2) var<uniform> x: array<vec4<f32>, X_UNIFORM_VEC4S>; // (vectors, cols / 4), the first 64 KiB
 
-fn prepare_x(lid: u32) {} // nothing to prepare (see common/x_normed.wgsl)
+fn prepare_x(lid: u32, first: bool) {} // nothing to prepare (see common/x_normed.wgsl)

@@ -30,7 +30,7 @@ pub(crate) struct BindKey {
     pub params_len: u32,
     pub storage: Vec<wgpu::Buffer>,
     pub wide: Option<wgpu::Buffer>,
-    pub x_norm: Option<wgpu::Buffer>,
+    pub x_norm: Option<(wgpu::Buffer, wgpu::Buffer)>,
 }
 
 /// The uniform chunks and bind groups one [`super::Ops`] uses while it records.

@@ -24,8 +24,9 @@ fn linear(ops: &mut Ops<'_>, w: &GpuMatrix, x: &GpuTensor, y: &GpuTensor) -> Res
 }
 
 /// A block's input: `xb`, which a norm launch wrote, or (`Tuning::fused_norms`, a decoded
-/// token) the residual stream `x` with the norm that the block's first kernels take of it
-/// themselves. Such a block adds its output into `x` in its last launch.
+/// token) the residual stream `x` with the norm that the block's first kernel takes of it
+/// itself (storing the normed vector in `xb` for the kernels after it: [`Input::published`]).
+/// Such a block adds its output into `x` in its last launch.
 #[derive(Clone, Copy)]
 struct Input<'a> {
     x: &'a GpuTensor,
@@ -37,16 +38,24 @@ struct Input<'a> {
 impl<'a> Input<'a> {
     fn new(s: &'a Scratch, fused: bool, norm: &'a GpuTensor, eps: f32) -> Input<'a> {
         match fused {
-            true => Input { x: &s.x, norm: Some(k::InputNorm { weight: norm, eps }), adds_out: true },
+            true => Input { x: &s.x, norm: Some(k::InputNorm { weight: norm, eps, out: &s.xb }), adds_out: true },
             false => Input { x: &s.xb, norm: None, adds_out: false },
         }
     }
 
-    /// This input normed into `s.xb` by a launch of its own, for kernels that cannot norm it.
-    fn normed(self, ops: &mut Ops<'_>, s: &'a Scratch) -> Result<Input<'a>, GpuError> {
+    /// This input normed by a launch of its own, for kernels that cannot norm it.
+    fn normed(self, ops: &mut Ops<'_>) -> Result<Input<'a>, GpuError> {
         let Some(norm) = self.norm else { return Ok(self) };
-        k::rms_norm(ops, self.x, norm.weight, norm.eps, &s.xb)?;
-        Ok(Input { x: &s.xb, norm: None, ..self })
+        k::rms_norm(ops, self.x, norm.weight, norm.eps, norm.out)?;
+        Ok(self.published())
+    }
+
+    /// The input of the kernels after the first: the normed vector it stored.
+    fn published(self) -> Input<'a> {
+        match self.norm {
+            Some(norm) => Input { x: norm.out, norm: None, ..self },
+            None => self,
+        }
     }
 }
 
@@ -100,8 +109,8 @@ fn attn_block(
     let kv_width = a.n_kv_heads * c.head_dim;
     let (k, v) = (s.k.view(t, kv_width)?, s.v.view(t, kv_width)?);
     linear_in(ops, &a.q, input, &s.q)?;
-    linear_in(ops, &a.k, input, &k)?;
-    linear_in(ops, &a.v, input, &v)?;
+    linear(ops, &a.k, input.published().x, &k)?;
+    linear(ops, &a.v, input.published().x, &v)?;
     // Per head: q and k RMS-normed and roped; k and v into the cache; q in place.
     k::qk_norm_rope_store(ops, [&s.q, &k, &v], [&a.q_norm, &a.k_norm], c.norm_eps, &m.rope, kv, pos0)?;
     k::attention(ops, &s.q, kv, pos0, &s.attn_partials, &s.attn)?;
@@ -163,12 +172,11 @@ fn moe_block(
     let (gate, up, fe) = (&moe.gate_exps, &moe.up_exps, cfg.expert_ffn_dim);
     // A decoded token's top-k can happen in the gate and up experts' launch (GPUs).
     let late_route = !tuning.fused_router && tuning.route_in_gate_up && !grouped && gate.pairs_with(up);
-    // Only the router's product and the routed gate and up can norm their input themselves.
-    let input = if late_route { input } else { input.normed(ops, s)? };
     if tuning.fused_router {
-        k::moe_router(ops, &moe.router, input.x, &moe.expert_bias, &m.selected, &m.weights)?;
+        let x = input.normed(ops)?.x;
+        k::moe_router(ops, &moe.router, x, &moe.expert_bias, &m.selected, &m.weights)?;
     } else {
-        linear_in(ops, &moe.router, input, &m.router)?;
+        linear_in(ops, &moe.router, input, &m.router)?; // norms the input, stores it for the experts
     }
     if !tuning.fused_router && !late_route {
         k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
@@ -176,7 +184,7 @@ fn moe_block(
     if grouped {
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
-    gate_up_experts(ops, grouped, late_route, moe, fe, m, input)?;
+    gate_up_experts(ops, grouped, late_route, moe, fe, m, input.published().x)?;
     let (down, k) = (&moe.down_exps, m.selected.cols);
     if input.adds_out && !grouped && k::moe_down_add_fits(down, k) {
         return k::moe_down_add(ops, down, &m.selected, &m.weights, &m.hidden, &s.x);
@@ -199,8 +207,7 @@ fn moe_block(
 
 /// silu(gate) * up of the routed experts into `m.hidden`: one launch where the two are
 /// interleaved in shared buffers (`GpuModel` pairs them at load), with the top-k choice in it
-/// when `late_route` (the router's logits in `m.router`; only this form norms its input
-/// itself), else both products, then `swiglu`.
+/// when `late_route` (the router's logits in `m.router`), else both products, then `swiglu`.
 fn gate_up_experts(
     ops: &mut Ops<'_>,
     grouped: bool,
@@ -208,13 +215,13 @@ fn gate_up_experts(
     moe: &Moe<GpuMatrix, GpuTensor>,
     rows_per_expert: usize,
     m: &MoeScratch,
-    input: Input<'_>,
+    x: &GpuTensor,
 ) -> Result<(), GpuError> {
     let (gate, up, fe) = (&moe.gate_exps, &moe.up_exps, rows_per_expert);
-    let (selected, weights, y, x) = (&m.selected, &m.weights, &m.hidden, input.x);
+    let (selected, weights, y) = (&m.selected, &m.weights, &m.hidden);
     match (gate.pairs_with(up), grouped) {
         (true, false) if late_route => {
-            k::moe_route_gate_up(ops, gate, up, fe, &m.router, &moe.expert_bias, selected, weights, x, input.norm, y)
+            k::moe_route_gate_up(ops, gate, up, fe, &m.router, &moe.expert_bias, selected, weights, x, y)
         }
         (true, true) => k::moe_batch_gate_up(ops, gate, up, fe, selected, &m.items, x, y),
         (true, false) => k::moe_gate_up(ops, gate, up, fe, selected, x, y),

@@ -71,8 +71,9 @@ pub(crate) struct Dispatch<'a> {
     /// The weights again, bound whole at binding 8 as the dot helpers' `w4` (see
     /// [`super::shader::ShaderSpec::wide_weights`]).
     pub wide: Option<&'a wgpu::Buffer>,
-    /// The norm weight of a [`ShaderSpec::normed_x`] variant, bound at binding 9.
-    pub x_norm: Option<&'a wgpu::Buffer>,
+    /// The norm weight and the normed vector's buffer of a [`ShaderSpec::normed_x`] variant,
+    /// bound at bindings 9 and 10.
+    pub x_norm: Option<(&'a wgpu::Buffer, &'a wgpu::Buffer)>,
     pub workgroups: [u32; 3],
 }
 
@@ -125,7 +126,7 @@ impl<'c> Ops<'c> {
             params_len: d.params.len() as u32,
             storage: d.storage.iter().map(|b| (*b).clone()).collect(),
             wide: d.wide.cloned(),
-            x_norm: d.x_norm.cloned(),
+            x_norm: d.x_norm.map(|(w, out)| (w.clone(), out.clone())),
         };
         let bind_group = self.arena.bind_group(key, || {
             let size = std::num::NonZeroU64::new(d.params.len().next_multiple_of(16).max(16) as u64);
@@ -148,8 +149,9 @@ impl<'c> Ops<'c> {
             if let Some(buffer) = d.wide {
                 entries.push(wgpu::BindGroupEntry { binding: 8, resource: buffer.as_entire_binding() });
             }
-            if let Some(buffer) = d.x_norm {
-                entries.push(wgpu::BindGroupEntry { binding: 9, resource: buffer.as_entire_binding() });
+            if let Some((weight, out)) = d.x_norm {
+                entries.push(wgpu::BindGroupEntry { binding: 9, resource: weight.as_entire_binding() });
+                entries.push(wgpu::BindGroupEntry { binding: 10, resource: out.as_entire_binding() });
             }
             device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: None,

@@ -112,7 +112,7 @@ pub const QUANT_KERNELS: &[&str] = &[
 pub const UNIFORM_X_KERNELS: &[&str] =
     &["attention", "conv_in_proj", "matvec", "moe_down_add", "moe_matvec", "moe_route_gate_up", "moe_router"];
 /// Kernels that also have a [`ShaderSpec::normed_x`] variant (each calls `prepare_x` first).
-pub const NORMED_X_KERNELS: &[&str] = &["conv_in_proj", "matvec", "moe_route_gate_up"];
+pub const NORMED_X_KERNELS: &[&str] = &["conv_in_proj", "matvec"];
 /// Kernels that read or write a KV cache: also a [`ShaderSpec::kv_f32`] variant.
 pub const KV_KERNELS: &[&str] = &["attention", "kv_store", "qk_norm_rope_store"];
 /// Bytes of the uniform window of `common/x_uniform.wgsl` (`X_UNIFORM_VEC4S` vec4s).
@@ -187,7 +187,8 @@ pub struct ShaderSpec {
     pub kv_f32: bool,
     /// A decode matrix-vector kernel whose workgroups RMS-norm their vector themselves
     /// (`common/x_normed.wgsl`; `Tuning::fused_norms`): binding 2 is the residual stream,
-    /// binding 9 the norm's weight, the overrides `x_vec4s` and `x_eps` set.
+    /// binding 9 the norm's weight, binding 10 where the normed vector is stored, the
+    /// overrides `x_vec4s` and `x_eps` set.
     pub normed_x: bool,
 }
 

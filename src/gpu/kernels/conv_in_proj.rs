@@ -78,7 +78,7 @@ pub fn conv_in_proj(
         params: bytemuck::bytes_of(&params),
         storage: &[&part.buffer, &u.buffer, &kernel.buffer, &state.buffer, &out.buffer],
         wide: spec.wide_weights().then_some(&part.buffer),
-        x_norm: norm.map(|n| &n.weight.buffer),
+        x_norm: norm.map(|n| n.buffers()),
         workgroups: ops.grid(groups, 1),
     })
 }

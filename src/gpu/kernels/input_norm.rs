@@ -2,7 +2,8 @@
 //! (`shaders/common/x_normed.wgsl`, [`ShaderSpec::normed_x`]): the kernel is given the
 //! residual stream and the norm's weight, and every workgroup norms the vector into workgroup
 //! memory before its dot loop, where `rms_norm` would be a launch of its own on the token's
-//! critical path (`Tuning::fused_norms`).
+//! critical path (`Tuning::fused_norms`); the first workgroup stores the normed vector for the
+//! kernels after it.
 
 use super::expect_len;
 use super::matvec::MatvecConstants;
@@ -19,6 +20,16 @@ pub struct InputNorm<'a> {
     /// (C): the norm's weight.
     pub weight: &'a GpuTensor,
     pub eps: f32,
+    /// (1, C): where the normed vector is stored (what `rms_norm` would write), for the
+    /// block's later kernels; not the kernel's input or output.
+    pub out: &'a GpuTensor,
+}
+
+impl<'a> InputNorm<'a> {
+    /// The buffers of bindings 9 and 10 ([`crate::gpu::ops::Dispatch::x_norm`]).
+    pub(crate) fn buffers(&self) -> (&'a wgpu::Buffer, &'a wgpu::Buffer) {
+        (&self.weight.buffer, &self.out.buffer)
+    }
 }
 
 /// A matrix-vector kernel's overrides `constants` with those of common/x_normed.wgsl where
@@ -36,6 +47,10 @@ pub(crate) fn with_input_norm(
     let Some(norm) = norm else { return Ok(constants) };
     expect_len(x, format_args!("{kernel}: a normed x (one vector)"), 1, cols)?;
     expect_len(norm.weight, format_args!("{kernel}: norm weight"), 1, cols)?;
+    expect_len(norm.out, format_args!("{kernel}: normed vector"), 1, cols)?;
+    if norm.out.buffer == x.buffer || norm.out.buffer == norm.weight.buffer {
+        return Err(GpuError::Shape(format!("{kernel}: the normed vector over its input")));
+    }
     if !input_norm_fits(ops.ctx(), cols, constants.wg()) {
         constants.set_wg(ops.ctx().tuning.matvec_wg);
     }

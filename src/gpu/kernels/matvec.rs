@@ -168,7 +168,7 @@ fn dispatch_rows(
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: spec.wide_weights().then_some(&part.buffer),
-            x_norm: extras.norm.map(|n| &n.weight.buffer),
+            x_norm: extras.norm.map(|n| n.buffers()),
             workgroups: ops.grid(span.n_rows.div_ceil(outs), groups), // outs rows x per_group vectors
         })?;
     }

@@ -3,7 +3,6 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::input_norm::{with_input_norm, InputNorm};
 use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
 use super::moe::{check_pair, check_route_shape, expert_parts, MatvecParams};
 use super::{expect_len, to_u32};
@@ -25,7 +24,6 @@ struct Params {
 /// What [`super::moe_route`] then [`super::moe_gate_up`] compute, in one launch: each
 /// workgroup routes its token from the router's logits, then takes 4 rows of its slot's
 /// expert; `selected` and `weights` are written too, for the down projection and the sum.
-/// With `norm`, x is the residual stream, normed by the kernel ([`super::matvec_normed`]).
 /// - gate, up: the halves of one interleaved pair (`gate.pairs_with(up)`), (E * rows_per_expert, C) each
 /// - logits: (T, E) router logits, E <= [`super::MAX_EXPERTS`]; bias: (E)
 /// - selected: (T, k) u32, k <= E (its shape says k); weights: (T, k)
@@ -41,7 +39,6 @@ pub fn moe_route_gate_up(
     selected: &GpuTensor,
     weights: &GpuTensor,
     x: &GpuTensor,
-    norm: Option<InputNorm<'_>>,
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     const KERNEL: &str = "moe_route_gate_up";
@@ -60,10 +57,7 @@ pub fn moe_route_gate_up(
     let row_groups = to_u32(rows_per_expert.div_ceil(ROWS as usize / 2), KERNEL)?;
     let workgroups = ops.grid(row_groups, z);
     let constants = matvec_constants(ops, row_groups.saturating_mul(z), Some(gate));
-    let constants = with_input_norm(ops, KERNEL, norm, x, gate.cols, constants)?;
-    let spec = ShaderSpec::quant(KERNEL, gate.ty)
-        .with_uniform_x(norm.is_none() && reads_x_uniform(ops, x))
-        .with_normed_x(norm.is_some());
+    let spec = ShaderSpec::quant(KERNEL, gate.ty).with_uniform_x(reads_x_uniform(ops, x));
     for (i, (part, experts)) in expert_parts(KERNEL, gate, rows_per_expert, selected, x, y, false)?.into_iter().enumerate() {
         let params = Params { experts, n_routed: e as u32, store: u32::from(i == 0), _pad: [0; 2] };
         let storage =
@@ -74,7 +68,7 @@ pub fn moe_route_gate_up(
             params: bytemuck::bytes_of(&params),
             storage: &storage,
             wide: spec.wide_weights().then_some(&part.buffer),
-            x_norm: norm.map(|n| &n.weight.buffer),
+            x_norm: None,
             workgroups,
         })?;
     }
