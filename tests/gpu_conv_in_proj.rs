@@ -67,7 +67,10 @@ fn conv_in_proj_refuses_what_it_cannot_take() {
     let mut ops = Ops::new(ctx());
     let u = zeros(1, cols);
     assert!(kernels::conv_in_proj(&mut ops, &split, &u, None, &kernel, &state, &out).is_err(), "two buffers");
-    assert!(kernels::conv_in_proj(&mut ops, &one, &zeros(2, cols), None, &kernel, &state, &zeros(2, h)).is_err(), "2 tokens");
+    assert!(
+        kernels::conv_in_proj(&mut ops, &one, &zeros(2, cols), None, &kernel, &state, &zeros(2, h)).is_err(),
+        "2 tokens"
+    );
     assert!(kernels::conv_in_proj(&mut ops, &one, &u, None, &zeros(h, 1), &state, &out).is_err(), "1 tap");
     assert!(kernels::conv_in_proj(&mut ops, &one, &u, None, &kernel, &zeros(3, h), &out).is_err(), "state of 3 rows");
     assert_eq!(ops.dispatch_count(), 0);

@@ -14,8 +14,12 @@
 @group(0) @binding(9) var<storage, read> x_norm: array<vec4<f32>>;             // (cols / 4) the norm's weight
 @group(0) @binding(10) var<storage, read_write> x_published: array<vec4<f32>>; // (1, cols / 4) the normed vector
 
-override x_vec4s: u32 = 1u;   // cols / 4
-override x_eps: f32 = 1e-5;   // the norm's epsilon
+override x_vec4s: u32 = 1u;     // cols / 4
+override x_eps: f32 = 1e-5;     // the norm's epsilon
+// ceil(x_vec4s / wg_size), set by the host: constant trip counts, so that a GPU's compiler
+// unrolls the loops and issues a thread's loads together (H200, a loop over i < x_vec4s: each
+// load waited for the one before, 10 µs more a launch than a norm launch's own time).
+override x_per_thread: u32 = 1u;
 
 var<workgroup> x: array<vec4<f32>, x_vec4s>; // the normed vector the dot loops read
 
@@ -23,17 +27,23 @@ var<workgroup> x: array<vec4<f32>, x_vec4s>; // the normed vector the dot loops 
 // uniform control flow (it has barriers).
 fn prepare_x(lid: u32, first: bool) {
     var acc = vec4<f32>(0.0);
-    for (var i = lid; i < x_vec4s; i += wg_size) {
-        let v = x_residual[i];
-        acc += v * v;
+    for (var j = 0u; j < x_per_thread; j++) {
+        let i = lid + j * wg_size;
+        if (i < x_vec4s) {
+            let v = x_residual[i];
+            acc += v * v;
+        }
     }
     let total = reduce_rows(lid, RowSums(acc, vec4<f32>(0.0)));
     let scale = 1.0 / sqrt(hsum(total.a) / f32(4u * x_vec4s) + x_eps);
-    for (var i = lid; i < x_vec4s; i += wg_size) {
-        let v = x_residual[i] * scale * x_norm[i];
-        x[i] = v;
-        if (first) {
-            x_published[i] = v;
+    for (var j = 0u; j < x_per_thread; j++) {
+        let i = lid + j * wg_size;
+        if (i < x_vec4s) {
+            let v = x_residual[i] * scale * x_norm[i];
+            x[i] = v;
+            if (first) {
+                x_published[i] = v;
+            }
         }
     }
     workgroupBarrier();

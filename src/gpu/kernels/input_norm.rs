@@ -57,7 +57,11 @@ pub(crate) fn with_input_norm(
     if !input_norm_fits(ops.ctx(), cols, constants.wg()) {
         return Err(GpuError::Shape(format!("{kernel}: a normed vector of {cols} in workgroup memory")));
     }
-    Ok(constants.with("x_vec4s", (cols / 4) as f64).with("x_eps", f64::from(norm.eps)))
+    let per_thread = (cols / 4).div_ceil(constants.wg() as usize);
+    Ok(constants
+        .with("x_vec4s", (cols / 4) as f64)
+        .with("x_eps", f64::from(norm.eps))
+        .with("x_per_thread", per_thread as f64))
 }
 
 /// Whether a normed kernel of `wg` threads holds a vector of `cols` in this device's

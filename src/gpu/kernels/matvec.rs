@@ -195,7 +195,7 @@ pub fn reads_x_uniform(ops: &Ops<'_>, x: &GpuTensor) -> bool {
 pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32, chunked: Option<&GpuMatrix>) -> MatvecConstants {
     let t = &ops.ctx().tuning;
     let wg = if row_groups < FEW_ROW_GROUPS { t.few_rows_wg } else { t.matvec_wg };
-    let mut constants = MatvecConstants { list: [("wg_size", wg as f64); 6], len: 1 };
+    let mut constants = MatvecConstants { list: [("wg_size", wg as f64); 8], len: 1 };
     constants.list[1] = ("scale_chunks", 0.0);
     if let Some(w) = chunked.filter(|w| SCALE_CHUNK_TYPES.contains(&w.ty)) {
         let chunk = 256; // elements: a run of units (common/dot_loop_chunked.wgsl)
@@ -210,12 +210,12 @@ pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32, chunked: Option<&
 /// kernel-specific one ([`MatvecConstants::with`]); held in place (recorded every decode
 /// step, so no allocation).
 pub(crate) struct MatvecConstants {
-    list: [(&'static str, f64); 6],
+    list: [(&'static str, f64); 8],
     len: usize,
 }
 
 impl MatvecConstants {
-    /// These and override `name` = `value` (four such at most).
+    /// These and override `name` = `value` (six such at most).
     pub(crate) fn with(mut self, name: &'static str, value: f64) -> MatvecConstants {
         self.list[self.len] = (name, value);
         self.len += 1;

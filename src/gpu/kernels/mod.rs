@@ -32,7 +32,9 @@ pub use copy::copy;
 pub use embed::embed;
 pub use input_norm::{input_norm_fits, InputNorm};
 pub use matmul::{matmul, matmul_rows};
-pub use matvec::{batch_matvec, batch_matvec_rows, gate_up, matvec, matvec_add, matvec_normed, matvec_rows, reads_x_uniform};
+pub use matvec::{
+    batch_matvec, batch_matvec_rows, gate_up, matvec, matvec_add, matvec_normed, matvec_rows, reads_x_uniform,
+};
 pub use moe::{moe_combine, moe_gate_up, moe_matvec, moe_route, moe_router, MAX_EXPERTS};
 pub use moe_batch::{moe_batch_gate_up, moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
 pub use moe_down_add::{fits as moe_down_add_fits, moe_down_add};
@@ -147,7 +149,15 @@ pub(crate) fn dispatch_elementwise(
     let spec = kernel.into();
     let groups = to_u32(n.div_ceil(WG_SIZE as usize), spec.kernel)?;
     let workgroups = ops.grid(groups, 1);
-    ops.dispatch(super::ops::Dispatch { spec, constants: &wg_constants(), params, storage, wide: None, x_norm: None, workgroups })
+    ops.dispatch(super::ops::Dispatch {
+        spec,
+        constants: &wg_constants(),
+        params,
+        storage,
+        wide: None,
+        x_norm: None,
+        workgroups,
+    })
 }
 
 /// The variant of a KV-cache kernel (`attention`, `kv_store`, `qk_norm_rope_store`) for

@@ -58,7 +58,9 @@ pub fn moe_route_gate_up(
     let workgroups = ops.grid(row_groups, z);
     let constants = matvec_constants(ops, row_groups.saturating_mul(z), Some(gate));
     let spec = ShaderSpec::quant(KERNEL, gate.ty).with_uniform_x(reads_x_uniform(ops, x));
-    for (i, (part, experts)) in expert_parts(KERNEL, gate, rows_per_expert, selected, x, y, false)?.into_iter().enumerate() {
+    for (i, (part, experts)) in
+        expert_parts(KERNEL, gate, rows_per_expert, selected, x, y, false)?.into_iter().enumerate()
+    {
         let params = Params { experts, n_routed: e as u32, store: u32::from(i == 0), _pad: [0; 2] };
         let storage =
             [&part.buffer, &x.buffer, &logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer, &y.buffer];
