@@ -226,7 +226,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     let tunings = [(8, 8, false, true), (64, 64, false, false), (64, 256, false, false), (8, 8, subgroups, true)];
     for (matvec_wg, few_rows_wg, subgroup_reduce, loop_guards) in tunings {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-        let shader = ShaderTarget { subgroup_reduce, enable_directive: false };
+        let shader = ShaderTarget { subgroup_reduce, enable_directive: false, q6_k_pairs: !loop_guards };
         own.tuning = Tuning {
             matvec_wg,
             batch_matvec: true,

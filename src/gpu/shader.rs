@@ -69,6 +69,7 @@ shader_files!(
     "common/row_norm.wgsl",
     "common/silu.wgsl",
     "common/kscale.wgsl",
+    "common/q6_k_words.wgsl",
     "common/top_k_route.wgsl",
     "common/kv_f16.wgsl",
     "common/kv_f32.wgsl",
@@ -81,6 +82,7 @@ shader_files!(
     "dot/q4_0.wgsl",
     "dot/q4_k.wgsl",
     "dot/q6_k.wgsl",
+    "dot/q6_k_pairs.wgsl",
     "dot/q8_0.wgsl",
     "quant/bf16.wgsl",
     "quant/f16.wgsl",
@@ -171,6 +173,9 @@ pub struct ShaderTarget {
     pub subgroup_reduce: bool,
     /// Start the source with `enable subgroups;` (browsers require it; naga rejects it).
     pub enable_directive: bool,
+    /// Q6_K dot units of a pair of quarters (`dot/q6_k_pairs.wgsl`, GPUs) rather than a half
+    /// block (`dot/q6_k.wgsl`): twice the threads at work on a row.
+    pub q6_k_pairs: bool,
 }
 
 /// One shader variant: a kernel file, optionally specialized to a weight format.
@@ -320,6 +325,7 @@ impl Choice {
     fn resolve(&self, path: &str) -> Option<String> {
         match path {
             "quant/dot.wgsl" => Some(match self.quant? {
+                GgmlType::Q6_K if self.target.q6_k_pairs => "dot/q6_k_pairs.wgsl".into(),
                 ty if WIDE_DOT_TYPES.contains(&ty) => format!("dot/{}.wgsl", ty.name().to_ascii_lowercase()),
                 _ => "dot/generic.wgsl".into(),
             }),

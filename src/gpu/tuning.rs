@@ -131,6 +131,7 @@ impl Tuning {
         let shader = ShaderTarget {
             subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
             enable_directive: cfg!(target_arch = "wasm32"),
+            q6_k_pairs: !cpu,
         };
         let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
         let mut tuning = Tuning {
@@ -183,6 +184,7 @@ impl Tuning {
             "fused_conv" => &mut self.fused_conv,
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_norms" => &mut self.fused_norms,
+            "q6_k_pairs" => &mut self.shader.q6_k_pairs,
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,
             "pair_experts" => &mut self.pair_experts,

@@ -95,7 +95,7 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
-    t.fused_norms = true;
+    (t.fused_norms, t.shader.q6_k_pairs) = (true, true);
     t.shader.subgroup_reduce = false;
 }
 
@@ -141,8 +141,9 @@ pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
 pub fn validate_with_naga(spec: &ShaderSpec) {
     // Both workgroup-sum variants: the portable one and the subgroup one (native spelling,
     // without the `enable` directive browsers want and naga rejects).
-    for subgroup_reduce in [false, true] {
-        let target = ShaderTarget { subgroup_reduce, enable_directive: false };
+    // And both Q6_K dot helpers (half blocks, pairs of quarters).
+    for (subgroup_reduce, q6_k_pairs) in [(false, false), (true, false), (false, true)] {
+        let target = ShaderTarget { subgroup_reduce, enable_directive: false, q6_k_pairs };
         let src = spec.source_for(target).unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
         let module = naga::front::wgsl::parse_str(&src)
             .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));
