@@ -2,12 +2,17 @@
 //! buffer copies and submissions of one decode step and of a prefill, and the weight bytes one
 //! decoded token reads, on fixture models, held to the committed `tests/perf_baseline.json`.
 //! A count above its baseline fails; one below it prints a note so the baseline gets lowered.
+//! Each model is counted with the adapter's own tuning (lavapipe's in CI) and with a GPU's
+//! (`common::gpu::use_gpu_tuning`: fused norms, routing in the experts' launch, ...), so the
+//! GPU path's launches are held too.
 //!
 //! Rewrite the baseline (after a change that is meant to cost more, or to lock in a saving):
 //!
 //! ```sh
 //! LFM_UPDATE_PERF_BASELINE=1 cargo test --test perf_counts
 //! ```
+
+mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,9 +72,13 @@ fn checked(v: &Value) -> Vec<(String, u64)> {
 #[test]
 fn launches_and_bytes_per_token_do_not_grow() {
     let ctx = Arc::new(GpuContext::new_blocking().expect("a wgpu adapter (lavapipe in CI)"));
+    let mut gpu_like = GpuContext::new_blocking().expect("a second context on the same adapter");
+    common::gpu::use_gpu_tuning(&mut gpu_like);
+    let gpu_like = Arc::new(gpu_like);
     let mut now = Map::new();
     for &(model, variant) in MODELS {
         now.insert(format!("{model}-{variant}"), measure(&ctx, model, variant));
+        now.insert(format!("{model}-{variant} (gpu tuning)"), measure(&gpu_like, model, variant));
     }
     let now = Value::Object(now);
     for (key, v) in now.as_object().into_iter().flatten() {
@@ -97,13 +106,12 @@ fn launches_and_bytes_per_token_do_not_grow() {
     });
     let base: Value = serde_json::from_str(&text).expect("tests/perf_baseline.json is JSON");
     let (mut grew, mut shrank) = (Vec::new(), Vec::new());
-    for &(model, variant) in MODELS {
-        let key = format!("{model}-{variant}");
-        let Some(b) = base["models"].get(&key) else {
+    for key in now.as_object().into_iter().flat_map(|m| m.keys()) {
+        let Some(b) = base["models"].get(key) else {
             grew.push(format!("{key}: not in the baseline"));
             continue;
         };
-        for ((what, was), (_, is)) in checked(b).into_iter().zip(checked(&now[&key])) {
+        for ((what, was), (_, is)) in checked(b).into_iter().zip(checked(&now[key])) {
             let line = format!("{key} {what}: baseline {was}, now {is}");
             if is > was {
                 grew.push(line);
