@@ -25,10 +25,16 @@ pub struct OpsCounts {
     /// GPU objects made while recording (bind groups, params buffers): none once a step
     /// over the same buffers has run before (`bindings.rs` caches them).
     pub made: u64,
+    /// Host time spent recording and submitting (from `Ops::new` to its final submit), in
+    /// nanoseconds: the CPU's share of a step, which the GPU waits for where it exceeds the
+    /// GPU's own time (timed, unlike the counts above).
+    pub record_ns: u64,
 }
 
 thread_local! {
-    static COUNTS: Cell<OpsCounts> = const { Cell::new(OpsCounts { dispatches: 0, workgroups: 0, copies: 0, submits: 0, made: 0 }) };
+    static COUNTS: Cell<OpsCounts> = const {
+        Cell::new(OpsCounts { dispatches: 0, workgroups: 0, copies: 0, submits: 0, made: 0, record_ns: 0 })
+    };
 }
 
 impl OpsCounts {
@@ -46,6 +52,7 @@ impl OpsCounts {
             copies: now.copies - earlier.copies,
             submits: now.submits - earlier.submits,
             made: now.made - earlier.made,
+            record_ns: now.record_ns - earlier.record_ns,
         }
     }
 
@@ -93,11 +100,20 @@ pub struct Ops<'c> {
     dispatches: usize,
     /// Timestamps of the profiled pass (only while profiling).
     timer: Option<PassTimer>,
+    started: web_time::Instant,
 }
 
 impl<'c> Ops<'c> {
     pub fn new(ctx: &'c GpuContext) -> Ops<'c> {
-        Ops { ctx, pass: None, encoder: Some(new_encoder(ctx)), arena: ctx.bindings.take(), dispatches: 0, timer: None }
+        Ops {
+            ctx,
+            pass: None,
+            encoder: Some(new_encoder(ctx)),
+            arena: ctx.bindings.take(),
+            dispatches: 0,
+            timer: None,
+            started: web_time::Instant::now(),
+        }
     }
 
     pub fn ctx(&self) -> &'c GpuContext {
@@ -237,8 +253,13 @@ impl<'c> Ops<'c> {
 
     /// Finishes the encoder and submits it.
     pub fn submit(mut self) -> wgpu::SubmissionIndex {
-        OpsCounts::add(|c| c.submits += 1);
-        self.submit_recorded()
+        let index = self.submit_recorded();
+        let ns = self.started.elapsed().as_nanos() as u64;
+        OpsCounts::add(|c| {
+            c.submits += 1;
+            c.record_ns += ns;
+        });
+        index
     }
 
     /// Workgroup counts for `n` workgroups along x, folded into y when x would exceed the

@@ -50,6 +50,7 @@ impl DecodeRun {
             "bytes_per_s": bps,
             "fraction_of_copy_bandwidth": bps / copy_bw,
             "dispatches_per_token": self.counts.dispatches as f64 / self.tokens as f64,
+            "host_record_s_per_token": self.counts.record_ns as f64 * 1e-9 / self.tokens as f64,
         })
     }
 }
