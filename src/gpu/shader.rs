@@ -174,7 +174,9 @@ pub struct ShaderTarget {
     /// Start the source with `enable subgroups;` (browsers require it; naga rejects it).
     pub enable_directive: bool,
     /// Q6_K dot units of a pair of quarters (`dot/q6_k_pairs.wgsl`, GPUs) rather than a half
-    /// block (`dot/q6_k.wgsl`): twice the threads at work on a row.
+    /// block (`dot/q6_k.wgsl`): twice the threads at work on a row (H200, the 8B's tied Q6_K
+    /// head: 0.305 against 0.387 ms a token, 2026-11-27). CPU adapters keep the half blocks,
+    /// whose loads are fewer.
     pub q6_k_pairs: bool,
 }
 

@@ -103,10 +103,14 @@ pub struct Tuning {
     /// 1,779-1,831 of 256, 1,816-1,870 of 512; of 8,192: 1,230 / 1,619 / 1,693 (64 / 256 / 512).
     pub prefill_batch: usize,
     /// A decoded token's norms taken by the kernels that read their output: every workgroup
-    /// of a block's first kernels norms the residual stream into workgroup memory itself
-    /// (`common/x_normed.wgsl`), and a block's last kernel adds its output into the stream
-    /// (`matvec_add`, `moe_down_add`), where `add_rms_norm` and `moe_add_rms_norm` were a
-    /// launch each: 47 launches fewer a token on the 8B. GPUs.
+    /// of a block's first kernel norms the residual stream into workgroup memory itself
+    /// (`common/x_normed.wgsl`) and the first stores it for the block's later kernels, and a
+    /// block's last kernel adds its output into the stream (`matvec_add`, `moe_down_add`),
+    /// where `add_rms_norm` and `moe_add_rms_norm` were a launch each: 202 -> 152 launches a
+    /// token on the 8B. GPUs (H200, 8B Q4_0 at 1K: GPU time 3.15 against 3.29 ms a token,
+    /// decode 286-311 against 262-317 tok/s, 4 alternating rounds, 2026-11-27). CPU adapters
+    /// read vectors through the uniform window instead (`uniform_x`), which a normed kernel
+    /// cannot.
     pub fused_norms: bool,
     pub shader: ShaderTarget,
 }
