@@ -8,20 +8,7 @@
 // then y + sum. The stack lies in one buffer (the host checks). The host prepends a quant
 // helper (pipeline `moe_down_add_<type>`).
 
-struct Params {
-    cols4: u32,           // elements per row / 4
-    rows_per_expert: u32, // rows of one expert = elements per y row
-    expert0: u32,         // first expert held by the part (0: it holds all)
-    n_experts: u32,       // experts held by the part
-    k: u32,               // slots per token (columns of selected)
-    x_per_slot: u32,      // 1: x has one row per (token, slot)
-    scale_base: u32,      // word offset of the part's split f16 scales (repacked types)
-    expert_stride: u32,   // buffer rows from one expert's first row to the next's
-    row_offset: u32,      // buffer row of the part's first expert's first row
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+#include "common/expert_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;        // (E * rows_per_expert, cols) in GpuMatrix layout, one part

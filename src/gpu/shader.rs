@@ -63,6 +63,7 @@ shader_files!(
     "common/dot_loop_chunked.wgsl",
     "common/dot_loop_strided.wgsl",
     "common/dot_rows.wgsl",
+    "common/expert_params.wgsl",
     "common/reduce_shared.wgsl",
     "common/reduce_subgroup.wgsl",
     "common/route_scores.wgsl",

@@ -142,7 +142,7 @@ pub fn moe_router(
     })
 }
 
-/// Mirrors `Params` in `shaders/moe_matvec.wgsl` and `shaders/moe_batch_matvec.wgsl`.
+/// Mirrors `Params` in `shaders/common/expert_params.wgsl` (`moe_matvec`, `moe_batch_matvec`, `moe_down_add`).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub(super) struct MatvecParams {
