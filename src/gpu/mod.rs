@@ -11,6 +11,7 @@
 
 pub mod bench;
 mod bindings;
+mod block_io;
 mod context;
 mod forward;
 pub mod kernels;
