@@ -36,12 +36,30 @@ pub enum GpuError {
 }
 
 /// A pipeline variant: the shader (with its quant helper) and its sorted override constants.
-/// Constants are keyed by their bits so the key is `Eq + Hash`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Constants are keyed by their bits so the key is `Eq + Hash`, sorted by name, in place:
+/// every dispatch looks its pipeline up, so the key is made without allocating.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct PipelineKey {
-    label: String,
-    entry: &'static str,
-    constants: Vec<(String, u64)>,
+    spec: ShaderSpec,
+    constants: [(&'static str, u64); MAX_CONSTANTS],
+    len: usize,
+}
+
+/// Most override constants a pipeline is made with.
+const MAX_CONSTANTS: usize = 8;
+
+impl PipelineKey {
+    fn new(spec: &ShaderSpec, constants: &[(&'static str, f64)]) -> Result<PipelineKey, GpuError> {
+        if constants.len() > MAX_CONSTANTS {
+            return Err(GpuError::Shader(format!("{}: more than {MAX_CONSTANTS} constants", spec.label())));
+        }
+        let mut key = PipelineKey { spec: *spec, constants: [("", 0); MAX_CONSTANTS], len: constants.len() };
+        for (slot, (name, value)) in key.constants.iter_mut().zip(constants) {
+            *slot = (*name, value.to_bits());
+        }
+        key.constants[..key.len].sort_unstable();
+        Ok(key)
+    }
 }
 
 /// How [`GpuContext::with_options`] sets up the device; the default is [`GpuContext::new`]'s.
@@ -210,17 +228,20 @@ impl GpuContext {
     ///
     /// Pipelines use the layout derived from the shader (bind group 0), so every declared
     /// binding must be used by the entry point.
-    pub fn pipeline(&self, spec: &ShaderSpec, constants: &[(&str, f64)]) -> Result<wgpu::ComputePipeline, GpuError> {
-        let mut sorted: Vec<(String, u64)> = constants.iter().map(|(k, v)| (k.to_string(), v.to_bits())).collect();
-        sorted.sort();
-        let key = PipelineKey { label: spec.label(), entry: spec.entry(), constants: sorted };
+    pub fn pipeline(
+        &self,
+        spec: &ShaderSpec,
+        constants: &[(&'static str, f64)],
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
+        let key = PipelineKey::new(spec, constants)?;
         if let Some(p) = self.pipelines.lock().expect("pipeline cache poisoned").get(&key) {
             return Ok(p.clone());
         }
+        let label = spec.label();
         let source = spec.source_for(self.tuning.shader)?;
         let scope = ErrorScope::push(&self.device);
         let desc =
-            wgpu::ShaderModuleDescriptor { label: Some(&key.label), source: wgpu::ShaderSource::Wgsl(source.into()) };
+            wgpu::ShaderModuleDescriptor { label: Some(&label), source: wgpu::ShaderSource::Wgsl(source.into()) };
         let module = match shader_checks(self.tuning.loop_guards) {
             // SAFETY: only naga's loop guards are dropped (see `shader_checks`), and every
             // loop in shaders/ ends: each is bounded by a constant, an override or a uniform
@@ -229,10 +250,10 @@ impl GpuContext {
             None => self.device.create_shader_module(desc),
         };
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&key.label),
+            label: Some(&label),
             layout: None,
             module: &module,
-            entry_point: Some(key.entry),
+            entry_point: Some(spec.entry()),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants,
                 // Every kernel writes its workgroup memory before reading it.
@@ -240,7 +261,7 @@ impl GpuContext {
             },
             cache: None,
         });
-        scope.check(&key.label)?;
+        scope.check(&label)?;
         self.pipelines.lock().expect("pipeline cache poisoned").insert(key, pipeline.clone());
         Ok(pipeline)
     }

@@ -69,7 +69,7 @@ impl OpsCounts {
 pub(crate) struct Dispatch<'a> {
     pub spec: ShaderSpec,
     /// Override constants (`wg_size`, ...): part of the pipeline key.
-    pub constants: &'a [(&'a str, f64)],
+    pub constants: &'a [(&'static str, f64)],
     /// The kernel's `Params` struct, bound as the uniform at binding 0.
     pub params: &'a [u8],
     /// Storage buffers, bound whole at bindings 1, 2, ... in order (binding 2 as the first

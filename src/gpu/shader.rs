@@ -182,7 +182,7 @@ pub struct ShaderTarget {
 }
 
 /// One shader variant: a kernel file, optionally specialized to a weight format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ShaderSpec {
     /// Kernel file stem, also the entry point.
     pub kernel: &'static str,
