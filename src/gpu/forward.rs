@@ -69,7 +69,7 @@ fn mlp_block(
         k::gate_up(ops, &mlp.gate, &mlp.up, input.x, input.norm, &s.ffn_h)?; // paired at load (`GpuModel`)
     } else {
         linear_in(ops, &mlp.gate, input, &s.ffn_gate)?;
-        linear_in(ops, &mlp.up, input, &s.ffn_up)?;
+        linear(ops, &mlp.up, input.published().x, &s.ffn_up)?;
         k::swiglu(ops, &s.ffn_gate, &s.ffn_up, &s.ffn_h)?;
     }
     project_out(ops, &mlp.down, &s.ffn_h, s, input)?;
@@ -123,8 +123,8 @@ fn moe_block(
         k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
     gate_up_experts(ops, grouped, late_route, moe, fe, m, input.published().x)?;
-    let (down, k) = (&moe.down_exps, m.selected.cols);
-    if input.adds_out && !grouped && k::moe_down_add_fits(down, k) {
+    let (down, slots) = (&moe.down_exps, m.selected.cols);
+    if input.adds_out && !grouped && k::moe_down_add_fits(down, slots) {
         return k::moe_down_add(ops, down, &m.selected, &m.weights, &m.hidden, &s.x);
     }
     experts(ops, grouped, down, c.hidden, m, &m.hidden, &m.down)?;
