@@ -106,6 +106,9 @@ enum Check {
     /// The tiled prefill product `y = x W^T` for `PREFILL` tokens.
     Matmul(GgmlType),
     Embed(GgmlType),
+    /// `y = rms_norm(x) W^T` for one token, the norm taken by the matvec's own workgroups
+    /// (`common/x_normed.wgsl`, what a GPU's decode runs: `Tuning::fused_norms`).
+    MatvecNormed(GgmlType),
 }
 
 // Awkward sizes: rows and lengths that are no multiple of the 64-thread workgroups.
@@ -127,6 +130,7 @@ impl Check {
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K].map(Check::MatvecSplit));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Embed(ty)));
+        all.extend([GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::F32].map(Check::MatvecNormed));
         all
     }
 
@@ -141,6 +145,7 @@ impl Check {
             Check::MatvecSplit(ty) => format!("matvec_{}_split", lower(ty)),
             Check::Matmul(ty) => format!("matmul_{}", lower(ty)),
             Check::Embed(ty) => format!("embed_{}", lower(ty)),
+            Check::MatvecNormed(ty) => format!("matvec_{}_normed", lower(ty)),
         }
     }
 
@@ -149,19 +154,19 @@ impl Check {
             Check::RmsNorm => format!("x ({ROWS}, {HIDDEN})"),
             Check::Add | Check::Swiglu => format!("({ROWS}, {N})"),
             Check::QkNormRope => format!("q ({ROWS}, {HEADS} x {HEAD_DIM}), pos0 {POS0}"),
-            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) => {
+            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) | Check::MatvecNormed(_) => {
                 format!("W ({MAT_ROWS}, {MAT_COLS}), x ({}, {MAT_COLS})", self.tokens())
             }
             Check::Embed(_) => format!("table ({VOCAB}, {MAT_COLS}), {ROWS} ids"),
         }
     }
 
-    /// Rows of x: `PREFILL` tokens for the tiled matmul, else `ROWS`.
+    /// Rows of x: `PREFILL` tokens for the tiled matmul, one for a normed matvec, else `ROWS`.
     fn tokens(&self) -> usize {
-        if matches!(self, Check::Matmul(_)) {
-            PREFILL
-        } else {
-            ROWS
+        match self {
+            Check::Matmul(_) => PREFILL,
+            Check::MatvecNormed(_) => 1,
+            _ => ROWS,
         }
     }
 
@@ -169,7 +174,7 @@ impl Check {
     fn tol(&self) -> f64 {
         match self {
             // Reordered sums of 512 products of magnitude ~1 (absolute rounding ~1e-5).
-            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) => 1e-4,
+            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) | Check::MatvecNormed(_) => 1e-4,
             // A reordered sum of 1000 squares, relative to the row's mean.
             Check::RmsNorm => 1e-5,
             // Different sin/cos implementations at angles up to ~1000 radians.
@@ -240,6 +245,17 @@ impl Check {
                 kernel(&mut ops, &w, &gx, &y)?;
                 ops.submit();
                 (y.read_f32(ctx).await?, reference::linear(&host, &x))
+            }
+            Check::MatvecNormed(ty) => {
+                let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, false)?;
+                let (x, norm, eps) = (gauss(rng, MAT_COLS), gauss(rng, MAT_COLS), 1e-5);
+                let gx = GpuTensor::from_f32(ctx, "x", 1, MAT_COLS, &x)?;
+                let gnorm = GpuTensor::from_f32(ctx, "norm", 1, MAT_COLS, &norm)?;
+                let (xb, y) = (GpuTensor::zeros(ctx, "xb", 1, MAT_COLS)?, GpuTensor::zeros(ctx, "y", 1, MAT_ROWS)?);
+                let input = kernels::InputNorm { weight: &gnorm, eps, out: &xb };
+                kernels::matvec_normed(&mut ops, &w, &gx, input, &y)?;
+                ops.submit();
+                (y.read_f32(ctx).await?, reference::linear(&host, &reference::rms_norm(&x, &norm, eps)))
             }
             Check::Embed(ty) => {
                 let (table, host) = random_matrix(ctx, rng, ty, VOCAB, false)?;
