@@ -105,7 +105,9 @@ fn gpu_like_context() -> Arc<GpuContext> {
 #[test]
 fn a_gpus_tuning_matches_the_same_goldens() {
     let ctx = gpu_like_context();
-    check_f16_logits_and_decode(&load(&ctx, "tiny-moe", "f16"), "tiny-moe");
+    for model in ["tiny-moe", "tiny-dense"] {
+        check_f16_logits_and_decode(&load(&ctx, model, "f16"), model);
+    }
     for (model, variant) in [("tiny-moe", "q4_0"), ("small-moe", "q4_k_m")] {
         check_against_dequant(&load(&ctx, model, variant), model, variant);
     }
