@@ -347,9 +347,16 @@ impl GpuModel {
     /// Final norm and tied LM head over the last row of the step into `scratch.logits`.
     fn record_head(&self, ops: &mut Ops<'_>, st: &GpuState, t: usize) -> Result<(), GpuError> {
         let (c, s) = (&self.config, &st.scratch);
-        let row_bytes = 4 * c.hidden as u64;
-        ops.copy(&s.x.buffer, (t as u64 - 1) * row_bytes, &s.last.buffer, 0, row_bytes);
-        k::rms_norm(ops, &s.last, &self.weights.output_norm, c.norm_eps, &s.last_normed)?;
+        // A decoded token's row is the first: no copy (which would also end the compute pass).
+        let last = match t {
+            1 => s.x.view(1, c.hidden)?,
+            _ => {
+                let row_bytes = 4 * c.hidden as u64;
+                ops.copy(&s.x.buffer, (t as u64 - 1) * row_bytes, &s.last.buffer, 0, row_bytes);
+                s.last.clone()
+            }
+        };
+        k::rms_norm(ops, &last, &self.weights.output_norm, c.norm_eps, &s.last_normed)?;
         k::matvec(ops, &self.weights.token_embd, &s.last_normed, &s.logits)
     }
 
