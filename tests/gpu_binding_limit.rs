@@ -47,7 +47,21 @@ fn a_lowered_binding_limit_is_requested_and_planned_with() {
 /// prompt of more than one token, so `common::golden::check_against_dequant` cannot run here.)
 #[test]
 fn tiny_moe_split_under_a_small_binding_limit_gives_the_golden_tokens() {
-    let ctx = context(LIMIT);
+    check_split_model(context(LIMIT));
+}
+
+/// The same with a GPU's choices: split in_proj and expert stacks take the fused norms'
+/// fallbacks (a normed `matvec` then `short_conv`; experts summed and added without
+/// `moe_down_add`).
+#[test]
+fn tiny_moe_split_with_a_gpus_tuning_gives_the_golden_tokens() {
+    let options = ContextOptions { max_binding_bytes: Some(LIMIT) };
+    let mut ctx = GpuContext::with_options_blocking(options).expect("a wgpu adapter (lavapipe in CI)");
+    common::gpu::use_gpu_tuning(&mut ctx);
+    check_split_model(Arc::new(ctx));
+}
+
+fn check_split_model(ctx: Arc<GpuContext>) {
     let file = GgufFile::open(gguf_path("tiny-moe", "q8_0")).unwrap();
     let embd = file.header.tensor_range(file.header.tensor("token_embd.weight").unwrap());
     assert!(embd.end - embd.start > 16 * LIMIT, "the embedding must need splitting");

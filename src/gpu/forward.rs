@@ -127,11 +127,8 @@ fn moe_block(
     if input.adds_out && !grouped && k::moe_down_add_fits(down, slots) {
         return k::moe_down_add(ops, down, &m.selected, &m.weights, &m.hidden, &s.x);
     }
+    // Else the sum and the add as without fused norms (the norm they store is not read then).
     experts(ops, grouped, down, c.hidden, m, &m.hidden, &m.down)?;
-    if input.adds_out {
-        k::moe_combine(ops, &m.down, &m.weights, &s.y)?;
-        return k::add(ops, &s.x, &s.y);
-    }
     match next_norm {
         Some(norm) if tuning.fused_moe_norm => {
             k::moe_add_rms_norm(ops, &s.x, &m.down, &m.weights, norm, c.norm_eps, &s.xb)

@@ -99,7 +99,7 @@ struct SplitPlan {
 }
 
 fn plan(cache: &KvCache, n_ctx: usize, th: usize, chunk: usize, target_workgroups: usize) -> SplitPlan {
-    let max_splits = (target_workgroups.min(MAX_WORKGROUPS) / (th / chunk)).max(1);
+    let max_splits = (target_workgroups / (th / chunk)).max(1);
     let split = n_ctx.div_ceil(max_splits).next_multiple_of(TILE);
     let mut blocks = Vec::new();
     let mut n_splits = 0;
@@ -118,9 +118,19 @@ fn plan(cache: &KvCache, n_ctx: usize, th: usize, chunk: usize, target_workgroup
 /// [`crate::gpu::Tuning::attention_workgroups`] target, plus one per extra block.
 pub fn attention_scratch_len(ctx: &GpuContext, cache: &KvCache, max_tokens: usize, n_heads: usize) -> usize {
     let th = max_tokens * n_heads;
-    let target = ctx.tuning.attention_workgroups.min(MAX_WORKGROUPS);
     let chunk = heads_per_workgroup(n_heads / cache.n_kv_heads.max(1));
+    let target = target_workgroups(ctx, cache, chunk);
     (th.max(target * chunk) + th * (cache.blocks.len() - 1)) * (cache.head_dim + 2)
+}
+
+/// The workgroups a decode step's splits aim for: the tuning's target, at most
+/// `MAX_WORKGROUPS`, and so few that their partials take at most half a binding (a GPU's 2048
+/// over a mobile-sized binding limit would not fit; the other half is for the per-block
+/// extras of a prefill).
+fn target_workgroups(ctx: &GpuContext, cache: &KvCache, chunk: usize) -> usize {
+    let partial_bytes = 4 * (cache.head_dim as u64 + 2) * chunk as u64;
+    let fitting = (ctx.max_binding_bytes() / 2 / partial_bytes).max(1) as usize;
+    ctx.tuning.attention_workgroups.min(MAX_WORKGROUPS).min(fitting)
 }
 
 /// The query heads of a kv head that go through a workgroup together: up to 4 (vec4 lanes),
@@ -157,7 +167,7 @@ pub fn attention(
     let n_ctx = pos0 + t;
     let group = n_heads / cache.n_kv_heads;
     let chunk = heads_per_workgroup(group);
-    let plan = plan(cache, n_ctx, t * n_heads, chunk, ops.ctx().tuning.attention_workgroups);
+    let plan = plan(cache, n_ctx, t * n_heads, chunk, target_workgroups(ops.ctx(), cache, chunk));
     let need = t * n_heads * plan.n_splits * (hd + 2);
     if scratch.len() < need {
         return Err(GpuError::Shape(format!("attention: scratch of {} elements, needs {need}", scratch.len())));
