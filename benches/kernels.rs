@@ -15,6 +15,9 @@
 //! and one of a 64-token `batch_matvec` per copy (prefill: multiply-adds/s, and the speed-up
 //! per token over the matvec).
 //!
+//! `LFM_BENCH_MATVEC_ONLY=1` skips the prefill kernels. Where the adapter has timestamp
+//! queries, each matvec figure is followed by the kernels' GPU time alone.
+//!
 //! `LFM_BENCH_AB="scale_chunks=0 ..."` instead compares the matvec of each type under the
 //! adapter's tuning (A) and under that `LFM_TUNING` setting (B, a second context): 8 rounds
 //! alternating A and B in one process, medians printed: how this machine, whose timings drift
@@ -25,7 +28,7 @@
 
 use std::sync::Arc;
 
-use lfm_webgpu::gpu::{bench, kernels, GpuContext, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::gpu::{bench, kernels, profile, GpuContext, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::model::{HostTensor, SharedBytes};
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::rng::Rng;
@@ -197,6 +200,14 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         matrix_bytes >> 20
     );
     decode_timing.print_host();
+    print_gpu_rate(ctx, weight_bytes, |ops| {
+        for m in &mats {
+            kernels::matvec(ops, m, &x1, &y1).unwrap();
+        }
+    });
+    if std::env::var_os("LFM_BENCH_MATVEC_ONLY").is_some() {
+        return;
+    }
 
     let xt = GpuTensor::from_f32(ctx, "x", PREFILL_TOKENS, cols, &xs).unwrap();
     let yt = GpuTensor::zeros(ctx, "y", PREFILL_TOKENS, rows).unwrap();
@@ -231,6 +242,33 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
         PREFILL_TOKENS
     );
     batched_timing.print_host();
+}
+
+/// The same work with each dispatch submitted alone between GPU timestamps (where the adapter
+/// has them): the kernel's own rate, without the host's recording and the readback that the
+/// wall-clock figure includes (which dominate a chain of small launches on a fast GPU).
+fn print_gpu_rate(ctx: &GpuContext, bytes: u64, record: impl Fn(&mut Ops<'_>)) {
+    let mut best = f64::INFINITY;
+    let mut calls = 0;
+    for _ in 0..3 {
+        profile::start();
+        let mut ops = Ops::new(ctx);
+        record(&mut ops);
+        ops.submit();
+        let times = profile::stop();
+        calls = times.iter().map(|(_, t)| t.gpu_calls).sum::<u64>();
+        if calls > 0 {
+            best = best.min(times.iter().map(|(_, t)| t.gpu_seconds).sum::<f64>());
+        }
+    }
+    if calls > 0 {
+        assert!(best.is_finite() && best > 0.0, "GPU time {best}");
+        println!(
+            "       (GPU timestamps: {:.2} GB/s, {:.2} µs per launch alone)",
+            bytes as f64 / best / 1e9,
+            best / calls as f64 * 1e6
+        );
+    }
 }
 
 /// A measured submission: wall seconds from the start of recording to the readback, and the

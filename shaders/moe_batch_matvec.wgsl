@@ -16,10 +16,10 @@
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;     // (T * k, rows_per_expert)
 
 override wg_size: u32 = 64u; // a power of two, at most 256
-// The part holds a pair of stacked experts interleaved (gate_e, then up_e: expert_stride is
-// 2 * rows_per_expert): a workgroup takes 4 rows of the gate half (a) and the same 4 of the
-// up half (b) and writes y = silu(a) * b (common/silu.wgsl).
-override gate_up: bool = false;
+// With `paired_rows` (common/dot_rows.wgsl), the part holds a pair of stacked experts
+// interleaved (gate_e, then up_e: expert_stride is 2 * rows_per_expert): a workgroup takes 4
+// rows of the gate half (a) and the same 4 of the up half (b) and writes y = silu(a) * b
+// (common/silu.wgsl). (`wg_rows` stays ROWS here.)
 
 #include "common/dot_rows.wgsl"
 #include "common/silu.wgsl"
@@ -30,7 +30,7 @@ fn moe_batch_matvec(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let outs = select(ROWS, ROWS / 2u, gate_up); // rows of y a workgroup writes
+    let outs = select(ROWS, ROWS / 2u, paired_rows); // rows of y a workgroup writes
     let r0 = (wid.x + wid.y * nwg.x) * outs;
     let item = wid.z;
     let rpe = params.rows_per_expert;
@@ -49,13 +49,13 @@ fn moe_batch_matvec(
     let first = vec4<u32>(local * params.expert_stride + params.row_offset);
     let last = vec4<u32>(rpe - 1u);
     let rows = first + min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), last);
-    let rows_b = select(first + min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last), rows + vec4<u32>(rpe), gate_up);
+    let rows_b = select(first + min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last), rows + vec4<u32>(rpe), paired_rows);
     let x_rows = select(pairs / vec4<u32>(params.k), pairs, params.x_per_slot != 0u);
     let sums = dot_rows4(lid.x, rows * units_per_row, rows_b * units_per_row, x_rows * params.cols4, params.cols4);
     if (lid.x < outs && r0 + lid.x < rpe) {
         for (var i = 0u; i < head.y; i++) {
             var out = row_sum(sums[i], lid.x);
-            if (gate_up) {
+            if (paired_rows) {
                 out = silu_mul(out, row_sum(sums[i], lid.x + 4u));
             }
             y[pairs[i] * rpe + r0 + lid.x] = out;

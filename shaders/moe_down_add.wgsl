@@ -3,7 +3,7 @@
 //   y[t] += sum over slots s of weights[t, s] * (W_e x[t, s]),   e = selected[t, s],
 // where `moe_matvec` then `moe_add_rms_norm` are two launches (the norm after it is taken by
 // the kernels that read the stream: common/x_normed.wgsl, `Tuning::fused_norms`). A workgroup
-// computes ROWS (8) rows of y for all k slots with moe_matvec's loop and sums
+// computes `wg_rows` rows of y (ROWS unless the host asks for fewer) for all k slots with moe_matvec's loop and sums
 // (common/dot_rows.wgsl), then adds them as moe_add_rms_norm does: slots in order from 0,
 // then y + sum. The stack lies in one buffer (the host checks). The host prepends a quant
 // helper (pipeline `moe_down_add_<type>`).
@@ -31,7 +31,7 @@ fn moe_down_add(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     // Row groups are folded into x and y; z is the token.
-    let r0 = (wid.x + wid.y * nwg.x) * ROWS;
+    let r0 = (wid.x + wid.y * nwg.x) * wg_rows;
     let t = wid.z;
     let rpe = params.rows_per_expert;
     if (r0 >= rpe) {
@@ -54,7 +54,7 @@ fn moe_down_add(
         let sums = reduce_rows(lid.x, partials[s]);
         acc += weights[t * params.k + s] * row_sum(sums, lid.x);
     }
-    if (lid.x < ROWS && r0 + lid.x < rpe) {
+    if (lid.x < wg_rows && r0 + lid.x < rpe) {
         let i = t * rpe + r0 + lid.x;
         y[i] = y[i] + acc;
     }

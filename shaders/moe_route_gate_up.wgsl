@@ -52,7 +52,7 @@ fn moe_route_gate_up(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     // Row groups are folded into x and y; z is the (token, slot) pair.
-    let r0 = (wid.x + wid.y * nwg.x) * (ROWS / 2u);
+    let r0 = (wid.x + wid.y * nwg.x) * (wg_rows / 2u); // gate rows (the host sets paired_rows)
     let ts = wid.z;
     let t = ts / params.k;
     let slot = ts % params.k;
@@ -73,7 +73,7 @@ fn moe_route_gate_up(
     let first = vec4<u32>(local * params.expert_stride + params.row_offset);
     let gate = first + min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rpe - 1u));
     let sums = dot_rows(lid.x, gate * units_per_row, (gate + vec4<u32>(rpe)) * units_per_row, t * params.cols4, params.cols4);
-    if (lid.x < ROWS / 2u && r0 + lid.x < rpe) {
+    if (lid.x < wg_rows / 2u && r0 + lid.x < rpe) {
         y[ts * rpe + r0 + lid.x] = silu_mul(row_sum(sums, lid.x), row_sum(sums, lid.x + 4u));
     }
 }

@@ -222,13 +222,21 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     // naga's loop guards, as GPUs do. Cut rows (a slice at row 5) and 2 vectors.
     let mut rng = Rng::new(18);
     let subgroups = ctx().features.contains(wgpu::Features::SUBGROUP) && ctx().adapter_info.subgroup_min_size >= 8;
-    // (threads, threads for few rows (these 40 rows: 5 row groups), subgroup sum, loop guards)
-    let tunings = [(8, 8, false, true), (64, 64, false, false), (64, 256, false, false), (8, 8, subgroups, true)];
-    for (matvec_wg, few_rows_wg, subgroup_reduce, loop_guards) in tunings {
+    // (threads, threads for few rows (these 40 rows: 5 row groups), subgroup sum, loop guards,
+    // rows a matvec workgroup dots)
+    let tunings = [
+        (8, 8, false, true, 8),
+        (64, 64, false, false, 2),
+        (64, 256, false, false, 1),
+        (64, 64, false, false, 4),
+        (8, 8, subgroups, true, 8),
+    ];
+    for (matvec_wg, few_rows_wg, subgroup_reduce, loop_guards, matvec_rows) in tunings {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
         let shader = ShaderTarget { subgroup_reduce, enable_directive: false, q6_k_pairs: !loop_guards };
         own.tuning = Tuning {
             matvec_wg,
+            matvec_rows,
             batch_matvec: true,
             few_rows_wg,
             row_wg: 64,
@@ -266,7 +274,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
                 ops.submit();
                 let got = y.read_f32_blocking(&own).unwrap();
                 let what = format!(
-                    "{name} {ty}, {matvec_wg}/{few_rows_wg} threads, subgroup sum {subgroup_reduce}, loop guards {loop_guards}"
+                    "{name} {ty}, {matvec_wg}/{few_rows_wg} threads, {matvec_rows} rows, subgroup sum {subgroup_reduce}, loop guards {loop_guards}"
                 );
                 assert_close(&what, &got, &want, |i, _| tol[i]);
             }

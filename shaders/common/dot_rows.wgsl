@@ -13,6 +13,13 @@
 #include "common/dot_loop.wgsl"
 
 const ROWS: u32 = 8u; // rows per workgroup: two vec4 lanes of 4
+// Rows a workgroup actually dots (8, 4, 2 or 1; the host's `Tuning::matvec_rows`): fewer
+// rows give each thread less serial work, for GPUs where a small matrix leaves the SMs few
+// warps. The rows are the first `wg_rows` lanes of `a` then `b`, or with `paired_rows` (a
+// gate row in a lane of `a`, its up row in the same lane of `b`) the first wg_rows / 2 lanes
+// of each. Lanes past them stay zero.
+override wg_rows: u32 = ROWS;
+override paired_rows: bool = false;
 
 // Rows `first[i] / units_per_row` of the part (first: their first dot unit, rows 0..3 in `a`,
 // 4..7 in `b`) dotted with x[x0 .. x0 + cols4]. Has barriers on the shared-memory path: every
@@ -29,8 +36,31 @@ fn strided_partials(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -
     var acc = RowSums(vec4<f32>(0.0), vec4<f32>(0.0));
     for (var u = lid; u < units; u += wg_size) {
         let xv = x_unit(x0 + u * (UNIT / 4u));
-        acc.a += vec4<f32>(unit_dot(a[0] + u, xv), unit_dot(a[1] + u, xv), unit_dot(a[2] + u, xv), unit_dot(a[3] + u, xv));
-        acc.b += vec4<f32>(unit_dot(b[0] + u, xv), unit_dot(b[1] + u, xv), unit_dot(b[2] + u, xv), unit_dot(b[3] + u, xv));
+        if (wg_rows == ROWS) {
+            acc.a += vec4<f32>(unit_dot(a[0] + u, xv), unit_dot(a[1] + u, xv), unit_dot(a[2] + u, xv), unit_dot(a[3] + u, xv));
+            acc.b += vec4<f32>(unit_dot(b[0] + u, xv), unit_dot(b[1] + u, xv), unit_dot(b[2] + u, xv), unit_dot(b[3] + u, xv));
+        } else {
+            // Branches on overrides: resolved when the pipeline is made.
+            let lanes = select(wg_rows, wg_rows / 2u, paired_rows); // lanes of `a` in use
+            acc.a.x += unit_dot(a[0] + u, xv);
+            if (lanes > 1u) {
+                acc.a.y += unit_dot(a[1] + u, xv);
+            }
+            if (lanes > 2u) {
+                acc.a.z += unit_dot(a[2] + u, xv);
+                acc.a.w += unit_dot(a[3] + u, xv);
+            }
+            if (paired_rows) {
+                acc.b.x += unit_dot(b[0] + u, xv);
+                if (lanes > 1u) {
+                    acc.b.y += unit_dot(b[1] + u, xv);
+                }
+                if (lanes > 2u) {
+                    acc.b.z += unit_dot(b[2] + u, xv);
+                    acc.b.w += unit_dot(b[3] + u, xv);
+                }
+            }
+        }
     }
     return acc;
 }

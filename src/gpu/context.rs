@@ -276,7 +276,8 @@ impl GpuContext {
 /// Bounds checks always stay. naga also guards every loop with a counter, because a loop
 /// that never ends is undefined behaviour to a driver; ours all end, and the guard keeps GPU
 /// drivers from unrolling them, so it is dropped where `loop_guards` is false.
-/// `LFM_SHADER_CHECKS=all` keeps the guards on any adapter, `guards-off` drops them on any.
+/// `LFM_SHADER_CHECKS=all` keeps the guards on any adapter, `guards-off` drops them on any,
+/// `unchecked` drops the bounds checks too (to measure what they cost).
 /// (Dropping the bounds checks too gained nothing on the H200: 235 against 244 tokens/s.)
 /// In the browser the page's WebGPU implementation applies its own checks.
 #[cfg(not(target_arch = "wasm32"))]
@@ -284,6 +285,10 @@ fn shader_checks(loop_guards: bool) -> Option<wgpu::ShaderRuntimeChecks> {
     let guards = match std::env::var("LFM_SHADER_CHECKS").as_deref() {
         Ok("all") => true,
         Ok("guards-off") => false,
+        // Measurement only: the bounds checks dropped too. Every index in `shaders/` is in
+        // bounds by construction (the kernel tests check each one), but nothing else stops a
+        // wrong one, so this is never the default.
+        Ok("unchecked") => return Some(wgpu::ShaderRuntimeChecks::unchecked()),
         _ => loop_guards,
     };
     let mut checks = wgpu::ShaderRuntimeChecks::checked();

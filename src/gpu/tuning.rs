@@ -13,6 +13,16 @@ pub struct Tuning {
     /// threads with the shared-memory sum beat one 32-wide subgroup: 130 against 110 tokens/s
     /// on the 8B Q4_0, 2026-11-26).
     pub matvec_wg: u32,
+    /// Rows a decode matrix-vector workgroup dots (8, 4, 2 or 1; `matvec`, `moe_matvec`,
+    /// `moe_down_add` on matrices up to 16K rows). Each thread dots its units with all of
+    /// them, so fewer rows mean less serial work a thread and more workgroups: on a GPU a
+    /// small matrix's launch is bound by a thread's chain of dependent instructions when a
+    /// few warps an SM run it. H200, 8B Q4_0 (2026-11-27, `--profile`): the 38 `matvec_q4_0`
+    /// launches of a token 0.564 ms with 8 rows, 0.418 with 4, 0.360 with 2; a 2048 x 2048
+    /// matvec alone 12.6 -> 9.0 µs (Q4_0), 33.6 -> 11.3 (Q6_K), 19.7 -> 11.2 (Q8_0). CPU
+    /// adapters keep 8 (each x unit loaded once for 8 rows: lavapipe ran 2 rows at half the
+    /// rate).
+    pub matvec_rows: u32,
     /// Prefill through `batch_matvec` (4 vectors per matrix-vector workgroup) rather than the
     /// tiled `matmul`: on CPU adapters workgroup-memory reads are per-lane gathers, and the
     /// tiled kernel runs slower per multiply-add than the matrix-vector one.
@@ -140,6 +150,7 @@ impl Tuning {
         let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
         let mut tuning = Tuning {
             matvec_wg,
+            matvec_rows: if cpu { 8 } else { 2 },
             batch_matvec: cpu,
             few_rows_wg,
             row_wg: if cpu { 64 } else { 256 },
@@ -179,6 +190,7 @@ impl Tuning {
             ("submit_layers", Ok(n)) => self.submit_layers = n as usize,
             ("prefill_batch", Ok(n)) if n > 0 => self.prefill_batch = n as usize,
             ("conv_channels", Ok(n)) if n == 2 || n == 8 => self.conv_channels = n as usize,
+            ("matvec_rows", Ok(n)) if [1, 2, 4, 8].contains(&n) => self.matvec_rows = n,
             _ => {}
         }
         let on = value == "1";

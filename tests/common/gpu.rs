@@ -86,7 +86,8 @@ pub fn gpu_like_ctx() -> &'static GpuContext {
 /// 64-thread matvecs, 256 for few rows and norms, the fused MoE norm, the tiled matmul for
 /// prefill, experts grouped by `moe_group`, the router's matvec and `moe_route` apart, one
 /// output pair per attention thread with a tile's V rows spread over all threads and splits
-/// for 2048 workgroups, no loop guards, vectors from storage buffers. Set on a context here
+/// for 2048 workgroups, no loop guards, vectors from storage buffers, 2 rows a matrix-vector
+/// workgroup. Set on a context here
 /// (lavapipe in CI), so the GPU paths are held to the same references.
 pub fn use_gpu_tuning(c: &mut GpuContext) {
     let t = &mut c.tuning;
@@ -95,7 +96,7 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
-    (t.fused_norms, t.shader.q6_k_pairs) = (true, true);
+    (t.fused_norms, t.shader.q6_k_pairs, t.matvec_rows) = (true, true, 2);
     t.shader.subgroup_reduce = false;
 }
 

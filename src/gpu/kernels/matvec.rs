@@ -149,15 +149,15 @@ fn dispatch_rows(
     }
     let decode = kernel == "matvec";
     let uniform_x = decode && extras.norm.is_none() && reads_x_uniform(ops, x);
-    let outs = if extras.gate_up { ROWS / 2 } else { ROWS }; // rows of y a workgroup writes
     for (part, span) in spans {
         let params = Params { span, n_tokens: t as u32, _pad: 0 };
         let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x).with_normed_x(extras.norm.is_some());
         // The threads of `w`'s own product, so a gate_up launch sums as `matvec` does.
         let mut constants = matvec_constants(ops, span.n_rows.div_ceil(ROWS), decode.then_some(w));
-        if extras.gate_up {
-            constants = constants.with("gate_up", 1.0);
-        }
+        let rows = if decode { workgroup_rows(ops, span.n_rows as usize, extras.gate_up, &constants) } else { ROWS };
+        constants = constants.with_rows(rows, extras.gate_up);
+        // Rows of y a workgroup writes: a gate_up pair's are half gate rows, half up rows.
+        let outs = if extras.gate_up { rows / 2 } else { rows };
         if extras.accumulate {
             constants = constants.with("accumulate", 1.0);
         }
@@ -206,6 +206,25 @@ pub(crate) fn matvec_constants(ops: &Ops<'_>, row_groups: u32, chunked: Option<&
     constants
 }
 
+/// Rows a matrix-vector workgroup dots (`wg_rows`, common/dot_rows.wgsl) in a product of
+/// `n_rows` rows (of y, or of one expert): the adapter's [`crate::gpu::Tuning::matvec_rows`],
+/// at least 2 for gate+up pairs; ROWS for the scale-chunk loop (CPU adapters) and for large
+/// matrices (on an H200 the tied head streamed fastest with 8 rows: Q6_K 65536 x 2048 at 699
+/// GB/s against 629 with 2).
+pub(crate) fn workgroup_rows(ops: &Ops<'_>, n_rows: usize, paired: bool, constants: &MatvecConstants) -> u32 {
+    let rows = ops.ctx().tuning.matvec_rows;
+    if constants.scale_chunks() || n_rows > LARGE_ROWS {
+        ROWS
+    } else if paired {
+        rows.max(2)
+    } else {
+        rows
+    }
+}
+
+/// Rows of a product above which [`workgroup_rows`] keeps ROWS.
+const LARGE_ROWS: usize = 16384;
+
 /// [`matvec_constants`]: `wg_size`, then `scale_chunks` where the shader has it, then any
 /// kernel-specific one ([`MatvecConstants::with`]); held in place (recorded every decode
 /// step, so no allocation).
@@ -220,6 +239,22 @@ impl MatvecConstants {
         self.list[self.len] = (name, value);
         self.len += 1;
         self
+    }
+
+    /// These and `wg_rows` = `rows` (where not ROWS, the shader's default) and `paired_rows`
+    /// (a gate row and its up row in each lane pair; where on).
+    pub(crate) fn with_rows(self, rows: u32, paired: bool) -> MatvecConstants {
+        let c = if rows == ROWS { self } else { self.with("wg_rows", f64::from(rows)) };
+        if paired {
+            c.with("paired_rows", 1.0)
+        } else {
+            c
+        }
+    }
+
+    /// Whether the dot loop takes whole scale chunks (`scale_chunks` on).
+    pub(crate) fn scale_chunks(&self) -> bool {
+        self.len > 1 && self.list[1].1 != 0.0
     }
 
     /// The threads of a workgroup (`wg_size`).

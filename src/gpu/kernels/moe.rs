@@ -19,7 +19,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
+use super::matvec::{matvec_constants, reads_x_uniform, workgroup_rows, ROWS};
 use super::{dispatch_elementwise, expect_len, to_u32, wg_constants};
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
@@ -226,13 +226,16 @@ pub(super) fn dispatch_experts(
     if z > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("{kernel}: {z} (token, slot) pairs or work items in one dispatch")));
     }
-    // A workgroup writes ROWS rows of y, or ROWS / 2 (each from a gate row and an up row).
-    let outs = if gate_up { ROWS / 2 } else { ROWS } as usize;
+    let decode = kernel == "moe_matvec";
+    // The threads as for ROWS rows a workgroup, so `moe_down_add` sums as this does.
+    let full_groups = to_u32(rows_per_expert.div_ceil(if gate_up { ROWS / 2 } else { ROWS } as usize), kernel)?;
+    let constants = matvec_constants(ops, full_groups.saturating_mul(z), decode.then_some(w));
+    let rows = if decode { workgroup_rows(ops, rows_per_expert, gate_up, &constants) } else { ROWS };
+    let constants = constants.with_rows(rows, gate_up);
+    // A workgroup writes `rows` rows of y, or half as many (each from a gate row and an up row).
+    let outs = if gate_up { rows / 2 } else { rows } as usize;
     let row_groups = to_u32(rows_per_expert.div_ceil(outs), kernel)?;
     let workgroups = ops.grid(row_groups, z);
-    let decode = kernel == "moe_matvec";
-    let constants = matvec_constants(ops, row_groups.saturating_mul(z), decode.then_some(w))
-        .with("gate_up", f64::from(u8::from(gate_up)));
     let uniform_x = decode && reads_x_uniform(ops, x);
     for (part, params) in expert_parts(kernel, w, rows_per_expert, selected, x, y, false)? {
         let spec = ShaderSpec::quant(kernel, w.ty).with_uniform_x(uniform_x);

@@ -2,7 +2,7 @@
 //! residual add in one launch (`Tuning::fused_norms`), where `moe_matvec` then
 //! `moe_add_rms_norm` are two.
 
-use super::matvec::{matvec_constants, reads_x_uniform, ROWS};
+use super::matvec::{matvec_constants, reads_x_uniform, workgroup_rows, ROWS};
 use super::moe::expert_parts;
 use super::{expect_len, to_u32};
 use crate::gpu::ops::Dispatch;
@@ -43,10 +43,13 @@ pub fn moe_down_add(
     if tokens > ops.ctx().limits.max_compute_workgroups_per_dimension {
         return Err(GpuError::Shape(format!("{KERNEL}: {t} tokens in one dispatch")));
     }
-    let row_groups = to_u32(rpe.div_ceil(ROWS as usize), KERNEL)?;
+    let full_groups = to_u32(rpe.div_ceil(ROWS as usize), KERNEL)?;
     // The threads `moe_matvec` would give the (token, slot) pairs, so the sums are the same.
-    let pair_groups = row_groups.saturating_mul(to_u32(selected.len(), KERNEL)?);
-    let constants = matvec_constants(ops, pair_groups, Some(w)).with("slots", k as f64);
+    let pair_groups = full_groups.saturating_mul(to_u32(selected.len(), KERNEL)?);
+    let constants = matvec_constants(ops, pair_groups, Some(w));
+    let rows = workgroup_rows(ops, rpe, false, &constants);
+    let constants = constants.with_rows(rows, false).with("slots", k as f64);
+    let row_groups = to_u32(rpe.div_ceil(rows as usize), KERNEL)?;
     let spec = ShaderSpec::quant(KERNEL, w.ty).with_uniform_x(reads_x_uniform(ops, x));
     ops.dispatch(Dispatch {
         spec,
