@@ -34,35 +34,31 @@ fn dot_rows(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSum
 fn strided_partials(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSums {
     let units = cols4 / (UNIT / 4u);
     var acc = RowSums(vec4<f32>(0.0), vec4<f32>(0.0));
+    // Lanes in use of `a` and of `b` (overrides: resolved when the pipeline is made).
+    let lanes_a = select(min(wg_rows, 4u), wg_rows / 2u, paired_rows);
+    let lanes_b = select(max(wg_rows, 4u) - 4u, wg_rows / 2u, paired_rows);
     for (var u = lid; u < units; u += wg_size) {
         let xv = x_unit(x0 + u * (UNIT / 4u));
-        if (wg_rows == ROWS) {
-            acc.a += vec4<f32>(unit_dot(a[0] + u, xv), unit_dot(a[1] + u, xv), unit_dot(a[2] + u, xv), unit_dot(a[3] + u, xv));
-            acc.b += vec4<f32>(unit_dot(b[0] + u, xv), unit_dot(b[1] + u, xv), unit_dot(b[2] + u, xv), unit_dot(b[3] + u, xv));
-        } else {
-            // Branches on overrides: resolved when the pipeline is made.
-            let lanes = select(wg_rows, wg_rows / 2u, paired_rows); // lanes of `a` in use
-            acc.a.x += unit_dot(a[0] + u, xv);
-            if (lanes > 1u) {
-                acc.a.y += unit_dot(a[1] + u, xv);
-            }
-            if (lanes > 2u) {
-                acc.a.z += unit_dot(a[2] + u, xv);
-                acc.a.w += unit_dot(a[3] + u, xv);
-            }
-            if (paired_rows) {
-                acc.b.x += unit_dot(b[0] + u, xv);
-                if (lanes > 1u) {
-                    acc.b.y += unit_dot(b[1] + u, xv);
-                }
-                if (lanes > 2u) {
-                    acc.b.z += unit_dot(b[2] + u, xv);
-                    acc.b.w += unit_dot(b[3] + u, xv);
-                }
-            }
+        acc.a += lane_dots(a, u, xv, lanes_a);
+        if (lanes_b > 0u) {
+            acc.b += lane_dots(b, u, xv, lanes_b);
         }
     }
     return acc;
+}
+
+// Unit `u` of the rows whose first units are `r`, dotted with `xv`: the first `lanes` (1, 2
+// or 4) lanes; the others zero.
+fn lane_dots(r: vec4<u32>, u: u32, xv: XUnit, lanes: u32) -> vec4<f32> {
+    var d = vec4<f32>(unit_dot(r[0] + u, xv), 0.0, 0.0, 0.0);
+    if (lanes > 1u) {
+        d.y = unit_dot(r[1] + u, xv);
+    }
+    if (lanes > 2u) {
+        d.z = unit_dot(r[2] + u, xv);
+        d.w = unit_dot(r[3] + u, xv);
+    }
+    return d;
 }
 
 // Element `i < ROWS` of `s`.
