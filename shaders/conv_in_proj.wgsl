@@ -27,7 +27,8 @@ override wg_size: u32 = 64u; // a power of two, at most 256
 override taps: u32 = 3u;     // L, at least 2
 // Channels a workgroup takes: 8 (24 rows, three sets of 8), or 2 on GPUs (6 rows in one set
 // of 8, the x rows twice): 4x the workgroups, where the 8-channel form left an H100's
-// multiprocessors short of work (`Tuning::conv_channels`).
+// multiprocessors short of work (`Tuning::conv_channels`); or 1 (B, C, x and x again: 4 rows,
+// the host sets wg_rows), half a thread's chain of the 2-channel form.
 override channels: u32 = 8u;
 
 #include "common/dot_rows.wgsl"
@@ -49,7 +50,13 @@ fn conv_in_proj(
     // Channels past the end repeat the last one (in bounds) and are not stored.
     let last = vec4<u32>(h - 1u);
     var sums: vec3<f32>; // B, C and x rows of thread lid's channel c0 + lid (lid < channels)
-    if (channels == 2u) {
+    if (channels == 1u) {
+        let ch = min(vec4<u32>(c0), last);
+        let rows = (ch + vec4<u32>(0u, h, 2u * h, 2u * h)) * units;
+        // `rows` in both halves: the scale-chunk loop (which dots all 8) reads valid rows too.
+        let s = dot_rows(lid.x, rows, rows, 0u, params.cols4);
+        sums = vec3<f32>(row_sum(s, 0u), row_sum(s, 1u), row_sum(s, 2u));
+    } else if (channels == 2u) {
         // One set of 8 rows: B and C of both channels, then x of both, twice.
         let ch = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 0u, 1u), last);
         let s = dot_rows(lid.x, (ch + vec4<u32>(0u, 0u, h, h)) * units, (ch + 2u * hv) * units, 0u, params.cols4);

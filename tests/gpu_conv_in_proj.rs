@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::gpu::{ctx, gpu_like_ctx, host_matrix, random, run_on, two_block_cols, zeros};
+use std::sync::OnceLock;
+
+use common::gpu::{ctx, gpu_like_ctx, host_matrix, random, run_on, two_block_cols, use_gpu_tuning, zeros};
 use lfm_webgpu::gpu::{kernels, GpuContext, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::rng::Rng;
@@ -43,13 +45,25 @@ fn conv_in_proj_equals_matvec_then_short_conv() {
     let types = [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::F16];
     for (i, ty) in types.into_iter().enumerate() {
         // 37 channels: not whole workgroups of 8; 3 taps as LFM2, 4 and 2 for the loops.
-        for (c, taps) in [(ctx(), 3), (gpu_like_ctx(), 3), (ctx(), 4), (gpu_like_ctx(), 2)] {
+        for (c, taps) in [(ctx(), 3), (gpu_like_ctx(), 3), (ctx(), 4), (gpu_like_ctx(), 2), (one_channel(), 3)] {
             check(c, 70 + i as u64, ty, 37, taps);
         }
     }
     // Many channels: more than 65535 / 8 workgroups do not arise, but more than a few rows'
     // worth of threads do (the wide matvec threads).
     check(gpu_like_ctx(), 80, GgmlType::Q4_0, 1000, 3);
+    check(one_channel(), 82, GgmlType::Q4_K, 1000, 3);
+}
+
+/// A GPU's tuning with one channel a workgroup (4 rows: B, C, x, x).
+fn one_channel() -> &'static GpuContext {
+    static CTX: OnceLock<GpuContext> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let mut c = GpuContext::new_blocking().expect("a third context on the same adapter");
+        use_gpu_tuning(&mut c);
+        c.tuning.conv_channels = 1;
+        c
+    })
 }
 
 #[test]

@@ -98,7 +98,8 @@ pub struct Tuning {
     /// off only to measure against it.
     pub fused_conv: bool,
     /// Channels a `conv_in_proj` workgroup takes: 8 (three sets of 8 rows) on CPU adapters;
-    /// 2 on GPUs (one set of 8 rows, 4x the workgroups: H100 16.6 against 36 µs a launch).
+    /// 2 on GPUs (one set of 8 rows, 4x the workgroups: H100 16.6 against 36 µs a launch);
+    /// 1 (4 rows a workgroup, see `matvec_rows`) is there to measure against 2.
     pub conv_channels: usize,
     /// A step is submitted in parts of this many layers (0: one submission), so that the GPU
     /// runs the first layers while the host records the rest: recording costs a few µs a
@@ -189,7 +190,7 @@ impl Tuning {
             ("attention_workgroups", Ok(n)) if n > 0 => self.attention_workgroups = n as usize,
             ("submit_layers", Ok(n)) => self.submit_layers = n as usize,
             ("prefill_batch", Ok(n)) if n > 0 => self.prefill_batch = n as usize,
-            ("conv_channels", Ok(n)) if n == 2 || n == 8 => self.conv_channels = n as usize,
+            ("conv_channels", Ok(n)) if [1, 2, 8].contains(&n) => self.conv_channels = n as usize,
             ("matvec_rows", Ok(n)) if [1, 2, 4, 8].contains(&n) => self.matvec_rows = n,
             _ => {}
         }

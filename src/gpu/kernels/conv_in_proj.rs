@@ -66,8 +66,11 @@ pub fn conv_in_proj(
     let groups = to_u32(h.div_ceil(channels), KERNEL)?;
     // The threads `matvec` would give in_proj's 3H rows, so the sums are the same.
     let matvec_groups = to_u32(in_proj.rows.div_ceil(ROWS as usize), KERNEL)?;
-    let constants =
+    let mut constants =
         matvec_constants(ops, matvec_groups, Some(in_proj)).with("taps", taps as f64).with("channels", channels as f64);
+    if channels == 1 {
+        constants = constants.with_rows(4, false); // B, C, x, x
+    }
     let constants = with_input_norm(ops, KERNEL, norm, u, in_proj.cols, constants)?;
     let spec = ShaderSpec::quant(KERNEL, in_proj.ty)
         .with_uniform_x(norm.is_none() && reads_x_uniform(ops, u))
