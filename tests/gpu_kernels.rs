@@ -215,6 +215,30 @@ fn matvec_and_matmul_match_reference_for_every_type() {
 }
 
 #[test]
+fn wide_matmul_tiles_match_reference_for_every_type() {
+    // 64 x 64 tiles (`Tuning::matmul_wide`): rows 5..135 (three row tiles, the last partial)
+    // and 70 tokens (two token tiles), every format, over several steps of the shared dimension.
+    let mut rng = Rng::new(19);
+    let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
+    own.tuning.matmul_wide = true;
+    for &ty in GPU_TYPES {
+        let (rows, cols, t) = (135, cols_for(ty), 70);
+        let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+        let x = random(&mut rng, t * cols, 1.0);
+        let want = reference::matmul(&w, 5, rows - 5, &x);
+        let tol = matvec_tolerance(&w, 5, rows - 5, &x);
+        let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
+        let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
+        let y = GpuTensor::zeros(&own, "y", t, rows - 5).unwrap();
+        let mut ops = Ops::new(&own);
+        kernels::matmul_rows(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
+        ops.submit();
+        let got = y.read_f32_blocking(&own).unwrap();
+        assert_close(&format!("matmul_wide {ty}"), &got, &want, |i, _| tol[i]);
+    }
+}
+
+#[test]
 fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     // The context's own tuning is covered above; here the other ones: the workgroup-memory
     // tree (adapters without subgroups, e.g. browsers) at a CPU's 8 threads and a GPU's 64,
@@ -237,6 +261,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
         own.tuning = Tuning {
             matvec_wg,
             matvec_rows,
+            matmul_wide: !loop_guards, // the GPU-like tunings
             batch_matvec: true,
             few_rows_wg,
             row_wg: 64,

@@ -27,6 +27,10 @@ pub struct Tuning {
     /// tiled `matmul`: on CPU adapters workgroup-memory reads are per-lane gathers, and the
     /// tiled kernel runs slower per multiply-add than the matrix-vector one.
     pub batch_matvec: bool,
+    /// Prefill's tiled products in tiles of 64 tokens x 64 rows (`matmul_wide`: 8 x 8
+    /// register blocks) instead of 32 x 32 (`matmul`). Off everywhere until timed on a GPU;
+    /// tested against the same reference.
+    pub matmul_wide: bool,
     /// Threads of a matvec over few rows (the MoE router's 32: four workgroups), which cannot
     /// fill a GPU with `matvec_wg` threads each: 256 on GPUs summing in workgroup memory,
     /// else `matvec_wg`.
@@ -153,6 +157,7 @@ impl Tuning {
             matvec_wg,
             matvec_rows: if cpu { 8 } else { 2 },
             batch_matvec: cpu,
+            matmul_wide: false,
             few_rows_wg,
             row_wg: if cpu { 64 } else { 256 },
             fused_moe_norm: !cpu,
@@ -198,6 +203,7 @@ impl Tuning {
         let field = match name {
             "attention_spread_rows" => &mut self.attention_spread_rows,
             "batch_matvec" => &mut self.batch_matvec,
+            "matmul_wide" => &mut self.matmul_wide,
             "fused_conv" => &mut self.fused_conv,
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_norms" => &mut self.fused_norms,

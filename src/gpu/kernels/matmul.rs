@@ -14,9 +14,11 @@ struct Params {
     _pad: u32,
 }
 
-/// Tokens and rows per workgroup tile (`TILE` in the shader, fixed: the 8 x 8 workgroup and
-/// its 4 x 4 register blocks are written for it).
+/// Tokens and rows per workgroup tile of `matmul` and of `matmul_wide` (`TILE` in each
+/// shader, fixed: the 8 x 8 workgroup and its 4 x 4 or 8 x 8 register blocks are written for
+/// it).
 const TILE: usize = 32;
+const WIDE_TILE: usize = 64;
 
 /// `y = x W^T` for a prefill of T tokens, tiled so each weight is decoded once per 32 tokens.
 /// - w: (R, C), any GPU format
@@ -38,20 +40,21 @@ pub fn matmul_rows(
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     let (t, spans) = row_spans("matmul", w, first_row, n_rows, x, y)?;
+    let (kernel, tile) = if ops.ctx().tuning.matmul_wide { ("matmul_wide", WIDE_TILE) } else { ("matmul", TILE) };
     let max = ops.ctx().limits.max_compute_workgroups_per_dimension as usize;
-    if t.div_ceil(TILE) > max || n_rows.div_ceil(TILE) > max {
+    if t.div_ceil(tile) > max || n_rows.div_ceil(tile) > max {
         return Err(GpuError::Shape(format!("matmul: {t} tokens x {n_rows} rows do not fit one dispatch")));
     }
     for (part, span) in spans {
         let params = Params { span, n_tokens: t as u32, _pad: 0 };
         ops.dispatch(Dispatch {
-            spec: ShaderSpec::quant("matmul", w.ty),
+            spec: ShaderSpec::quant(kernel, w.ty),
             constants: &[],
             params: bytemuck::bytes_of(&params),
             storage: &[&part.buffer, &x.buffer, &y.buffer],
             wide: None,
             x_norm: None,
-            workgroups: [span.n_rows.div_ceil(TILE as u32), t.div_ceil(TILE) as u32, 1],
+            workgroups: [span.n_rows.div_ceil(tile as u32), t.div_ceil(tile) as u32, 1],
         })?;
     }
     Ok(())
