@@ -5,16 +5,7 @@
 // Like matvec, the host prepends a quant helper (pipeline `matmul_<type>`) and issues one
 // dispatch per GpuMatrix part touched.
 
-struct Params {
-    cols4: u32,      // elements per row / 4
-    part_row0: u32,  // first row of the dispatch, counted from the start of the part
-    n_rows: u32,     // rows in the dispatch
-    y_stride: u32,   // y elements per token
-    y_col0: u32,     // y column of the dispatch's first row
-    scale_base: u32, // word offset of the part's split f16 scales (repacked types)
-    n_tokens: u32,   // T
-    _pad0: u32,
-}
+#include "common/row_span_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;       // one part: (part_rows, cols) in GpuMatrix layout

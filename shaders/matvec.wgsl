@@ -8,16 +8,7 @@
 // span several buffers) and writes them to y columns y_col0 ..; the host issues one dispatch
 // per part touched, which is also how an expert slice of a stacked matrix is selected.
 
-struct Params {
-    cols4: u32,      // elements per row / 4 (rows are whole blocks, so this is exact)
-    part_row0: u32,  // first row of this dispatch, counted from the start of the part
-    n_rows: u32,     // rows in this dispatch
-    y_stride: u32,   // y elements per vector (row length of y)
-    y_col0: u32,     // y column of the dispatch's first row
-    scale_base: u32, // word offset of the part's split f16 scales (repacked types)
-    n_tokens: u32,   // T (the workgroups' z)
-    _pad0: u32,
-}
+#include "common/row_span_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;       // one part: (part_rows, cols) in GpuMatrix layout

@@ -123,6 +123,18 @@ fn a_gpus_tuning_matches_the_same_goldens() {
 }
 
 #[test]
+fn a_gpus_tuning_with_wide_prefill_tiles_matches_the_same_goldens() {
+    // `matmul_wide` and `moe_matmul` (off by default until timed on a GPU): the dense and the
+    // routed experts' prefill products in 64 x 64 tiles, through the whole model.
+    let mut ctx = GpuContext::new_blocking().expect("a wgpu adapter (lavapipe in CI)");
+    common::gpu::use_gpu_tuning(&mut ctx);
+    (ctx.tuning.matmul_wide, ctx.tuning.moe_matmul) = (true, true);
+    let ctx = Arc::new(ctx);
+    check_f16_logits_and_decode(&load(&ctx, "tiny-moe", "f16"), "tiny-moe");
+    check_against_dequant(&load(&ctx, "small-moe", "q4_k_m"), "small-moe", "q4_k_m");
+}
+
+#[test]
 fn gpu_context_overflow_and_bad_tokens_are_errors() {
     let ctx = context();
     let Gpu(m) = load(&ctx, "tiny-dense", "q8_0");

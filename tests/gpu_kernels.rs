@@ -214,6 +214,24 @@ fn matvec_and_matmul_match_reference_for_every_type() {
     }
 }
 
+/// `kernel` on `c` over rows 5.. of a random (rows x cols_for(ty)) matrix of `ty` and `t`
+/// random vectors, against the reference.
+fn check_rows_from_5(c: &GpuContext, rng: &mut Rng, ty: GgmlType, kernel: LinearFn, rows: usize, t: usize, what: &str) {
+    let cols = cols_for(ty);
+    let w = host_matrix(ty, rows, cols, &random(rng, rows * cols, 1.0));
+    let x = random(rng, t * cols, 1.0);
+    let want = reference::matmul(&w, 5, rows - 5, &x);
+    let tol = matvec_tolerance(&w, 5, rows - 5, &x);
+    let gw = GpuMatrix::from_host(c, &w, 1).unwrap();
+    let gx = GpuTensor::from_f32(c, "x", t, cols, &x).unwrap();
+    let y = GpuTensor::zeros(c, "y", t, rows - 5).unwrap();
+    let mut ops = Ops::new(c);
+    kernel(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
+    ops.submit();
+    let got = y.read_f32_blocking(c).unwrap();
+    assert_close(what, &got, &want, |i, _| tol[i]);
+}
+
 #[test]
 fn wide_matmul_tiles_match_reference_for_every_type() {
     // 64 x 64 tiles (`Tuning::matmul_wide`): rows 5..135 (three row tiles, the last partial)
@@ -222,19 +240,7 @@ fn wide_matmul_tiles_match_reference_for_every_type() {
     let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
     own.tuning.matmul_wide = true;
     for &ty in GPU_TYPES {
-        let (rows, cols, t) = (135, cols_for(ty), 70);
-        let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
-        let x = random(&mut rng, t * cols, 1.0);
-        let want = reference::matmul(&w, 5, rows - 5, &x);
-        let tol = matvec_tolerance(&w, 5, rows - 5, &x);
-        let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
-        let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
-        let y = GpuTensor::zeros(&own, "y", t, rows - 5).unwrap();
-        let mut ops = Ops::new(&own);
-        kernels::matmul_rows(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
-        ops.submit();
-        let got = y.read_f32_blocking(&own).unwrap();
-        assert_close(&format!("matmul_wide {ty}"), &got, &want, |i, _| tol[i]);
+        check_rows_from_5(&own, &mut rng, ty, kernels::matmul_rows, 135, 70, &format!("matmul_wide {ty}"));
     }
 }
 
@@ -262,6 +268,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             matvec_wg,
             matvec_rows,
             matmul_wide: !loop_guards, // the GPU-like tunings
+            moe_matmul: !loop_guards,
             batch_matvec: true,
             few_rows_wg,
             row_wg: 64,
@@ -286,22 +293,10 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
             let linear = [("matvec", LINEAR[0].1, 2), ("batch_matvec", LINEAR[1].1, 6), ("matmul", LINEAR[2].1, 6)];
             for (name, kernel, t) in linear {
-                let (rows, cols) = (45, cols_for(ty));
-                let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
-                let x = random(&mut rng, t * cols, 1.0);
-                let want = reference::matmul(&w, 5, rows - 5, &x);
-                let tol = matvec_tolerance(&w, 5, rows - 5, &x);
-                let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
-                let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
-                let y = GpuTensor::zeros(&own, "y", t, rows - 5).unwrap();
-                let mut ops = Ops::new(&own);
-                kernel(&mut ops, &gw, 5, rows - 5, &gx, &y).unwrap();
-                ops.submit();
-                let got = y.read_f32_blocking(&own).unwrap();
                 let what = format!(
                     "{name} {ty}, {matvec_wg}/{few_rows_wg} threads, {matvec_rows} rows, subgroup sum {subgroup_reduce}, loop guards {loop_guards}"
                 );
-                assert_close(&what, &got, &want, |i, _| tol[i]);
+                check_rows_from_5(&own, &mut rng, ty, kernel, 45, t, &what);
             }
         }
     }

@@ -1,4 +1,4 @@
-// `Params` of the expert matrix-vector kernels (`moe_matvec`, `moe_batch_matvec`,
+// `Params` of the expert kernels (`moe_matvec`, `moe_batch_matvec`, `moe_matmul`,
 // `moe_down_add`), mirrored by `MatvecParams` in src/gpu/kernels/moe.rs; `moe_route_gate_up`
 // spells the same fields out before its own.
 

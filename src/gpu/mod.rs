@@ -25,6 +25,7 @@ pub mod profile;
 mod readback;
 mod scratch;
 pub mod shader;
+mod shader_files;
 mod state;
 mod tensor;
 mod tuning;

@@ -24,80 +24,7 @@ use crate::quant::GgmlType;
 
 use super::context::GpuError;
 
-macro_rules! shader_files {
-    ($($path:literal),* $(,)?) => {
-        /// Every file under `shaders/`, by its path relative to that folder.
-        pub const FILES: &[(&str, &str)] = &[$(($path, include_str!(concat!("../../shaders/", $path)))),*];
-    };
-}
-
-shader_files!(
-    "add.wgsl",
-    "add_rms_norm.wgsl",
-    "argmax.wgsl",
-    "attention.wgsl",
-    "attention_combine.wgsl",
-    "batch_matvec.wgsl",
-    "conv_in_proj.wgsl",
-    "copy.wgsl",
-    "embed.wgsl",
-    "kv_store.wgsl",
-    "matmul.wgsl",
-    "matmul_wide.wgsl",
-    "matvec.wgsl",
-    "moe_add_rms_norm.wgsl",
-    "moe_batch_matvec.wgsl",
-    "moe_combine.wgsl",
-    "moe_down_add.wgsl",
-    "moe_group.wgsl",
-    "moe_matvec.wgsl",
-    "moe_route.wgsl",
-    "moe_route_gate_up.wgsl",
-    "moe_router.wgsl",
-    "qk_norm_rope_store.wgsl",
-    "repetition_penalty.wgsl",
-    "rms_norm.wgsl",
-    "sample.wgsl",
-    "short_conv.wgsl",
-    "swiglu.wgsl",
-    "common/bytes.wgsl",
-    "common/dot_loop_chunked.wgsl",
-    "common/dot_loop_strided.wgsl",
-    "common/dot_rows.wgsl",
-    "common/expert_params.wgsl",
-    "common/reduce_shared.wgsl",
-    "common/reduce_subgroup.wgsl",
-    "common/route_scores.wgsl",
-    "common/row_norm.wgsl",
-    "common/silu.wgsl",
-    "common/kscale.wgsl",
-    "common/q6_k_words.wgsl",
-    "common/top_k_route.wgsl",
-    "common/kv_f16.wgsl",
-    "common/kv_f32.wgsl",
-    "common/split_scale.wgsl",
-    "common/trig.wgsl",
-    "common/x_storage.wgsl",
-    "common/x_uniform.wgsl",
-    "common/x_normed.wgsl",
-    "dot/generic.wgsl",
-    "dot/q4_0.wgsl",
-    "dot/q4_k.wgsl",
-    "dot/q6_k.wgsl",
-    "dot/q6_k_pairs.wgsl",
-    "dot/q8_0.wgsl",
-    "quant/bf16.wgsl",
-    "quant/f16.wgsl",
-    "quant/f32.wgsl",
-    "quant/q4_0.wgsl",
-    "quant/q4_1.wgsl",
-    "quant/q4_k.wgsl",
-    "quant/q5_0.wgsl",
-    "quant/q5_1.wgsl",
-    "quant/q5_k.wgsl",
-    "quant/q6_k.wgsl",
-    "quant/q8_0.wgsl",
-);
+pub use super::shader_files::FILES;
 
 /// Kernels with one variant per weight format.
 pub const QUANT_KERNELS: &[&str] = &[
@@ -109,6 +36,7 @@ pub const QUANT_KERNELS: &[&str] = &[
     "matvec",
     "moe_batch_matvec",
     "moe_down_add",
+    "moe_matmul",
     "moe_matvec",
     "moe_route_gate_up",
     "moe_router",
@@ -134,6 +62,7 @@ pub const PLAIN_KERNELS: &[&str] = &[
     "moe_add_rms_norm",
     "moe_combine",
     "moe_group",
+    "moe_sort",
     "moe_route",
     "qk_norm_rope_store",
     "repetition_penalty",

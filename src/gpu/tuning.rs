@@ -31,6 +31,10 @@ pub struct Tuning {
     /// register blocks) instead of 32 x 32 (`matmul`). Off everywhere until timed on a GPU;
     /// tested against the same reference.
     pub matmul_wide: bool,
+    /// Prefill's routed experts as tiled products over each expert's pairs (`moe_sort`, then
+    /// `moe_matmul`: 64 x 64 tiles as `matmul_wide`) instead of 4 pairs a weight decode
+    /// (`moe_group`, `moe_batch_matvec`). Off everywhere until timed on a GPU.
+    pub moe_matmul: bool,
     /// Threads of a matvec over few rows (the MoE router's 32: four workgroups), which cannot
     /// fill a GPU with `matvec_wg` threads each: 256 on GPUs summing in workgroup memory,
     /// else `matvec_wg`.
@@ -158,6 +162,7 @@ impl Tuning {
             matvec_rows: if cpu { 8 } else { 2 },
             batch_matvec: cpu,
             matmul_wide: false,
+            moe_matmul: false,
             few_rows_wg,
             row_wg: if cpu { 64 } else { 256 },
             fused_moe_norm: !cpu,
@@ -204,6 +209,7 @@ impl Tuning {
             "attention_spread_rows" => &mut self.attention_spread_rows,
             "batch_matvec" => &mut self.batch_matvec,
             "matmul_wide" => &mut self.matmul_wide,
+            "moe_matmul" => &mut self.moe_matmul,
             "fused_conv" => &mut self.fused_conv,
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_norms" => &mut self.fused_norms,

@@ -5,7 +5,7 @@ use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 
-/// Mirrors `Params` in `shaders/matmul.wgsl`.
+/// Mirrors `Params` (`shaders/common/row_span_params.wgsl`) of `matmul` and `matmul_wide`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {

@@ -7,7 +7,7 @@ use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::{ShaderSpec, SCALE_CHUNK_TYPES, X_UNIFORM_BYTES};
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 
-/// Mirrors `Params` in `shaders/matvec.wgsl` and `shaders/batch_matvec.wgsl`.
+/// Mirrors `Params` (`shaders/common/row_span_params.wgsl`) of `matvec` and `batch_matvec`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {

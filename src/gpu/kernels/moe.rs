@@ -142,19 +142,20 @@ pub fn moe_router(
     })
 }
 
-/// Mirrors `Params` in `shaders/common/expert_params.wgsl` (`moe_matvec`, `moe_batch_matvec`, `moe_down_add`).
+/// Mirrors `Params` in `shaders/common/expert_params.wgsl` (`moe_matvec`, `moe_batch_matvec`,
+/// `moe_down_add`, `moe_matmul`).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub(super) struct MatvecParams {
-    cols4: u32,           // elements per row / 4
-    rows_per_expert: u32, // rows of one expert
-    expert0: u32,         // first expert of the part
-    n_experts: u32,       // experts in the part
-    k: u32,               // slots per token
-    x_per_slot: u32,      // 1: x rows are (token, slot) pairs; 0: tokens
-    scale_base: u32,      // word offset of the part's split scales
-    expert_stride: u32,   // buffer rows from one expert to the next (2 * rows_per_expert when interleaved)
-    row_offset: u32,      // buffer row of the part's first expert (its half of a pair)
+    cols4: u32,                // elements per row / 4
+    rows_per_expert: u32,      // rows of one expert
+    expert0: u32,              // first expert of the part
+    pub(super) n_experts: u32, // experts in the part
+    k: u32,                    // slots per token
+    x_per_slot: u32,           // 1: x rows are (token, slot) pairs; 0: tokens
+    scale_base: u32,           // word offset of the part's split scales
+    expert_stride: u32,        // buffer rows from one expert to the next (2 * rows_per_expert when interleaved)
+    row_offset: u32,           // buffer row of the part's first expert (its half of a pair)
     _pad: [u32; 3],
 }
 
