@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::gpu::kernels;
 use crate::gpu::shader::GPU_TYPES;
-use crate::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, KvPrecision, Ops};
+use crate::gpu::{ContextOptions, GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, KvPrecision, Ops};
 use crate::model::{HostTensor, SharedBytes};
 use crate::quant::{self, GgmlType};
 use crate::reference::ops as reference;
@@ -50,12 +50,25 @@ pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsValue> {
         return Err(LfmError::invalid(why).context("self_test").into());
     }
     let ctx = default_context().await.map_err(|e| e.context("self_test"))?;
+    // A second device for the checks of choices this adapter's tuning does not make.
+    let mut tuned: Option<GpuContext> = None;
     let start = now_ms();
     let mut results = Vec::new();
     for (i, check) in &checks {
         let mut rng = Rng::new(SEED ^ ((*i as u64) << 32));
         let t0 = now_ms();
-        let result = run_scoped(&ctx, check, &mut rng).await;
+        if check.tuned() && tuned.is_none() {
+            let mut c = GpuContext::with_options(ContextOptions::default())
+                .await
+                .map_err(|e| LfmError::from(e).context("self_test"))?;
+            (c.tuning.matmul_wide, c.tuning.moe_matmul) = (true, true);
+            tuned = Some(c);
+        }
+        let on = match &tuned {
+            Some(c) if check.tuned() => c,
+            _ => &ctx,
+        };
+        let result = run_scoped(on, check, &mut rng).await;
         let ms = now_ms() - t0;
         results.push(match result {
             Ok(c) => json!({
@@ -105,6 +118,9 @@ enum Check {
     MatvecSplit(GgmlType),
     /// The tiled prefill product `y = x W^T` for `PREFILL` tokens.
     Matmul(GgmlType),
+    /// The same in 64 x 64 tiles (`matmul_wide`, off by default) for `WIDE_PREFILL` tokens,
+    /// on a second device whose tuning turns it on.
+    MatmulWide(GgmlType),
     Embed(GgmlType),
     /// `y = rms_norm(x) W^T` for one token, the norm taken by the matvec's own workgroups
     /// (`common/x_normed.wgsl`, what a GPU's decode runs: `Tuning::fused_norms`).
@@ -122,6 +138,7 @@ const MAT_ROWS: usize = 67;
 const MAT_COLS: usize = 512; // whole blocks of every type (K-quants: 256)
 const VOCAB: usize = 37;
 const PREFILL: usize = 37; // matmul tokens: a full 32-token tile and a partial one
+const WIDE_PREFILL: usize = 70; // matmul_wide tokens: a full 64-token tile and a partial one
 
 impl Check {
     fn all() -> Vec<Check> {
@@ -129,6 +146,7 @@ impl Check {
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matvec(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K].map(Check::MatvecSplit));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
+        all.extend([GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K].map(Check::MatmulWide));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Embed(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::F32].map(Check::MatvecNormed));
         all
@@ -144,6 +162,7 @@ impl Check {
             Check::Matvec(ty) => format!("matvec_{}", lower(ty)),
             Check::MatvecSplit(ty) => format!("matvec_{}_split", lower(ty)),
             Check::Matmul(ty) => format!("matmul_{}", lower(ty)),
+            Check::MatmulWide(ty) => format!("matmul_wide_{}", lower(ty)),
             Check::Embed(ty) => format!("embed_{}", lower(ty)),
             Check::MatvecNormed(ty) => format!("matvec_{}_normed", lower(ty)),
         }
@@ -154,17 +173,28 @@ impl Check {
             Check::RmsNorm => format!("x ({ROWS}, {HIDDEN})"),
             Check::Add | Check::Swiglu => format!("({ROWS}, {N})"),
             Check::QkNormRope => format!("q ({ROWS}, {HEADS} x {HEAD_DIM}), pos0 {POS0}"),
-            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) | Check::MatvecNormed(_) => {
+            Check::Matvec(_)
+            | Check::MatvecSplit(_)
+            | Check::Matmul(_)
+            | Check::MatmulWide(_)
+            | Check::MatvecNormed(_) => {
                 format!("W ({MAT_ROWS}, {MAT_COLS}), x ({}, {MAT_COLS})", self.tokens())
             }
             Check::Embed(_) => format!("table ({VOCAB}, {MAT_COLS}), {ROWS} ids"),
         }
     }
 
+    /// Whether the check runs on the second device, with the choices off by default on
+    /// (`matmul_wide`, `moe_matmul`).
+    fn tuned(&self) -> bool {
+        matches!(self, Check::MatmulWide(_))
+    }
+
     /// Rows of x: `PREFILL` tokens for the tiled matmul, one for a normed matvec, else `ROWS`.
     fn tokens(&self) -> usize {
         match self {
             Check::Matmul(_) => PREFILL,
+            Check::MatmulWide(_) => WIDE_PREFILL,
             Check::MatvecNormed(_) => 1,
             _ => ROWS,
         }
@@ -174,7 +204,11 @@ impl Check {
     fn tol(&self) -> f64 {
         match self {
             // Reordered sums of 512 products of magnitude ~1 (absolute rounding ~1e-5).
-            Check::Matvec(_) | Check::MatvecSplit(_) | Check::Matmul(_) | Check::MatvecNormed(_) => 1e-4,
+            Check::Matvec(_)
+            | Check::MatvecSplit(_)
+            | Check::Matmul(_)
+            | Check::MatmulWide(_)
+            | Check::MatvecNormed(_) => 1e-4,
             // A reordered sum of 1000 squares, relative to the row's mean.
             Check::RmsNorm => 1e-5,
             // Different sin/cos implementations at angles up to ~1000 radians.
@@ -235,13 +269,14 @@ impl Check {
                 reference::rope(&mut want, row, POS0, HEAD_DIM, theta);
                 (gx.read_f32(ctx).await?, want)
             }
-            Check::Matvec(ty) | Check::MatvecSplit(ty) | Check::Matmul(ty) => {
+            Check::Matvec(ty) | Check::MatvecSplit(ty) | Check::Matmul(ty) | Check::MatmulWide(ty) => {
                 let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, matches!(self, Check::MatvecSplit(_)))?;
                 let t = self.tokens();
                 let x = gauss(rng, t * MAT_COLS);
                 let gx = GpuTensor::from_f32(ctx, "x", t, MAT_COLS, &x)?;
                 let y = GpuTensor::zeros(ctx, "y", t, MAT_ROWS)?;
-                let kernel = if matches!(self, Check::Matmul(_)) { kernels::matmul } else { kernels::matvec };
+                let prefill = matches!(self, Check::Matmul(_) | Check::MatmulWide(_));
+                let kernel = if prefill { kernels::matmul } else { kernels::matvec };
                 kernel(&mut ops, &w, &gx, &y)?;
                 ops.submit();
                 (y.read_f32(ctx).await?, reference::linear(&host, &x))
