@@ -121,6 +121,10 @@ enum Check {
     /// The same in 64 x 64 tiles (`matmul_wide`, off by default) for `WIDE_PREFILL` tokens,
     /// on a second device whose tuning turns it on.
     MatmulWide(GgmlType),
+    /// The routed experts' prefill in the same tiles (`moe_sort` then `moe_matmul`, off by
+    /// default): `EXPERTS` experts of `MAT_ROWS` rows, 2 a token, `WIDE_PREFILL` tokens, on
+    /// the second device.
+    MoeMatmul(GgmlType),
     Embed(GgmlType),
     /// `y = rms_norm(x) W^T` for one token, the norm taken by the matvec's own workgroups
     /// (`common/x_normed.wgsl`, what a GPU's decode runs: `Tuning::fused_norms`).
@@ -139,6 +143,7 @@ const MAT_COLS: usize = 512; // whole blocks of every type (K-quants: 256)
 const VOCAB: usize = 37;
 const PREFILL: usize = 37; // matmul tokens: a full 32-token tile and a partial one
 const WIDE_PREFILL: usize = 70; // matmul_wide tokens: a full 64-token tile and a partial one
+const EXPERTS: usize = 3; // moe_matmul's: expert 0 in every token (two tiles), 1 and 2 alternating
 
 impl Check {
     fn all() -> Vec<Check> {
@@ -147,6 +152,7 @@ impl Check {
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K].map(Check::MatvecSplit));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K].map(Check::MatmulWide));
+        all.extend([GgmlType::Q4_0, GgmlType::Q4_K].map(Check::MoeMatmul));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Embed(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::F32].map(Check::MatvecNormed));
         all
@@ -163,6 +169,7 @@ impl Check {
             Check::MatvecSplit(ty) => format!("matvec_{}_split", lower(ty)),
             Check::Matmul(ty) => format!("matmul_{}", lower(ty)),
             Check::MatmulWide(ty) => format!("matmul_wide_{}", lower(ty)),
+            Check::MoeMatmul(ty) => format!("moe_matmul_{}", lower(ty)),
             Check::Embed(ty) => format!("embed_{}", lower(ty)),
             Check::MatvecNormed(ty) => format!("matvec_{}_normed", lower(ty)),
         }
@@ -180,6 +187,9 @@ impl Check {
             | Check::MatvecNormed(_) => {
                 format!("W ({MAT_ROWS}, {MAT_COLS}), x ({}, {MAT_COLS})", self.tokens())
             }
+            Check::MoeMatmul(_) => {
+                format!("{EXPERTS} x W ({MAT_ROWS}, {MAT_COLS}), x ({}, {MAT_COLS}), 2 experts a token", self.tokens())
+            }
             Check::Embed(_) => format!("table ({VOCAB}, {MAT_COLS}), {ROWS} ids"),
         }
     }
@@ -187,14 +197,14 @@ impl Check {
     /// Whether the check runs on the second device, with the choices off by default on
     /// (`matmul_wide`, `moe_matmul`).
     fn tuned(&self) -> bool {
-        matches!(self, Check::MatmulWide(_))
+        matches!(self, Check::MatmulWide(_) | Check::MoeMatmul(_))
     }
 
     /// Rows of x: `PREFILL` tokens for the tiled matmul, one for a normed matvec, else `ROWS`.
     fn tokens(&self) -> usize {
         match self {
             Check::Matmul(_) => PREFILL,
-            Check::MatmulWide(_) => WIDE_PREFILL,
+            Check::MatmulWide(_) | Check::MoeMatmul(_) => WIDE_PREFILL,
             Check::MatvecNormed(_) => 1,
             _ => ROWS,
         }
@@ -208,6 +218,7 @@ impl Check {
             | Check::MatvecSplit(_)
             | Check::Matmul(_)
             | Check::MatmulWide(_)
+            | Check::MoeMatmul(_)
             | Check::MatvecNormed(_) => 1e-4,
             // A reordered sum of 1000 squares, relative to the row's mean.
             Check::RmsNorm => 1e-5,
@@ -280,6 +291,28 @@ impl Check {
                 kernel(&mut ops, &w, &gx, &y)?;
                 ops.submit();
                 (y.read_f32(ctx).await?, reference::linear(&host, &x))
+            }
+            Check::MoeMatmul(ty) => {
+                let (rows, t, k) = (EXPERTS * MAT_ROWS, self.tokens(), 2);
+                let (w, host) = random_matrix(ctx, rng, ty, rows, false)?;
+                let x = gauss(rng, t * MAT_COLS);
+                let ids: Vec<u32> = (0..t * k).map(|i| if i % k == 0 { 0 } else { 1 + (i / k % 2) as u32 }).collect();
+                let selected = GpuTensor::from_u32(ctx, "selected", t, k, &ids)?;
+                let order = GpuTensor::zeros(ctx, "order", 1, kernels::moe_order_len(t * k))?;
+                let gx = GpuTensor::from_f32(ctx, "x", t, MAT_COLS, &x)?;
+                let y = GpuTensor::zeros(ctx, "y", t * k, MAT_ROWS)?;
+                kernels::moe_sort(&mut ops, &selected, EXPERTS, &order)?;
+                kernels::moe_matmul(&mut ops, &w, MAT_ROWS, &selected, &order, &gx, &y)?;
+                ops.submit();
+                // Every expert's product for every token, then each pair's expert picked out.
+                let all = reference::linear(&host, &x);
+                let want: Vec<f32> = (0..t * k)
+                    .flat_map(|p| {
+                        let at = (p / k) * rows + ids[p] as usize * MAT_ROWS;
+                        all[at..at + MAT_ROWS].to_vec()
+                    })
+                    .collect();
+                (y.read_f32(ctx).await?, want)
             }
             Check::MatvecNormed(ty) => {
                 let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, false)?;
