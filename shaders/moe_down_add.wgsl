@@ -3,10 +3,10 @@
 //   y[t] += sum over slots s of weights[t, s] * (W_e x[t, s]),   e = selected[t, s],
 // where `moe_matvec` then `moe_add_rms_norm` are two launches (the norm after it is taken by
 // the kernels that read the stream: common/x_normed.wgsl, `Tuning::fused_norms`). A workgroup
-// computes `wg_rows` rows of y (ROWS unless the host asks for fewer) for all k slots with moe_matvec's loop and sums
-// (common/dot_rows.wgsl), then adds them as moe_add_rms_norm does: slots in order from 0,
-// then y + sum. The stack lies in one buffer (the host checks). The host prepends a quant
-// helper (pipeline `moe_down_add_<type>`).
+// computes `wg_rows` rows of y (ROWS unless the host asks for fewer) for all k slots with
+// moe_matvec's loop and sums (common/dot_rows.wgsl), then adds them as moe_add_rms_norm does:
+// slots in order from 0, then y + sum. The stack lies in one buffer (the host checks). The
+// host prepends a quant helper (pipeline `moe_down_add_<type>`).
 
 #include "common/expert_params.wgsl"
 

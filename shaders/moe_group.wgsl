@@ -6,12 +6,7 @@
 // items[0].x = the item count; item i is items[1 + 2i] = (expert, pairs 1..4, 0, 0) and
 // items[2 + 2i] = its pair indices t * k + s, the unused lanes repeating the last one.
 
-struct Params {
-    n_slots: u32,   // T * k: entries of `selected`
-    n_experts: u32, // E, at most wg_size
-    _pad0: u32,
-    _pad1: u32,
-}
+#include "common/group_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> selected: array<u32>;         // (T * k) expert ids

@@ -3,10 +3,10 @@
 // e * rows_per_expert .. (e + 1) * rows_per_expert of a stacked (E * rows_per_expert, cols)
 // matrix. The routing stays on the GPU: a workgroup reads its expert from `selected`.
 // A workgroup computes `wg_rows` rows (ROWS, 8, unless the host asks for fewer) of one
-// (token, slot) like matvec (the loop is shared:
-// common/dot_rows.wgsl). The host prepends a quant helper (pipeline `moe_matvec_<type>`) and
-// issues one dispatch per GpuMatrix part (each holds whole experts); workgroups whose expert
-// lies in another part exit at once, so each expert's rows are read only where selected.
+// (token, slot) like matvec (the loop is shared: common/dot_rows.wgsl). The host prepends a
+// quant helper (pipeline `moe_matvec_<type>`) and issues one dispatch per GpuMatrix part (each
+// holds whole experts); workgroups whose expert lies in another part exit at once, so each
+// expert's rows are read only where selected.
 
 #include "common/expert_params.wgsl"
 

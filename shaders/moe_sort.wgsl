@@ -3,12 +3,7 @@
 // (E <= MAX_EXPERTS): thread e counts its pairs, the experts' firsts are an exclusive prefix
 // sum of the counts, then thread e writes its pairs in slot order.
 
-struct Params {
-    n_slots: u32,   // T * k: entries of `selected`
-    n_experts: u32, // E, at most MAX_EXPERTS
-    _pad0: u32,
-    _pad1: u32,
-}
+#include "common/group_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> selected: array<u32>;     // (T * k) expert ids

@@ -7,27 +7,12 @@
 
 mod common;
 
-use common::gpu::{assert_close, ctx, host_matrix, ids, random, run, tensor, zeros};
+use common::gpu::{assert_close, ctx, ids, random, run, stacked_experts, tensor, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::pairing::interleave_experts_within;
-use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor};
+use lfm_webgpu::gpu::GpuTensor;
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::rng::Rng;
-
-/// Stacked experts: `n_exp` of `rpe` rows of `cols`, in buffers of at most `per_part` experts.
-fn stacked(
-    c: &GpuContext,
-    rng: &mut Rng,
-    ty: GgmlType,
-    n_exp: usize,
-    rpe: usize,
-    cols: usize,
-    per_part: usize,
-) -> GpuMatrix {
-    let host = host_matrix(ty, n_exp * rpe, cols, &random(rng, n_exp * rpe * cols, 1.0));
-    let limit = (per_part * rpe) as u64 * ty.bytes_for(cols as u64).unwrap() + 4;
-    GpuMatrix::with_limit(c, "experts", ty, n_exp * rpe, cols, &host.bytes, rpe, limit).unwrap()
-}
 
 /// Every token picks k distinct experts of `n_exp`, spread unevenly (expert 0 by every token).
 fn routing(rng: &mut Rng, t: usize, k: usize, n_exp: usize) -> Vec<u32> {
@@ -57,7 +42,7 @@ fn tiled_experts_compute_what_the_per_pair_kernels_do() {
     let types = [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::F16];
     for ty in types {
         let cols = 2 * ty.block_size().max(32) + if ty.block_size() == 256 { 256 } else { 32 };
-        let w = stacked(ctx(), &mut rng, ty, n_exp, rpe, cols, 2);
+        let w = stacked_experts(ctx(), &mut rng, ty, n_exp, rpe, cols, 2);
         let selected = ids(t, k, &routing(&mut rng, t, k, n_exp));
         let order = zeros(1, kernels::moe_order_len(t * k));
         for x_rows in [t, t * k] {
@@ -71,7 +56,7 @@ fn tiled_experts_compute_what_the_per_pair_kernels_do() {
             close(&format!("moe_matmul {ty}, x of {x_rows} rows"), &got, &want);
         }
 
-        let up = stacked(ctx(), &mut rng, ty, n_exp, rpe, cols, 2);
+        let up = stacked_experts(ctx(), &mut rng, ty, n_exp, rpe, cols, 2);
         let limit = (4 * rpe) as u64 * ty.bytes_for(cols as u64).unwrap() + 4; // 2 pairs a buffer
         let (pg, pu) = interleave_experts_within(ctx(), &w, &up, rpe, limit).unwrap().expect("pairable");
         let x = tensor(t, cols, &random(&mut rng, t * cols, 1.0));

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::gpu::{ctx, host_matrix, ids, random, run, tensor, two_block_cols, zeros};
+use common::gpu::{ctx, host_matrix, ids, random, run, stacked_experts, tensor, two_block_cols, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::pairing::{interleave_experts, interleave_experts_within};
 use lfm_webgpu::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, Ops};
@@ -15,10 +15,7 @@ use lfm_webgpu::sampling::Rng;
 
 /// Stacked experts: `n_exp` of `rpe` rows each, in buffers of at most `per_part` experts.
 fn stacked(c: &GpuContext, rng: &mut Rng, ty: GgmlType, n_exp: usize, rpe: usize, per_part: usize) -> GpuMatrix {
-    let cols = two_block_cols(ty);
-    let host = host_matrix(ty, n_exp * rpe, cols, &random(rng, n_exp * rpe * cols, 1.0));
-    let limit = (per_part * rpe) as u64 * ty.bytes_for(cols as u64).unwrap() + 4;
-    GpuMatrix::with_limit(c, "experts", ty, n_exp * rpe, cols, &host.bytes, rpe, limit).unwrap()
+    stacked_experts(c, rng, ty, n_exp, rpe, two_block_cols(ty), per_part)
 }
 
 #[test]

@@ -119,10 +119,8 @@ fn moe_block(
     if !tuning.fused_router && !late_route {
         k::moe_route(ops, &m.router, &moe.expert_bias, &m.selected, &m.weights)?;
     }
-    match (grouped, tuning.moe_matmul) {
-        (true, true) => k::moe_sort(ops, &m.selected, cfg.n_experts, &m.items)?, // for moe_matmul
-        (true, false) => k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?, // for moe_batch_matvec
-        (false, _) => {}
+    if grouped {
+        k::moe_group(ops, &m.selected, cfg.n_experts, &m.items)?;
     }
     gate_up_experts(ops, grouped, late_route, moe, fe, m, input.published().x)?;
     let (down, slots) = (&moe.down_exps, m.selected.cols);
@@ -160,9 +158,6 @@ fn gate_up_experts(
         (true, false) if late_route => {
             k::moe_route_gate_up(ops, gate, up, fe, &m.router, &moe.expert_bias, selected, weights, x, y)
         }
-        (true, true) if ops.ctx().tuning.moe_matmul => {
-            k::moe_matmul_gate_up(ops, gate, up, fe, selected, &m.items, x, y)
-        }
         (true, true) => k::moe_batch_gate_up(ops, gate, up, fe, selected, &m.items, x, y),
         (true, false) => k::moe_gate_up(ops, gate, up, fe, selected, x, y),
         (false, _) => {
@@ -185,7 +180,6 @@ fn experts(
     y: &GpuTensor,
 ) -> Result<(), GpuError> {
     match grouped {
-        true if ops.ctx().tuning.moe_matmul => k::moe_matmul(ops, w, rows_per_expert, &m.selected, &m.items, x, y),
         true => k::moe_batch_matvec(ops, w, rows_per_expert, &m.selected, &m.items, x, y),
         false => k::moe_matvec(ops, w, rows_per_expert, &m.selected, x, y),
     }

@@ -87,9 +87,7 @@ impl Scratch {
                     router: z("moe.router", b, m.n_experts)?,
                     selected: GpuTensor::from_u32(ctx, "moe.selected", b, k, &vec![0; b * k])?,
                     items: {
-                        // moe_group's work items or moe_sort's order, whichever is longer.
-                        let order_rows = crate::gpu::kernels::moe_order_len(b * k).div_ceil(4);
-                        let rows = crate::gpu::kernels::moe_items_rows(b * k, m.n_experts).max(order_rows);
+                        let rows = crate::gpu::kernels::moe_items_rows(b * k, m.n_experts);
                         GpuTensor::from_u32(ctx, "moe.items", rows, 4, &vec![0; rows * 4])?
                     },
                     weights: z("moe.weights", b, k)?,

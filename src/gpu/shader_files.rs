@@ -45,6 +45,7 @@ shader_files!(
     "common/dot_rows.wgsl",
     "common/expert_order.wgsl",
     "common/expert_params.wgsl",
+    "common/group_params.wgsl",
     "common/reduce_shared.wgsl",
     "common/reduce_subgroup.wgsl",
     "common/route_scores.wgsl",

@@ -40,6 +40,7 @@
 
 mod blob;
 mod chat;
+mod comparison;
 mod device;
 mod error;
 mod fetch;

@@ -19,6 +19,7 @@ use crate::quant::{self, GgmlType};
 use crate::reference::ops as reference;
 use crate::rng::Rng;
 
+use super::comparison::Comparison;
 use super::error::LfmError;
 use super::{default_context, now_ms, to_js};
 
@@ -370,33 +371,4 @@ fn random_matrix(
         bytes: SharedBytes::new(Arc::new(bytes)),
     };
     Ok((w, host))
-}
-
-/// The worst element of a GPU result against the reference.
-struct Comparison {
-    /// `|gpu - ref| / (1 + |ref|)` at `index` (infinite for a length mismatch or a NaN).
-    max_err: f32,
-    index: usize,
-    gpu: f32,
-    reference: f32,
-}
-
-impl Comparison {
-    fn of(gpu: &[f32], want: &[f32]) -> Comparison {
-        let mut worst = Comparison { max_err: 0.0, index: 0, gpu: 0.0, reference: 0.0 };
-        if gpu.len() != want.len() {
-            worst.max_err = f32::INFINITY;
-            return worst;
-        }
-        for (i, (&g, &r)) in gpu.iter().zip(want).enumerate() {
-            let err = (g - r).abs() / (1.0 + r.abs());
-            if err.is_nan() {
-                return Comparison { max_err: f32::INFINITY, index: i, gpu: g, reference: r };
-            }
-            if err > worst.max_err {
-                worst = Comparison { max_err: err, index: i, gpu: g, reference: r };
-            }
-        }
-        worst
-    }
 }

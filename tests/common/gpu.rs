@@ -53,6 +53,23 @@ pub fn host_matrix(ty: GgmlType, rows: usize, cols: usize, values: &[f32]) -> Ho
     HostTensor { name: "w".into(), ty, dims: vec![cols as u64, rows as u64], bytes: SharedBytes::new(Arc::new(bytes)) }
 }
 
+/// Stacked experts: `n_exp` of `rpe` rows of `cols` seeded random values quantized to `ty`,
+/// in buffers of at most `per_part` experts.
+#[allow(dead_code)] // not every test binary uses it
+pub fn stacked_experts(
+    c: &GpuContext,
+    rng: &mut Rng,
+    ty: GgmlType,
+    n_exp: usize,
+    rpe: usize,
+    cols: usize,
+    per_part: usize,
+) -> GpuMatrix {
+    let host = host_matrix(ty, n_exp * rpe, cols, &random(rng, n_exp * rpe * cols, 1.0));
+    let limit = (per_part * rpe) as u64 * ty.bytes_for(cols as u64).unwrap() + 4;
+    GpuMatrix::with_limit(c, "experts", ty, n_exp * rpe, cols, &host.bytes, rpe, limit).unwrap()
+}
+
 /// `t` on the GPU, within the device's binding limits.
 pub fn upload(t: &HostTensor) -> GpuMatrix {
     GpuMatrix::from_host(ctx(), t, 1).expect("upload")

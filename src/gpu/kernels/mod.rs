@@ -37,9 +37,11 @@ pub use matvec::{
     batch_matvec, batch_matvec_rows, gate_up, matvec, matvec_add, matvec_normed, matvec_rows, reads_x_uniform,
 };
 pub use moe::{moe_combine, moe_gate_up, moe_matvec, moe_route, moe_router, MAX_EXPERTS};
-pub use moe_batch::{moe_batch_gate_up, moe_batch_matvec, moe_group, moe_items_rows, moe_max_items};
+pub use moe_batch::{
+    moe_batch_gate_up, moe_batch_matvec, moe_group, moe_items_rows, moe_max_items, moe_order_len, moe_sort,
+};
 pub use moe_down_add::{fits as moe_down_add_fits, moe_down_add};
-pub use moe_matmul::{moe_matmul, moe_matmul_gate_up, moe_order_len, moe_sort};
+pub use moe_matmul::{moe_matmul, moe_matmul_gate_up};
 pub use moe_route_gate_up::moe_route_gate_up;
 pub use qk_norm_rope_store::qk_norm_rope_store;
 pub use repetition_penalty::repetition_penalty;

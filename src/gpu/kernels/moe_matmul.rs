@@ -1,77 +1,26 @@
 //! Mixture-of-experts prefill as tiled matrix products (`Tuning::moe_matmul`): the step's
 //! (token, slot) pairs are sorted by expert on the GPU (`moe_sort`), then each expert's pairs
 //! are the tokens of 64 x 64 tiles (`moe_matmul`, `matmul_wide`'s tile), so a routed expert's
-//! weights are decoded once per 64 of its pairs. Drop-in for `moe_group` +
-//! `moe_batch_matvec`:
+//! weights are decoded once per 64 of its pairs. `moe_group` and the `moe_batch_*` kernels
+//! take this path where the tuning says so; directly:
 //!
 //! ```text
 //! moe_sort(ops, &s.selected, E, &s.items);                                  // pairs by expert
 //! moe_matmul(ops, &m.down_exps, h, &s.selected, &s.items, &s.hidden, &s.down); // (T * k, H)
 //! ```
 
-use bytemuck::{Pod, Zeroable};
-
-use super::moe::{check_pair, expert_parts};
+use super::moe::{check_pair, expert_parts, MAX_EXPERTS};
+use super::moe_batch::check_order;
 use super::to_u32;
 use crate::gpu::ops::Dispatch;
 use crate::gpu::shader::ShaderSpec;
 use crate::gpu::{GpuError, GpuMatrix, GpuTensor, Ops};
 
-/// Experts `moe_sort` takes (`MAX_EXPERTS` in `shaders/common/expert_order.wgsl`: a thread
-/// each) and the header of the order it writes.
-const SORT_EXPERTS: usize = 64;
-const ORDER_PAIRS: usize = 2 * SORT_EXPERTS;
 /// Pairs and weight rows of a `moe_matmul` tile (`TILE` in the shader).
 const TILE: usize = 64;
 
-/// Mirrors `Params` in `shaders/moe_sort.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct SortParams {
-    n_slots: u32,   // T * k
-    n_experts: u32, // E
-    _pad: [u32; 2],
-}
-
-/// u32 values of the order [`moe_sort`] writes for `n_slots` pairs.
-pub fn moe_order_len(n_slots: usize) -> usize {
-    ORDER_PAIRS + n_slots
-}
-
-fn check_order(what: &str, order: &GpuTensor, n_slots: usize) -> Result<(), GpuError> {
-    if order.len() < moe_order_len(n_slots) {
-        return Err(GpuError::Shape(format!(
-            "{what}: an order of {} values, needs {}",
-            order.len(),
-            moe_order_len(n_slots)
-        )));
-    }
-    Ok(())
-}
-
-/// Sorts the pairs of `selected` by expert (layout in `shaders/common/expert_order.wgsl`).
-/// - selected: (T, k) u32 expert ids < n_experts
-/// - order: at least [`moe_order_len`] u32 (any shape)
-pub fn moe_sort(ops: &mut Ops<'_>, selected: &GpuTensor, n_experts: usize, order: &GpuTensor) -> Result<(), GpuError> {
-    let n_slots = selected.len();
-    if n_experts == 0 || n_experts > SORT_EXPERTS {
-        return Err(GpuError::Shape(format!("moe_sort: {n_experts} experts (at most {SORT_EXPERTS})")));
-    }
-    check_order("moe_sort", order, n_slots)?;
-    let params = SortParams { n_slots: to_u32(n_slots, "moe_sort")?, n_experts: n_experts as u32, _pad: [0; 2] };
-    ops.dispatch(Dispatch {
-        spec: ShaderSpec::plain("moe_sort"),
-        constants: &[],
-        params: bytemuck::bytes_of(&params),
-        storage: &[&selected.buffer, &order.buffer],
-        wide: None,
-        x_norm: None,
-        workgroups: [1, 1, 1],
-    })
-}
-
 /// `y[ts] = W_e x[t]` (or `x[ts]`) for every pair ts of every expert e, in tiles of the
-/// expert's pairs; `order` from [`moe_sort`] of the same `selected`.
+/// expert's pairs; `order` from [`super::moe_sort`] of the same `selected`.
 /// - w: (E * rows_per_expert, C), each expert inside one part
 /// - selected: (T, k), for the shape
 /// - x: (T, C) or (T * k, C)
@@ -104,8 +53,10 @@ pub fn moe_matmul_gate_up(
     dispatch_tiles("moe_matmul_gate_up", ops, gate, rows_per_expert, selected, order, x, y, true)
 }
 
+/// Records `moe_matmul` over each part of `w` (`gate_up`: `w` is the gate half of an
+/// interleaved pair, checked by the caller).
 #[allow(clippy::too_many_arguments)]
-fn dispatch_tiles(
+pub(super) fn dispatch_tiles(
     what: &str,
     ops: &mut Ops<'_>,
     w: &GpuMatrix,
@@ -118,8 +69,8 @@ fn dispatch_tiles(
 ) -> Result<(), GpuError> {
     let (t, _) = selected.shape();
     check_order(what, order, selected.len())?;
-    if w.rows / rows_per_expert.max(1) > SORT_EXPERTS {
-        return Err(GpuError::Shape(format!("{what}: more than {SORT_EXPERTS} experts")));
+    if w.rows / rows_per_expert.max(1) > MAX_EXPERTS {
+        return Err(GpuError::Shape(format!("{what}: more than {MAX_EXPERTS} experts")));
     }
     let outs = if gate_up { TILE / 2 } else { TILE }; // rows of y a tile writes
     let row_tiles = to_u32(rows_per_expert.div_ceil(outs), what)?;
