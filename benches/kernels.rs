@@ -21,14 +21,16 @@
 //! `LFM_BENCH_AB="scale_chunks=0 ..."` instead compares the matvec of each type under the
 //! adapter's tuning (A) and under that `LFM_TUNING` setting (B, a second context): 8 rounds
 //! alternating A and B in one process, medians printed: how this machine, whose timings drift
-//! by a third between runs, tells a 5 % change.
+//! by a third between runs, tells a 5 % change. `LFM_BENCH_AB_SHADERS=<dir>` (with or
+//! without `LFM_BENCH_AB`) builds B's pipelines from that `LFM_SHADER_DIR` instead: a shader
+//! edit against the built-in shaders, interleaved the same way.
 //!
 //! Without `--bench` (`cargo test --all-targets` runs bench targets that way) it only checks,
 //! on small matrices, that every measurement runs and yields a finite rate.
 
 use std::sync::Arc;
 
-use lfm_webgpu::gpu::{bench, kernels, profile, GpuContext, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::gpu::{bench, kernels, profile, GpuContext, GpuMatrix, GpuTensor, Ops, TextureCopies};
 use lfm_webgpu::model::{HostTensor, SharedBytes};
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::rng::Rng;
@@ -60,14 +62,16 @@ fn main() {
     let names = if args.is_empty() { vec!["q4_0".into(), "q4_k".into(), "q6_k".into(), "q8_0".into()] } else { args };
     let ctx = GpuContext::new_blocking().expect("a GPU adapter");
     println!("adapter: {} ({:?})", ctx.adapter_info.name, ctx.adapter_info.backend);
-    if let Ok(b_tuning) = std::env::var("LFM_BENCH_AB") {
+    let b_shaders = std::env::var_os("LFM_BENCH_AB_SHADERS");
+    if std::env::var("LFM_BENCH_AB").is_ok() || b_shaders.is_some() {
+        let b_tuning = std::env::var("LFM_BENCH_AB").unwrap_or_default();
         // SAFETY: single-threaded here; the variable is read only while making context B.
         unsafe { std::env::set_var("LFM_TUNING", &b_tuning) };
         let b = GpuContext::new_blocking().expect("a second context");
         unsafe { std::env::remove_var("LFM_TUNING") };
-        println!("A: the adapter's tuning; B: LFM_TUNING=\"{b_tuning}\"");
+        println!("A: the adapter's tuning; B: LFM_TUNING=\"{b_tuning}\", shaders from {b_shaders:?}");
         for ty in types(&names) {
-            compare_matvec(&ctx, &b, ty, &size);
+            compare_matvec(&ctx, &b, ty, &size, b_shaders.as_deref());
         }
         return;
     }
@@ -128,7 +132,17 @@ fn upload_copies(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> 
         bytes: SharedBytes::new(Arc::new(bytes)),
     };
     let copies = (total_bytes / host.bytes.len()).max(1);
-    (0..copies).map(|_| GpuMatrix::from_host(ctx, &host, 1).expect("upload")).collect()
+    let mut textures = TextureCopies::default();
+    (0..copies)
+        .map(|_| {
+            let mut m = GpuMatrix::from_host(ctx, &host, 1).expect("upload");
+            // As a model's matrices are on this adapter.
+            if ctx.tuning.weight_textures {
+                m.to_textures(ctx, &mut textures).expect("textures");
+            }
+            m
+        })
+        .collect()
 }
 
 /// `ty`'s copies uploaded to `ctx`, and a matvec's x and y there.
@@ -141,9 +155,22 @@ fn matvec_setup(ctx: &GpuContext, ty: GgmlType, size: &Size) -> (Vec<GpuMatrix>,
 }
 
 /// `LFM_BENCH_AB`: the matvec rate of `ty` in contexts `a` and `b`, 8 rounds alternating which
-/// goes first; medians, and the largest difference of their outputs.
-fn compare_matvec(a: &GpuContext, b: &GpuContext, ty: GgmlType, size: &Size) {
+/// goes first; medians, and the largest difference of their outputs. B's pipelines are built
+/// from `b_shaders` where given (`LFM_SHADER_DIR` is read when a pipeline is built, and each
+/// context keeps its pipelines).
+fn compare_matvec(a: &GpuContext, b: &GpuContext, ty: GgmlType, size: &Size, b_shaders: Option<&std::ffi::OsStr>) {
     let sides = [(a, matvec_setup(a, ty, size)), (b, matvec_setup(b, ty, size))];
+    for (side, (ctx, (mats, x, y))) in sides.iter().enumerate() {
+        // SAFETY: single-threaded here.
+        match b_shaders.filter(|_| side == 1) {
+            Some(dir) => unsafe { std::env::set_var("LFM_SHADER_DIR", dir) },
+            None => unsafe { std::env::remove_var("LFM_SHADER_DIR") },
+        }
+        let mut ops = Ops::new(ctx);
+        kernels::matvec(&mut ops, &mats[0], x, y).unwrap();
+        ops.submit();
+    }
+    unsafe { std::env::remove_var("LFM_SHADER_DIR") };
     let bytes: u64 = sides[0].1 .0.iter().map(GpuMatrix::bytes).sum();
     let mut rates = [Vec::new(), Vec::new()];
     for round in 0..8 {
@@ -164,7 +191,9 @@ fn compare_matvec(a: &GpuContext, b: &GpuContext, ty: GgmlType, size: &Size) {
         r[r.len() / 2]
     };
     let (ma, mb) = (median(&mut rates[0]), median(&mut rates[1]));
-    assert!(ma.is_finite() && mb.is_finite() && diff.is_finite(), "{ty}: rates {ma} {mb}, difference {diff}");
+    // A timing-only shader variant (`LFM_BENCH_AB_SHADERS`) may compute nonsense.
+    let diff_ok = diff.is_finite() || b_shaders.is_some();
+    assert!(ma.is_finite() && mb.is_finite() && diff_ok, "{ty}: rates {ma} {mb}, difference {diff}");
     println!(
         "{:>5} matvec: A {ma:.2} GB/s, B {mb:.2} GB/s (B/A {:.3}; outputs differ by at most {diff:e})",
         ty.name(),

@@ -16,7 +16,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;           // in_proj, (3H, cols) in GpuMatrix layout, one part
+// binding 1: the weights, in_proj, (3H, cols) in GpuMatrix layout, one part (a storage buffer or a texture)
+#include "common/weights.wgsl"
 // binding 2: x, (1, cols / 4): storage, uniform on CPU adapters, or normed by the workgroup (common/x_normed.wgsl)
 #include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read> kernel: array<f32>;      // (H, L), tap L-1 on the current token

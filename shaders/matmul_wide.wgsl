@@ -8,7 +8,8 @@
 #include "common/row_span_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;       // one part: (part_rows, cols) in GpuMatrix layout
+// binding 1: the weights, one part: (part_rows, cols) in GpuMatrix layout (a storage buffer or a texture)
+#include "common/weights.wgsl"
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>; // (T, cols / 4)
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // (T, y_stride)
 

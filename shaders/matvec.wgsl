@@ -11,7 +11,8 @@
 #include "common/row_span_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;       // one part: (part_rows, cols) in GpuMatrix layout
+// binding 1: the weights, one part: (part_rows, cols) in GpuMatrix layout (a storage buffer or a texture)
+#include "common/weights.wgsl"
 // binding 2: x, (T, cols / 4): storage, uniform on CPU adapters, or normed by the workgroup
 // (common/x_normed.wgsl; the host chooses)
 #include "common/x_vectors.wgsl"

@@ -10,7 +10,8 @@
 #include "common/expert_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;           // one part: (n_experts * rows_per_expert, cols) in GpuMatrix layout
+// binding 1: the weights, one part: (n_experts * rows_per_expert, cols) in GpuMatrix layout (a storage buffer or a texture)
+#include "common/weights.wgsl"
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;     // (T, cols / 4) or (T * k, cols / 4)
 @group(0) @binding(3) var<storage, read> items: array<vec4<u32>>; // (1 + 2 * max items, 4) from moe_group
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;     // (T * k, rows_per_expert)

@@ -11,7 +11,8 @@
 #include "common/expert_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;        // (E * rows_per_expert, cols) in GpuMatrix layout, one part
+// binding 1: the weights, (E * rows_per_expert, cols) in GpuMatrix layout, one part (a storage buffer or a texture)
+#include "common/weights.wgsl"
 // binding 2: x, the experts' hidden vectors, (T * k, cols / 4): storage, or uniform on CPU adapters
 #include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read> selected: array<u32>; // (T, k) expert ids

@@ -11,7 +11,8 @@
 #include "common/expert_params.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;        // one part: (n_experts * rows_per_expert, cols) in GpuMatrix layout
+// binding 1: the weights, one part: (n_experts * rows_per_expert, cols) in GpuMatrix layout (a storage buffer or a texture)
+#include "common/weights.wgsl"
 // binding 2: x, (T, cols / 4) or (T * k, cols / 4): storage, or uniform on CPU adapters
 #include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read> selected: array<u32>; // (T, k) expert ids

@@ -29,7 +29,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;              // one part: interleaved [gate_e | up_e] in GpuMatrix layout
+// binding 1: the weights, one part: interleaved [gate_e | up_e] in GpuMatrix layout (a storage buffer or a texture)
+#include "common/weights.wgsl"
 // binding 2: x, (T, cols / 4): storage, or uniform on CPU adapters
 #include "common/x_vectors.wgsl"
 @group(0) @binding(3) var<storage, read> logits: array<f32>;         // (T, E) router logits

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::gpu::{ctx, gpu_like_ctx, host_matrix, random, run_on, two_block_cols, use_gpu_tuning, zeros};
+use common::gpu::{as_tuned, ctx, gpu_like_ctx, host_matrix, random, run_on, two_block_cols, use_gpu_tuning, zeros};
 use lfm_webgpu::gpu::{kernels, GpuContext, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::rng::Rng;
@@ -18,7 +18,7 @@ fn check(c: &GpuContext, seed: u64, ty: GgmlType, h: usize, taps: usize) {
     let zeros = |rows, cols| GpuTensor::zeros(c, "zeros", rows, cols).unwrap();
     let cols = two_block_cols(ty);
     let host = host_matrix(ty, 3 * h, cols, &random(&mut rng, 3 * h * cols, 1.0));
-    let in_proj = GpuMatrix::from_host(c, &host, 1).unwrap();
+    let in_proj = as_tuned(c, GpuMatrix::from_host(c, &host, 1).unwrap());
     let kernel = tensor(h, taps, &random(&mut rng, h * taps, 1.0));
     let state0 = random(&mut rng, (taps - 1) * h, 1.0);
     let (state_a, state_b) = (tensor(taps - 1, h, &state0), tensor(taps - 1, h, &state0));
@@ -71,7 +71,7 @@ fn conv_in_proj_refuses_what_it_cannot_take() {
     let mut rng = Rng::new(81);
     let (h, cols) = (8, 64);
     let host = host_matrix(GgmlType::Q8_0, 3 * h, cols, &random(&mut rng, 3 * h * cols, 1.0));
-    let one = GpuMatrix::from_host(ctx(), &host, 1).unwrap();
+    let one = as_tuned(ctx(), GpuMatrix::from_host(ctx(), &host, 1).unwrap());
     let bytes_per_row = GgmlType::Q8_0.bytes_for(cols as u64).unwrap();
     let split =
         GpuMatrix::with_limit(ctx(), "in_proj", GgmlType::Q8_0, 3 * h, cols, &host.bytes, 1, 10 * bytes_per_row)

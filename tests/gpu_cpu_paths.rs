@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::gpu::{assert_close, host_matrix, matvec_tolerance, random};
+use common::gpu::{as_tuned, assert_close, host_matrix, matvec_tolerance, random};
 use lfm_webgpu::gpu::{kernels, GpuContext, GpuMatrix, GpuTensor, Ops};
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::reference::ops as reference;
@@ -44,7 +44,7 @@ fn matvec_reads_vectors_through_the_uniform_window_only_where_they_fit() {
             let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
             let x = random(&mut rng, t * cols, 1.0);
             let (want, tol) = (reference::matmul(&w, 0, rows, &x), matvec_tolerance(&w, 0, rows, &x));
-            let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
+            let gw = as_tuned(&own, GpuMatrix::from_host(&own, &w, 1).unwrap());
             let gx = GpuTensor::from_f32(&own, "x", t, cols, &x).unwrap();
             let y = GpuTensor::zeros(&own, "y", t, rows).unwrap();
             let ops = Ops::new(&own);
@@ -82,7 +82,7 @@ fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
         }
         for chunks in [true, false] {
             let own = cpu_context(true, chunks);
-            let gw = GpuMatrix::from_host(&own, &w, 1).unwrap();
+            let gw = as_tuned(&own, GpuMatrix::from_host(&own, &w, 1).unwrap());
             for t in [1, 3] {
                 let xt = &x[..t * cols];
                 let (want, tol) = (reference::matmul(&w, 0, rows, xt), matvec_tolerance(&w, 0, rows, xt));
@@ -91,8 +91,10 @@ fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
                 let got = read(&own, &y, |ops| kernels::matvec(ops, &gw, &gx, &y).unwrap());
                 assert_close(&format!("matvec {ty} {t} x {cols}, chunks {chunks}"), &got, &want, |i, _| tol[i]);
             }
-            let ge =
-                GpuMatrix::new_grouped(&own, "experts", experts.ty, n_exp * rpe, cols, &experts.bytes, rpe).unwrap();
+            let ge = as_tuned(
+                &own,
+                GpuMatrix::new_grouped(&own, "experts", experts.ty, n_exp * rpe, cols, &experts.bytes, rpe).unwrap(),
+            );
             let gx = GpuTensor::from_f32(&own, "x", 3, cols, &x).unwrap();
             let sel = ids_in(&own, &selected);
             let y = GpuTensor::zeros(&own, "y", selected.len(), rpe).unwrap();

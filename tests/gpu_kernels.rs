@@ -8,7 +8,8 @@
 mod common;
 
 use common::gpu::{
-    assert_close, ctx, host_matrix, ids, matvec_tolerance, random, run, tensor, upload, validate_with_naga, zeros,
+    as_tuned, assert_close, ctx, host_matrix, ids, matvec_tolerance, random, run, tensor, upload, validate_with_naga,
+    zeros,
 };
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::layout::{self, GpuFormat};
@@ -222,7 +223,7 @@ fn check_rows_from_5(c: &GpuContext, rng: &mut Rng, ty: GgmlType, kernel: Linear
     let x = random(rng, t * cols, 1.0);
     let want = reference::matmul(&w, 5, rows - 5, &x);
     let tol = matvec_tolerance(&w, 5, rows - 5, &x);
-    let gw = GpuMatrix::from_host(c, &w, 1).unwrap();
+    let gw = as_tuned(c, GpuMatrix::from_host(c, &w, 1).unwrap());
     let gx = GpuTensor::from_f32(c, "x", t, cols, &x).unwrap();
     let y = GpuTensor::zeros(c, "y", t, rows - 5).unwrap();
     let mut ops = Ops::new(c);
@@ -288,6 +289,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             attention_workgroups: if loop_guards { 32 } else { 2048 },
             group_experts: !loop_guards,
             scale_chunks: loop_guards,
+            weight_textures: loop_guards,
             shader,
         };
         for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::F16] {
@@ -330,9 +332,10 @@ fn matrices_split_across_buffers_compute_the_same() {
         let rows = experts * per;
         let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
         let limit = 2 * per as u64 * w.ty.bytes_for(cols as u64).unwrap() + 4;
-        let gw = GpuMatrix::with_limit(ctx(), "experts", ty, rows, cols, &w.bytes, per, limit).unwrap();
+        let gw =
+            as_tuned(ctx(), GpuMatrix::with_limit(ctx(), "experts", ty, rows, cols, &w.bytes, per, limit).unwrap());
         assert_eq!(gw.parts.len(), 3, "{ty}: parts");
-        assert!(gw.parts.iter().all(|p| p.first_row % per == 0 && p.buffer.size() <= limit));
+        assert!(gw.parts.iter().all(|p| p.first_row % per == 0 && p.bytes <= limit));
 
         let x = random(&mut rng, 2 * cols, 1.0);
         let gx = tensor(2, cols, &x);

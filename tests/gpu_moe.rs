@@ -8,7 +8,7 @@ mod common;
 use std::time::Instant;
 
 use common::gpu::{
-    assert_close, ctx, host_matrix, ids, random, run, submit, tensor, upload, validate_with_naga, zeros,
+    as_tuned, assert_close, ctx, host_matrix, ids, random, run, submit, tensor, upload, validate_with_naga, zeros,
 };
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::shader::{ShaderSpec, GPU_TYPES};
@@ -129,7 +129,10 @@ impl GpuMoe {
     /// Uploads `m`, with parts of at most `max_part` bytes (experts whole).
     fn upload(m: &HostMoe, max_part: u64) -> GpuMoe {
         let up = |t: &HostTensor, per| {
-            GpuMatrix::with_limit(ctx(), "experts", t.ty, t.rows(), t.cols(), &t.bytes, per, max_part).unwrap()
+            as_tuned(
+                ctx(),
+                GpuMatrix::with_limit(ctx(), "experts", t.ty, t.rows(), t.cols(), &t.bytes, per, max_part).unwrap(),
+            )
         };
         GpuMoe {
             h: m.h,
@@ -275,7 +278,8 @@ fn unselected_experts_do_not_reach_the_output() {
         }
     }
     let w = host_matrix(GgmlType::F16, n_exp * rpe, cols, &values);
-    let gw = GpuMatrix::new_grouped(ctx(), "experts", w.ty, w.rows(), w.cols(), &w.bytes, rpe).unwrap();
+    let gw =
+        as_tuned(ctx(), GpuMatrix::new_grouped(ctx(), "experts", w.ty, w.rows(), w.cols(), &w.bytes, rpe).unwrap());
     let x = random(&mut rng, 2 * cols, 1.0);
     let (sel, gx) = (ids(2, 2, &[5, 2, 2, 99]), tensor(2, cols, &x));
     let mut want = Vec::new();

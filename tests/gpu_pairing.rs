@@ -9,7 +9,7 @@ mod common;
 use common::gpu::{ctx, host_matrix, ids, random, run, stacked_experts, tensor, two_block_cols, zeros};
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::pairing::{interleave_experts, interleave_experts_within};
-use lfm_webgpu::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::gpu::{GpuContext, GpuError, GpuMatrix, GpuTensor, Ops, TextureCopies};
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::sampling::Rng;
 
@@ -31,7 +31,7 @@ fn interleaved_experts_compute_what_they_did_apart() {
         let (pg, pu) = interleave_experts_within(ctx(), &gate, &up, rpe, limit).unwrap().expect("pairable");
         assert!(pg.pairs_with(&pu) && !pu.pairs_with(&pg) && !gate.pairs_with(&up), "{ty}");
         assert_eq!(pg.parts.len(), 4, "{ty}: 7 pairs in buffers of 2");
-        assert_eq!(pg.bytes() + pu.bytes(), pg.parts.iter().map(|p| p.buffer.size()).sum::<u64>(), "{ty}");
+        assert_eq!(pg.bytes() + pu.bytes(), pg.parts.iter().map(|p| p.buffer().unwrap().size()).sum::<u64>(), "{ty}");
 
         let x = tensor(t, gate.cols, &random(&mut rng, t * gate.cols, 1.0));
         let selected = ids(t, k, &[6, 0, 3, 3, 9, 5]);
@@ -123,6 +123,15 @@ fn a_dense_mlps_gate_and_up_paired_compute_what_they_did_apart() {
             assert_eq!(ops.dispatch_count(), 1);
         });
         assert_eq!(got, apart, "{ty}: gate_up");
+        // Moved into textures (as CPU adapters hold a model), the halves share one texture
+        // and compute the same.
+        let mut copies = TextureCopies::default();
+        let (mut tg, mut tu) = interleave_experts(ctx(), &gate, &up, f).unwrap().expect("pairable");
+        tg.to_textures(ctx(), &mut copies).unwrap();
+        tu.to_textures(ctx(), &mut copies).unwrap();
+        assert!(tg.parts[0].is_texture() && tg.pairs_with(&tu), "{ty}: one texture for the pair");
+        let fused = zeros(t, f);
+        assert_eq!(run(&fused, |ops| kernels::gate_up(ops, &tg, &tu, &x, None, &fused).unwrap()), apart, "{ty}");
         let mut ops = Ops::new(ctx());
         assert!(kernels::gate_up(&mut ops, &pu, &pg, &x, None, &fused).is_err(), "{ty}: halves in the wrong order");
         assert!(kernels::gate_up(&mut ops, &gate, &up, &x, None, &fused).is_err(), "{ty}: not paired");

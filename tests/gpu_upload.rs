@@ -1,7 +1,8 @@
 //! Uploading weights a chunk of rows at a time ([`GpuMatrix::allocate`] +
 //! [`MatrixUpload::write_rows`], [`GpuModel::begin_upload`]) gives exactly the buffers of a
 //! one-shot upload ([`layout::repack`] of each part's rows), whatever the chunk sizes and
-//! order, for every GPU format, with parts cut at awkward rows.
+//! order, for every GPU format, with parts cut at awkward rows; and moving a matrix into
+//! textures ([`GpuMatrix::to_textures`]) keeps those bytes.
 
 mod common;
 
@@ -12,7 +13,7 @@ use lfm_webgpu::gguf::TensorInfo;
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::layout::{self, GpuFormat, PartWriter};
 use lfm_webgpu::gpu::shader::GPU_TYPES;
-use lfm_webgpu::gpu::{GpuMatrix, GpuModel, TensorRole, Uploaded};
+use lfm_webgpu::gpu::{GpuMatrix, GpuModel, TensorRole, TextureCopies, Uploaded};
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::reference::ops as reference;
 use lfm_webgpu::rng::Rng;
@@ -89,11 +90,7 @@ fn part_writer_writes_exactly_what_repack_makes() {
 
 /// The bytes of every part of `m`, read back.
 fn part_bytes(m: &GpuMatrix) -> Vec<Vec<u8>> {
-    let read = |p: &lfm_webgpu::gpu::MatrixPart| {
-        let words = ctx().read_u32_blocking(&p.buffer, (p.buffer.size() / 4) as usize).unwrap();
-        bytemuck::cast_slice::<u32, u8>(&words).to_vec()
-    };
-    m.parts.iter().map(read).collect()
+    m.parts.iter().map(|p| p.read_bytes_blocking(ctx()).unwrap()).collect()
 }
 
 #[test]
@@ -217,5 +214,49 @@ fn tensors_uploaded_in_chunks_equal_whole_uploads() {
         upload.write_rows(ctx(), 0, &host.bytes[..row_bytes]).unwrap();
         let err = upload.finish(ctx()).err().expect("rows missing").to_string();
         assert!(err.contains(&format!("rows 1..{rows} of {rows} were not written")), "{err}");
+    }
+}
+
+#[test]
+fn matrices_moved_into_textures_hold_the_same_bytes_and_compute_the_same() {
+    let mut rng = Rng::new(44);
+    // Part sizes around a texel and a texture row (4096 texels): Q4_0 and Q8_0 parts end in
+    // a part-texel of scales (4, 8 or 12 bytes past the last whole texel); F32 rows of 1 KiB
+    // make 70 rows 1.1 texture rows; a 3-part split of Q8_0 rows across 2 texture rows each.
+    let cases = [
+        (GgmlType::Q4_0, 1, 1, None),
+        (GgmlType::Q4_0, 1, 5, None),
+        (GgmlType::Q8_0, 3, 1, None),
+        (GgmlType::Q8_0, 1, 3, None),
+        (GgmlType::F32, 1, 1, None),
+        (GgmlType::F32, 70, 64, None),
+        (GgmlType::Q4_K, 9, 1, None),
+        (GgmlType::Q6_K, 5, 3, None),
+        (GgmlType::Q8_0, 100, 37, Some(40)),
+    ];
+    for (ty, rows, blocks, rows_per_part) in cases {
+        let cols = cols(ty, blocks);
+        let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
+        let fmt = GpuFormat::of(ty).unwrap();
+        let limit = rows_per_part.map_or(u64::MAX, |n| fmt.part_bytes(n, cols) + 2);
+        let buffers = GpuMatrix::with_limit(ctx(), "w", ty, rows, cols, &w.bytes, 1, limit).unwrap();
+        let mut textures = GpuMatrix::with_limit(ctx(), "w", ty, rows, cols, &w.bytes, 1, limit).unwrap();
+        textures.to_textures(ctx(), &mut TextureCopies::default()).unwrap();
+        let what = format!("{ty}, {rows} rows of {blocks} blocks");
+        assert!(textures.parts.iter().all(|p| p.is_texture()), "{what}: moved");
+        assert_eq!(textures.parts.len(), rows_per_part.map_or(1, |n| rows.div_ceil(n)), "{what}: parts");
+        assert_eq!(textures.bytes(), buffers.bytes(), "{what}: bytes");
+        assert!(part_bytes(&textures) == part_bytes(&buffers), "{what}: bytes read back differ");
+        let x = random(&mut rng, 2 * cols, 1.0);
+        let gx = tensor(2, cols, &x);
+        let product = |m: &GpuMatrix, batch: bool| {
+            let y = zeros(2, rows);
+            run(&y, |ops| {
+                if batch { kernels::batch_matvec(ops, m, &gx, &y) } else { kernels::matvec(ops, m, &gx, &y) }.unwrap()
+            })
+        };
+        for batch in [false, true] {
+            assert_eq!(product(&textures, batch), product(&buffers, batch), "{what}: batch {batch}");
+        }
     }
 }

@@ -22,5 +22,5 @@ fn kscale_min_of(sc: vec3<u32>, sb: u32) -> vec2<f32> {
 
 // (scale, min) of sub-block `sb` of the block whose first word is `base`.
 fn kscale_min(base: u32, sb: u32) -> vec2<f32> {
-    return kscale_min_of(vec3<u32>(w[base + 1u], w[base + 2u], w[base + 3u]), sb);
+    return kscale_min_of(vec3<u32>(w_word(base + 1u), w_word(base + 2u), w_word(base + 3u)), sb);
 }

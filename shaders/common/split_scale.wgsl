@@ -4,5 +4,5 @@
 // starting at word `params.scale_base` (the including shader's uniform).
 
 fn block_scale(blk: u32) -> f32 {
-    return unpack2x16float(w[params.scale_base + (blk >> 1u)])[blk & 1u];
+    return unpack2x16float(w_word(params.scale_base + (blk >> 1u)))[blk & 1u];
 }

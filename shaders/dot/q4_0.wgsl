@@ -1,7 +1,7 @@
 // Q4_0 dot units: one block (32 elements) per unit, its 16 body bytes in one vec4 load.
 // (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
 
-@group(0) @binding(8) var<storage, read> w4: array<vec4<u32>>; // the part, 16 bytes an element
+#include "common/weights_wide.wgsl"
 
 const UNIT: u32 = 32u;
 
@@ -30,7 +30,7 @@ fn q4_0_dot(q: vec4<u32>, xv: XUnit) -> f32 {
 }
 
 fn unit_dot(blk: u32, xv: XUnit) -> f32 {
-    return q4_0_dot(w4[blk], xv) * block_scale(blk);
+    return q4_0_dot(w_vec4(blk), xv) * block_scale(blk);
 }
 
 // Runs of units for common/dot_loop_chunked.wgsl: 8 blocks, whose f16 scales are one
@@ -39,18 +39,18 @@ fn unit_dot(blk: u32, xv: XUnit) -> f32 {
 const RUN_UNITS: u32 = 8u;
 
 fn run_head(first: u32) -> vec4<u32> {
-    return w4[(params.scale_base + (first >> 1u)) >> 2u];
+    return w_vec4((params.scale_base + (first >> 1u)) >> 2u);
 }
 
 // Unit `blk`, number j of its run, whose run_head is `head`.
 fn run_unit_dot(blk: u32, j: u32, head: vec4<u32>, xv: XUnit) -> f32 {
     let d = unpack2x16float(head[j >> 1u]);
-    return q4_0_dot(w4[blk], xv) * select(d.x, d.y, (j & 1u) != 0u);
+    return q4_0_dot(w_vec4(blk), xv) * select(d.x, d.y, (j & 1u) != 0u);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.
 fn unit_dot4(blk: u32, xu: vec4<u32>) -> vec4<f32> {
-    let q = w4[blk];
+    let q = w_vec4(blk);
     let dots = vec4<f32>(
         q4_0_dot(q, x_unit(xu.x)), q4_0_dot(q, x_unit(xu.y)), q4_0_dot(q, x_unit(xu.z)), q4_0_dot(q, x_unit(xu.w)),
     );

@@ -4,7 +4,7 @@
 // dot = d sc_lo (q_lo . x_lo) - dmin m_lo sum(x_lo) + the same for the high half.
 // (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
 
-@group(0) @binding(8) var<storage, read> w4: array<vec4<u32>>; // the part, 16 bytes an element
+#include "common/weights_wide.wgsl"
 
 const UNIT: u32 = 64u;
 
@@ -16,7 +16,7 @@ struct Q4kUnit {
 }
 
 fn q4k_unit(unit: u32) -> Q4kUnit {
-    return q4k_unit_of(unit, w4[(unit >> 2u) * 9u]);
+    return q4k_unit_of(unit, w_vec4((unit >> 2u) * 9u));
 }
 
 // Unit `unit` of the block whose first 16 bytes are `head`: (d, dmin) and the scale words.
@@ -26,12 +26,12 @@ fn q4k_unit_of(unit: u32, head: vec4<u32>) -> Q4kUnit {
     // `w`, the same buffer, must be used by every helper (layouts come from the shader); its
     // length costs no load, where reading d and dmin through it cost one a unit (lavapipe
     // Q4_K matvec 2.45 -> 2.69 GB/s without).
-    _ = arrayLength(&w);
+    w_keep();
     let dm = unpack2x16float(head.x);
     let sm_lo = kscale_min_of(head.yzw, 2u * c);
     let sm_hi = kscale_min_of(head.yzw, 2u * c + 1u);
     let coef = vec4<f32>(dm.x * sm_lo.x, dm.x * sm_hi.x, -dm.y * sm_lo.y, -dm.y * sm_hi.y);
-    return Q4kUnit(coef, w4[base + 1u + 2u * c], w4[base + 2u + 2u * c]);
+    return Q4kUnit(coef, w_vec4(base + 1u + 2u * c), w_vec4(base + 2u + 2u * c));
 }
 
 // A unit's 64 elements of x (the low nibbles' 32, then the high nibbles') and the sum of
@@ -71,7 +71,7 @@ fn unit_dot(unit: u32, xv: XUnit) -> f32 {
 const RUN_UNITS: u32 = 4u;
 
 fn run_head(first: u32) -> vec4<u32> {
-    return w4[(first >> 2u) * 9u];
+    return w_vec4((first >> 2u) * 9u);
 }
 
 fn run_unit_dot(unit: u32, j: u32, head: vec4<u32>, xv: XUnit) -> f32 {

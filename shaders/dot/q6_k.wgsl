@@ -5,7 +5,7 @@
 // 2k, 2k + 1 of the 32 qh bytes; scale 2k covers its first 16 elements, 2k + 1 the rest.
 // (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
 
-@group(0) @binding(8) var<storage, read> w4: array<vec4<u32>>; // the part, 16 bytes an element
+#include "common/weights_wide.wgsl"
 
 const UNIT: u32 = 128u;
 
@@ -28,10 +28,10 @@ fn q6k_half(unit: u32) -> Q6kHalf {
     let n = unit & 1u;
     let base = blk * 13u;
     let ql = base + 4u * n;
-    let scw = w4[base + 12u];
+    let scw = w_vec4(base + 12u);
     return Q6kHalf(
-        w4[ql], w4[ql + 1u], w4[ql + 2u], w4[ql + 3u],
-        w4[base + 8u + 2u * n], w4[base + 9u + 2u * n], select(scw.xy, scw.zw, n == 1u), block_scale(blk),
+        w_vec4(ql), w_vec4(ql + 1u), w_vec4(ql + 2u), w_vec4(ql + 3u),
+        w_vec4(base + 8u + 2u * n), w_vec4(base + 9u + 2u * n), select(scw.xy, scw.zw, n == 1u), block_scale(blk),
     );
 }
 

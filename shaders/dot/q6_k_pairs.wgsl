@@ -8,7 +8,7 @@
 // where each load costs, keep the half blocks (`ShaderTarget::q6_k_pairs`).
 // (Interface: dot/generic.wgsl. Block layout: dot/q6_k.wgsl.)
 
-@group(0) @binding(8) var<storage, read> w4: array<vec4<u32>>; // the part, 16 bytes an element
+#include "common/weights_wide.wgsl"
 
 const UNIT: u32 = 64u;
 
@@ -29,9 +29,9 @@ fn q6k_pair(unit: u32) -> Q6kPair {
     let n = (unit >> 1u) & 1u;
     let base = blk * 13u;
     let ql = base + 4u * n + 2u * (unit & 1u);
-    let scw = w4[base + 12u];
+    let scw = w_vec4(base + 12u);
     return Q6kPair(
-        w4[ql], w4[ql + 1u], w4[base + 8u + 2u * n], w4[base + 9u + 2u * n], select(scw.xy, scw.zw, n == 1u),
+        w_vec4(ql), w_vec4(ql + 1u), w_vec4(base + 8u + 2u * n), w_vec4(base + 9u + 2u * n), select(scw.xy, scw.zw, n == 1u),
         block_scale(blk),
     );
 }

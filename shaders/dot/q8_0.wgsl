@@ -1,7 +1,7 @@
 // Q8_0 dot units: one block (32 elements) per unit, its 32 body bytes in two vec4 loads.
 // (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
 
-@group(0) @binding(8) var<storage, read> w4: array<vec4<u32>>; // the part, 16 bytes an element
+#include "common/weights_wide.wgsl"
 
 const UNIT: u32 = 32u;
 
@@ -23,13 +23,13 @@ fn q8_0_dot(q0: vec4<u32>, q1: vec4<u32>, xv: XUnit) -> f32 {
 }
 
 fn unit_dot(blk: u32, xv: XUnit) -> f32 {
-    return q8_0_dot(w4[2u * blk], w4[2u * blk + 1u], xv) * block_scale(blk);
+    return q8_0_dot(w_vec4(2u * blk), w_vec4(2u * blk + 1u), xv) * block_scale(blk);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weights are loaded once.
 fn unit_dot4(blk: u32, xu: vec4<u32>) -> vec4<f32> {
-    let q0 = w4[2u * blk];
-    let q1 = w4[2u * blk + 1u];
+    let q0 = w_vec4(2u * blk);
+    let q1 = w_vec4(2u * blk + 1u);
     let dots = vec4<f32>(
         q8_0_dot(q0, q1, x_unit(xu.x)), q8_0_dot(q0, q1, x_unit(xu.y)),
         q8_0_dot(q0, q1, x_unit(xu.z)), q8_0_dot(q0, q1, x_unit(xu.w)),

@@ -14,5 +14,5 @@ fn bf16_pair(v: u32) -> vec2<f32> {
 }
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
-    return vec4<f32>(bf16_pair(w[blk * 2u]), bf16_pair(w[blk * 2u + 1u]));
+    return vec4<f32>(bf16_pair(w_word(blk * 2u)), bf16_pair(w_word(blk * 2u + 1u)));
 }

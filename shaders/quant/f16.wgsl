@@ -11,5 +11,5 @@
 const QK: u32 = 4u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
-    return vec4<f32>(unpack2x16float(w[blk * 2u]), unpack2x16float(w[blk * 2u + 1u]));
+    return vec4<f32>(unpack2x16float(w_word(blk * 2u)), unpack2x16float(w_word(blk * 2u + 1u)));
 }

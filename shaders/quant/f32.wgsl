@@ -11,5 +11,5 @@ const QK: u32 = 4u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let b = blk * 4u;
-    return vec4<f32>(bitcast<f32>(w[b]), bitcast<f32>(w[b + 1u]), bitcast<f32>(w[b + 2u]), bitcast<f32>(w[b + 3u]));
+    return vec4<f32>(bitcast<f32>(w_word(b)), bitcast<f32>(w_word(b + 1u)), bitcast<f32>(w_word(b + 2u)), bitcast<f32>(w_word(b + 3u)));
 }

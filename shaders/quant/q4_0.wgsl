@@ -14,6 +14,6 @@
 const QK: u32 = 32u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
-    let q = (w[blk * 4u + (j & 3u)] >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
+    let q = (w_word(blk * 4u + (j & 3u)) >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
     return bytes_u_less(q, 8.0) * block_scale(blk);
 }

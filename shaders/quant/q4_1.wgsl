@@ -14,7 +14,7 @@ const QK: u32 = 32u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let base = blk * 5u;
-    let dm = unpack2x16float(w[base]);
-    let q = (w[base + 1u + (j & 3u)] >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
+    let dm = unpack2x16float(w_word(base));
+    let q = (w_word(base + 1u + (j & 3u)) >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
     return bytes_u(q) * dm.x + dm.y;
 }

@@ -17,9 +17,9 @@ const QK: u32 = 256u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let base = blk * 36u;
-    let dm = unpack2x16float(w[base]);
+    let dm = unpack2x16float(w_word(base));
     let sb = j >> 3u; // sub-block of 32; also 2 * chunk + (high nibble)
-    let q = (w[base + 4u + 8u * (j >> 4u) + (j & 7u)] >> (4u * (sb & 1u))) & 0x0f0f0f0fu;
+    let q = (w_word(base + 4u + 8u * (j >> 4u) + (j & 7u)) >> (4u * (sb & 1u))) & 0x0f0f0f0fu;
     let sm = kscale_min(base, sb);
     return (dm.x * sm.x) * bytes_u(q) - dm.y * sm.y;
 }

@@ -15,7 +15,7 @@ const QK: u32 = 32u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let base = blk * 5u;
-    let lo = (w[base + 1u + (j & 3u)] >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
-    let hi = spread4(w[base] >> (4u * j));
+    let lo = (w_word(base + 1u + (j & 3u)) >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
+    let hi = spread4(w_word(base) >> (4u * j));
     return bytes_u_less(lo | (hi << 4u), 16.0) * block_scale(blk);
 }

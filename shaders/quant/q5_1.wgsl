@@ -14,8 +14,8 @@ const QK: u32 = 32u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let base = blk * 6u;
-    let dm = unpack2x16float(w[base]);
-    let lo = (w[base + 2u + (j & 3u)] >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
-    let hi = spread4(w[base + 1u] >> (4u * j));
+    let dm = unpack2x16float(w_word(base));
+    let lo = (w_word(base + 2u + (j & 3u)) >> ((j >> 2u) * 4u)) & 0x0f0f0f0fu;
+    let hi = spread4(w_word(base + 1u) >> (4u * j));
     return bytes_u(lo | (hi << 4u)) * dm.x + dm.y;
 }

@@ -16,10 +16,10 @@ const QK: u32 = 256u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let base = blk * 44u;
-    let dm = unpack2x16float(w[base]);
+    let dm = unpack2x16float(w_word(base));
     let sb = j >> 3u;
-    let lo = (w[base + 12u + 8u * (j >> 4u) + (j & 7u)] >> (4u * (sb & 1u))) & 0x0f0f0f0fu;
-    let hi = (w[base + 4u + (j & 7u)] >> sb) & 0x01010101u;
+    let lo = (w_word(base + 12u + 8u * (j >> 4u) + (j & 7u)) >> (4u * (sb & 1u))) & 0x0f0f0f0fu;
+    let hi = (w_word(base + 4u + (j & 7u)) >> sb) & 0x01010101u;
     let sm = kscale_min(base, sb);
     return (dm.x * sm.x) * bytes_u(lo | (hi << 4u)) - dm.y * sm.y;
 }

@@ -21,10 +21,10 @@ fn dequant4(blk: u32, j: u32) -> vec4<f32> {
     let n = j >> 5u; // half
     let k = (j >> 3u) & 3u; // quarter within the half
     let l4 = j & 7u; // word of the 32-byte position run
-    let lo = (w[base + 16u * n + 8u * (k & 1u) + l4] >> (4u * (k >> 1u))) & 0x0f0f0f0fu;
-    let hi = (w[base + 32u + 8u * n + l4] >> (2u * k)) & 0x03030303u;
+    let lo = (w_word(base + 16u * n + 8u * (k & 1u) + l4) >> (4u * (k >> 1u))) & 0x0f0f0f0fu;
+    let hi = (w_word(base + 32u + 8u * n + l4) >> (2u * k)) & 0x03030303u;
     let s = 8u * n + (l4 >> 2u) + 2u * k; // scale index: 8n + l / 16 + 2k
-    let sc_word = bitcast<i32>(w[base + 48u + (s >> 2u)]);
+    let sc_word = bitcast<i32>(w_word(base + 48u + (s >> 2u)));
     let sc = f32((sc_word << (24u - 8u * (s & 3u))) >> 24u);
     return (block_scale(blk) * sc) * bytes_u_less(lo | (hi << 4u), 32.0);
 }

@@ -14,5 +14,5 @@
 const QK: u32 = 32u;
 
 fn dequant4(blk: u32, j: u32) -> vec4<f32> {
-    return bytes_i(w[blk * 8u + j]) * block_scale(blk);
+    return bytes_i(w_word(blk * 8u + j)) * block_scale(blk);
 }

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::matrix::WeightStore;
 use super::OpsCounts;
 
 /// Bytes between two `Params` slots: WebGPU's largest `minUniformBufferOffsetAlignment`, so
@@ -29,7 +30,7 @@ pub(crate) struct BindKey {
     pub slot: u32,
     pub params_len: u32,
     pub storage: Vec<wgpu::Buffer>,
-    pub wide: Option<wgpu::Buffer>,
+    pub weights: Option<WeightStore>,
     pub x_norm: Option<(wgpu::Buffer, wgpu::Buffer)>,
 }
 

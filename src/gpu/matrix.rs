@@ -20,13 +20,46 @@ const WRITE_CHUNK: usize = 1 << 20;
 /// 64 MiB (freed staging memory is not all reused); an empty submission costs little.
 pub(crate) const FLUSH_BYTES: u64 = 4 << 20;
 
-/// One buffer of a matrix: whole rows `first_row .. first_row + rows`.
+/// One buffer (or texture) of a matrix: whole rows `first_row .. first_row + rows`.
 pub struct MatrixPart {
-    pub buffer: wgpu::Buffer,
+    pub store: WeightStore,
+    /// Bytes of the part's layout (its buffer may be a few bytes longer, its texture's last
+    /// row is padded).
+    pub bytes: u64,
     pub first_row: usize,
     pub rows: usize,
-    /// Word offset of the split f16 scales in `buffer` (repacked formats), else 0.
+    /// Word offset of the split f16 scales in the part (repacked formats), else 0.
     pub scale_base: u32,
+}
+
+/// Where a part's bytes are on the GPU: the kernels bind either as binding 1 (shaders'
+/// `common/weights.wgsl`); `Ops::dispatch` picks the shader variant that reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WeightStore {
+    /// A storage buffer, as uploaded.
+    Buffer(wgpu::Buffer),
+    /// An rgba32uint texture holding the same bytes, [`W_TEXELS`] 16-byte texels a row
+    /// ([`GpuMatrix::to_textures`]).
+    Texture(wgpu::TextureView),
+}
+
+/// 16-byte texels in a row of a weight texture (`W_TEXELS_LOG2` in
+/// shaders/common/weights_texture.wgsl): 64 KiB a row, so a 128 MiB part is 2048 rows.
+pub const W_TEXELS: u32 = 4096;
+
+impl MatrixPart {
+    /// The part's buffer, unless it was moved into a texture.
+    pub fn buffer(&self) -> Option<&wgpu::Buffer> {
+        match &self.store {
+            WeightStore::Buffer(b) => Some(b),
+            WeightStore::Texture(_) => None,
+        }
+    }
+
+    /// Whether the kernels read this part through the texture variant of their shader.
+    pub fn is_texture(&self) -> bool {
+        matches!(self.store, WeightStore::Texture(_))
+    }
 }
 
 /// A `(rows, cols)` matrix in GGUF row order (row `r` = output `r` of `y = W x`), kept in its
@@ -130,20 +163,22 @@ impl GpuMatrix {
     ) -> Result<MatrixUpload, GpuError> {
         let fmt = GpuFormat::of(ty)?;
         let plan = layout::plan_parts(ty, rows, cols, row_group, max_part_bytes.min(ctx.max_binding_bytes()))?;
-        let parts = plan
+        let parts: Vec<MatrixPart> = plan
             .iter()
             .enumerate()
             .map(|(i, p)| {
                 let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(&format!("{label}[{i}]")),
                     size: p.bytes,
-                    // Written by the queue; COPY_SRC lets tests read the bytes back.
+                    // Written by the queue; COPY_SRC lets tests read the bytes back and
+                    // `to_textures` copy them.
                     usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
                     mapped_at_creation: false,
                 });
                 let blocks = p.rows * cols / ty.block_size();
                 MatrixPart {
-                    buffer,
+                    store: WeightStore::Buffer(buffer),
+                    bytes: p.bytes,
                     first_row: p.first_row,
                     rows: p.rows,
                     scale_base: layout::scale_base_words(fmt, blocks),
@@ -151,6 +186,7 @@ impl GpuMatrix {
             })
             .collect();
         Ok(MatrixUpload {
+            buffers: parts.iter().filter_map(|p| p.buffer().cloned()).collect(),
             label: label.to_string(),
             row_bytes: fmt.row_bytes(cols) as usize,
             writers: plan.iter().map(|p| PartWriter::new(fmt, p.rows, cols)).collect(),
@@ -163,7 +199,7 @@ impl GpuMatrix {
     /// Bytes of weights on the GPU (what a full pass over the matrix reads): of an
     /// interleaved matrix, its half of the shared buffers.
     pub fn bytes(&self) -> u64 {
-        let all: u64 = self.parts.iter().map(|p| p.buffer.size()).sum();
+        let all: u64 = self.parts.iter().map(|p| p.bytes).sum();
         if self.interleave.is_some() {
             all / 2
         } else {
@@ -212,7 +248,7 @@ impl GpuMatrix {
                         .parts
                         .iter()
                         .zip(&other.parts)
-                        .all(|(p, q)| p.buffer == q.buffer && p.first_row == q.first_row)
+                        .all(|(p, q)| p.store == q.store && p.first_row == q.first_row)
             }
             _ => false,
         }
@@ -236,6 +272,8 @@ impl GpuMatrix {
 pub struct MatrixUpload {
     label: String,
     matrix: GpuMatrix,
+    /// The parts' buffers, written in place.
+    buffers: Vec<wgpu::Buffer>,
     /// Bytes of one row in GGUF layout.
     row_bytes: usize,
     /// One per part.
@@ -276,16 +314,15 @@ impl MatrixUpload {
         }
         self.written.mark(&self.label, rows.clone())?;
         let chunk_rows = (WRITE_CHUNK / self.row_bytes).max(1);
-        for (i, part) in self.matrix.parts.iter().enumerate() {
+        for (i, (part, buffer)) in self.matrix.parts.iter().zip(&self.buffers).enumerate() {
             let lo = rows.start.max(part.first_row);
             let hi = rows.end.min(part.first_row + part.rows);
             let mut r = lo;
             while r < hi {
                 let end = hi.min(r + chunk_rows);
                 let bytes = &raw[(r - rows.start) * self.row_bytes..(end - rows.start) * self.row_bytes];
-                self.writers[i].write_rows(r - part.first_row, bytes, |offset, data| {
-                    ctx.queue.write_buffer(&part.buffer, offset, data)
-                });
+                self.writers[i]
+                    .write_rows(r - part.first_row, bytes, |offset, data| ctx.queue.write_buffer(buffer, offset, data));
                 self.unflushed += bytes.len() as u64;
                 if self.unflushed >= FLUSH_BYTES {
                     ctx.queue.submit([]);

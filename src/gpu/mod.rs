@@ -29,13 +29,15 @@ mod shader_files;
 mod state;
 mod tensor;
 mod tuning;
+mod weight_texture;
 
 pub use context::{ContextOptions, GpuContext, GpuError};
 pub use kv_cache::{KvBlock, KvCache, KvPrecision};
-pub use matrix::{GpuMatrix, Interleave, MatrixPart, MatrixUpload};
+pub use matrix::{GpuMatrix, Interleave, MatrixPart, MatrixUpload, WeightStore, W_TEXELS};
 pub use model::{GpuModel, PlannedTensor, TensorRole, TensorUpload, Uploaded};
 pub use ops::{Ops, OpsCounts};
 pub use state::MAX_BATCH;
 pub use state::{GpuCheckpoint, GpuState, StateBytes};
 pub use tensor::GpuTensor;
 pub use tuning::Tuning;
+pub use weight_texture::TextureCopies;

@@ -278,6 +278,12 @@ impl GpuModel {
             },
         )?;
         pair_gate_up_experts(&ctx, &config, &mut weights)?;
+        if ctx.tuning.weight_textures {
+            let mut copies = super::TextureCopies::default();
+            for m in weights.matrices_mut() {
+                m.to_textures(&ctx, &mut copies)?;
+            }
+        }
         let rope = RopeTable::new(&ctx, config.head_dim, config.rope_theta)?;
         ctx.take_error()?; // an upload that ran out of memory
         Ok(GpuModel { ctx, config, weights, rope, weight_bytes, kv_precision: KvPrecision::default() })

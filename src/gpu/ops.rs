@@ -5,6 +5,7 @@ use std::cell::Cell;
 
 use super::bindings::{Arena, BindKey};
 use super::context::{GpuContext, GpuError};
+use super::matrix::WeightStore;
 use super::profile::PassTimer;
 use super::shader::{ShaderSpec, X_UNIFORM_BYTES};
 
@@ -72,12 +73,14 @@ pub(crate) struct Dispatch<'a> {
     pub constants: &'a [(&'static str, f64)],
     /// The kernel's `Params` struct, bound as the uniform at binding 0.
     pub params: &'a [u8],
-    /// Storage buffers, bound whole at bindings 1, 2, ... in order (binding 2 as the first
-    /// [`X_UNIFORM_BYTES`] of a uniform buffer in a [`ShaderSpec::uniform_x`] variant).
+    /// A weight kernel's matrix part, bound at binding 1 (a buffer, then also at binding 8
+    /// as the dot helpers' `w4` where [`ShaderSpec::wide_weights`]; or a texture, for the
+    /// spec's [`ShaderSpec::weight_texture`] variant).
+    pub weights: Option<&'a WeightStore>,
+    /// Storage buffers, bound whole in order at bindings 1, 2, ... (2, 3, ... after
+    /// `weights`); binding 2 as the first [`X_UNIFORM_BYTES`] of a uniform buffer in a
+    /// [`ShaderSpec::uniform_x`] variant.
     pub storage: &'a [&'a wgpu::Buffer],
-    /// The weights again, bound whole at binding 8 as the dot helpers' `w4` (see
-    /// [`super::shader::ShaderSpec::wide_weights`]).
-    pub wide: Option<&'a wgpu::Buffer>,
     /// The norm weight and the normed vector's buffer of a [`ShaderSpec::normed_x`] variant,
     /// bound at bindings 9 and 10.
     pub x_norm: Option<(&'a wgpu::Buffer, &'a wgpu::Buffer)>,
@@ -132,7 +135,9 @@ impl<'c> Ops<'c> {
 
     /// Records one kernel launch: its params into the next uniform slot, its bind group from
     /// the cache (made on a miss: the first step over these buffers).
-    pub(crate) fn dispatch(&mut self, d: Dispatch<'_>) -> Result<(), GpuError> {
+    pub(crate) fn dispatch(&mut self, mut d: Dispatch<'_>) -> Result<(), GpuError> {
+        // The weights' store picks the shader's variant (kernels name the format only).
+        d.spec = d.spec.with_weight_texture(matches!(d.weights, Some(WeightStore::Texture(_))));
         let pipeline = self.ctx.pipeline(&d.spec, d.constants)?;
         let device = &self.ctx.device;
         let (slot, uniform, offset) = self.arena.stage(device, d.params);
@@ -141,7 +146,7 @@ impl<'c> Ops<'c> {
             slot,
             params_len: d.params.len() as u32,
             storage: d.storage.iter().map(|b| (*b).clone()).collect(),
-            wide: d.wide.cloned(),
+            weights: d.weights.cloned(),
             x_norm: d.x_norm.map(|(w, out)| (w.clone(), out.clone())),
         };
         let bind_group = self.arena.bind_group(key, || {
@@ -149,8 +154,22 @@ impl<'c> Ops<'c> {
             let params = wgpu::BufferBinding { buffer: &uniform, offset, size };
             let mut entries =
                 vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
+            match d.weights {
+                Some(WeightStore::Buffer(buffer)) => {
+                    entries.push(wgpu::BindGroupEntry { binding: 1, resource: buffer.as_entire_binding() });
+                    if d.spec.wide_weights() {
+                        entries.push(wgpu::BindGroupEntry { binding: 8, resource: buffer.as_entire_binding() });
+                    }
+                }
+                Some(WeightStore::Texture(view)) => {
+                    entries
+                        .push(wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(view) });
+                }
+                None => {}
+            }
+            let first = if d.weights.is_some() { 2 } else { 1 };
             for (i, buffer) in d.storage.iter().enumerate() {
-                let binding = i as u32 + 1;
+                let binding = i as u32 + first;
                 let resource = match binding {
                     // The vectors' uniform window (common/x_uniform.wgsl).
                     2 if d.spec.uniform_x => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -161,9 +180,6 @@ impl<'c> Ops<'c> {
                     _ => buffer.as_entire_binding(),
                 };
                 entries.push(wgpu::BindGroupEntry { binding, resource });
-            }
-            if let Some(buffer) = d.wide {
-                entries.push(wgpu::BindGroupEntry { binding: 8, resource: buffer.as_entire_binding() });
             }
             if let Some((weight, out)) = d.x_norm {
                 entries.push(wgpu::BindGroupEntry { binding: 9, resource: weight.as_entire_binding() });

@@ -8,7 +8,7 @@
 //! get it by building the model; the separate buffers are freed afterwards.
 
 use super::layout::{self, GpuFormat, PartPlan};
-use super::{GpuContext, GpuError, GpuMatrix, Interleave, MatrixPart};
+use super::{GpuContext, GpuError, GpuMatrix, Interleave, MatrixPart, WeightStore};
 
 /// `a` and `b` (stacked experts of `rows_per_expert` rows, the same type and shape) copied into
 /// shared buffers, returned as the two halves of the pair (`a.pairs_with(b)`), each computing
@@ -56,6 +56,9 @@ pub fn interleave_experts_within(
     if !whole(a) || !whole(b) {
         return Ok(None); // an expert straddles two buffers (not uploaded grouped)
     }
+    if a.parts.iter().chain(&b.parts).any(|p| p.buffer().is_none()) {
+        return Ok(None); // already in textures (`GpuMatrix::to_textures` comes after pairing)
+    }
     let mut encoder =
         ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pair experts") });
     let mut halves = (Vec::new(), Vec::new());
@@ -75,7 +78,13 @@ pub fn interleave_experts_within(
         }
         // Each half's view of the part: its own rows, counted as if alone.
         let (first_row, rows) = (p.first_row / 2, p.rows / 2);
-        let part = |buffer: wgpu::Buffer| MatrixPart { buffer, first_row, rows, scale_base };
+        let part = |buffer: wgpu::Buffer| MatrixPart {
+            store: WeightStore::Buffer(buffer),
+            bytes: p.bytes,
+            first_row,
+            rows,
+            scale_base,
+        };
         halves.0.push(part(buffer.clone()));
         halves.1.push(part(buffer));
     }
@@ -116,14 +125,15 @@ impl ExpertCopy<'_> {
     /// scale region.
     fn record(&self, encoder: &mut wgpu::CommandEncoder, src: &GpuMatrix, e: usize, dst_row: usize) {
         let part = expert_part(src, e, self.rpe).expect("experts checked to lie within one buffer");
+        let buffer = part.buffer().expect("parts checked to be buffers");
         let row = (e * self.rpe - part.first_row) as u64;
         let (body, scale) = (self.body_row as u64, self.scale_row as u64);
         let n = self.rpe as u64;
-        encoder.copy_buffer_to_buffer(&part.buffer, row * body, self.dst, dst_row as u64 * body, n * body);
+        encoder.copy_buffer_to_buffer(buffer, row * body, self.dst, dst_row as u64 * body, n * body);
         if scale > 0 {
             let (src_base, dst_base) = (4 * u64::from(part.scale_base), 4 * u64::from(self.dst_scale_base));
             encoder.copy_buffer_to_buffer(
-                &part.buffer,
+                buffer,
                 src_base + row * scale,
                 self.dst,
                 dst_base + dst_row as u64 * scale,

@@ -7,7 +7,7 @@
 //! format (`matvec`, `matmul`, `embed`) get one `shaders/quant/<type>.wgsl` helper prepended
 //! per variant, which names the pipeline `matvec_q4_0` etc.
 //!
-//! Five include names are chosen per variant rather than fixed: `quant/dot.wgsl` is the
+//! Seven include names are chosen per variant rather than fixed: `quant/dot.wgsl` is the
 //! format's dot-unit helper (`dot/<type>.wgsl`, or `dot/generic.wgsl` for formats without
 //! one), `common/dot_loop.wgsl` its loop over the units (`dot_loop_chunked.wgsl` for the
 //! [`SCALE_CHUNK_TYPES`], else `dot_loop_strided.wgsl`), `common/reduce.wgsl` the workgroup sum that suits the adapter
@@ -16,7 +16,9 @@
 //! `x_uniform.wgsl` for [`ShaderSpec::uniform_x`] variants, `x_normed.wgsl` for
 //! [`ShaderSpec::normed_x`] ones), and `common/kv_elements.wgsl` how
 //! the KV-cache kernels store K and V (`kv_f16.wgsl`, or `kv_f32.wgsl` for
-//! [`ShaderSpec::kv_f32`] variants).
+//! [`ShaderSpec::kv_f32`] variants). `common/weights.wgsl` and `common/weights_wide.wgsl`
+//! bind the weights (`weights_buffer.wgsl` and `weights_wide_buffer.wgsl`, or for
+//! [`ShaderSpec::weight_texture`] variants `weights_texture.wgsl` for both).
 
 use std::collections::HashSet;
 
@@ -37,6 +39,18 @@ pub const QUANT_KERNELS: &[&str] = &[
     "moe_batch_matvec",
     "moe_down_add",
     "moe_matmul",
+    "moe_matvec",
+    "moe_route_gate_up",
+    "moe_router",
+];
+/// Kernels that dot weight units (`common/dot_rows.wgsl`, so the format's `quant/dot.wgsl`);
+/// the others of [`QUANT_KERNELS`] decode through the quant helper alone.
+const DOT_KERNELS: &[&str] = &[
+    "batch_matvec",
+    "conv_in_proj",
+    "matvec",
+    "moe_batch_matvec",
+    "moe_down_add",
     "moe_matvec",
     "moe_route_gate_up",
     "moe_router",
@@ -129,6 +143,10 @@ pub struct ShaderSpec {
     /// binding 9 the norm's weight, binding 10 where the normed vector is stored, the
     /// overrides `x_vec4s` and `x_eps` set.
     pub normed_x: bool,
+    /// A weight kernel reading its matrix from an rgba32uint texture at binding 1
+    /// (`common/weights_texture.wgsl`; matrices converted by `GpuMatrix::to_textures`)
+    /// instead of a storage buffer.
+    pub weight_texture: bool,
 }
 
 /// A kernel's name stands for its plain variant.
@@ -140,11 +158,11 @@ impl From<&'static str> for ShaderSpec {
 
 impl ShaderSpec {
     pub const fn plain(kernel: &'static str) -> ShaderSpec {
-        ShaderSpec { kernel, quant: None, uniform_x: false, kv_f32: false, normed_x: false }
+        ShaderSpec { kernel, quant: None, uniform_x: false, kv_f32: false, normed_x: false, weight_texture: false }
     }
 
     pub const fn quant(kernel: &'static str, ty: GgmlType) -> ShaderSpec {
-        ShaderSpec { kernel, quant: Some(ty), uniform_x: false, kv_f32: false, normed_x: false }
+        ShaderSpec { kernel, quant: Some(ty), uniform_x: false, kv_f32: false, normed_x: false, weight_texture: false }
     }
 
     /// This variant with its vectors in the uniform window (`uniform`) or not.
@@ -157,13 +175,18 @@ impl ShaderSpec {
         ShaderSpec { normed_x: normed, ..self }
     }
 
+    /// This weight kernel reading its matrix from a texture (`texture`) or a buffer.
+    pub const fn with_weight_texture(self, texture: bool) -> ShaderSpec {
+        ShaderSpec { weight_texture: texture, ..self }
+    }
+
     /// This KV-cache kernel for an f32 cache (`f32`) or f16 pairs.
     pub const fn with_kv_f32(self, f32: bool) -> ShaderSpec {
         ShaderSpec { kv_f32: f32, ..self }
     }
 
     /// Pipeline label: `rms_norm`, `matvec_q4_k`, `matvec_q4_k+ux` (uniform x), `matvec_q4_0+nx`
-    /// (normed x), `attention+kv32` (f32 KV cache), ...
+    /// (normed x), `matvec_q4_0+tex+ux` (texture weights), `attention+kv32` (f32 KV cache), ...
     pub fn label(&self) -> String {
         let ux = match (self.uniform_x, self.normed_x) {
             (true, _) => "+ux",
@@ -171,8 +194,9 @@ impl ShaderSpec {
             (false, false) => "",
         };
         let kv = if self.kv_f32 { "+kv32" } else { "" };
+        let tex = if self.weight_texture { "+tex" } else { "" };
         match self.quant {
-            Some(ty) => format!("{}_{}{ux}{kv}", self.kernel, ty.name().to_ascii_lowercase()),
+            Some(ty) => format!("{}_{}{tex}{ux}{kv}", self.kernel, ty.name().to_ascii_lowercase()),
             None => format!("{}{ux}{kv}", self.kernel),
         }
     }
@@ -186,10 +210,12 @@ impl ShaderSpec {
         self.source_for(ShaderTarget::default())
     }
 
-    /// Whether this variant's dot-unit helper also reads the weights as `array<vec4<u32>>`,
-    /// bound again at binding 8 (`Dispatch::wide`).
+    /// Whether this variant's dot-unit helper also reads the weights' buffer as
+    /// `array<vec4<u32>>`, bound again at binding 8 (texture weights are one binding).
     pub fn wide_weights(&self) -> bool {
-        self.quant.is_some_and(|ty| WIDE_DOT_TYPES.contains(&ty))
+        !self.weight_texture
+            && DOT_KERNELS.contains(&self.kernel)
+            && self.quant.is_some_and(|ty| WIDE_DOT_TYPES.contains(&ty))
     }
 
     /// The complete WGSL of this variant for `target`, includes expanded.
@@ -211,6 +237,7 @@ impl ShaderSpec {
             uniform_x: self.uniform_x,
             normed_x: self.normed_x,
             kv_f32: self.kv_f32,
+            weight_texture: self.weight_texture,
             target,
         };
         expand(&root, "<source>", &mut HashSet::new(), &mut out, &choice)?;
@@ -230,7 +257,11 @@ impl ShaderSpec {
             let kv = KV_KERNELS.contains(&s.kernel).then_some(s.with_kv_f32(true));
             std::iter::once(s).chain(kv)
         };
-        plain.chain(quant).flat_map(with_ux).flat_map(with_kv).collect()
+        let with_tex = |s: ShaderSpec| {
+            let tex = s.quant.is_some().then_some(s.with_weight_texture(true));
+            std::iter::once(s).chain(tex)
+        };
+        plain.chain(quant).flat_map(with_tex).flat_map(with_ux).flat_map(with_kv).collect()
     }
 }
 
@@ -238,8 +269,14 @@ impl ShaderSpec {
 /// file once); an unknown file or malformed directive is [`GpuError::Shader`].
 pub fn expand_includes(text: &str) -> Result<String, GpuError> {
     let mut out = String::new();
-    let choice =
-        Choice { quant: None, uniform_x: false, normed_x: false, kv_f32: false, target: ShaderTarget::default() };
+    let choice = Choice {
+        quant: None,
+        uniform_x: false,
+        normed_x: false,
+        kv_f32: false,
+        weight_texture: false,
+        target: ShaderTarget::default(),
+    };
     expand(text, "<source>", &mut HashSet::new(), &mut out, &choice)?;
     Ok(out)
 }
@@ -250,11 +287,12 @@ struct Choice {
     uniform_x: bool,
     normed_x: bool,
     kv_f32: bool,
+    weight_texture: bool,
     target: ShaderTarget,
 }
 
 impl Choice {
-    /// The file an include name stands for: itself, or the variant's choice for the five
+    /// The file an include name stands for: itself, or the variant's choice for the seven
     /// chosen names.
     fn resolve(&self, path: &str) -> Option<String> {
         match path {
@@ -274,6 +312,13 @@ impl Choice {
             "common/x_vectors.wgsl" => Some("common/x_storage.wgsl".into()),
             "common/kv_elements.wgsl" if self.kv_f32 => Some("common/kv_f32.wgsl".into()),
             "common/kv_elements.wgsl" => Some("common/kv_f16.wgsl".into()),
+            // Texture weights: one file declares the texture and both accessors (the second
+            // name then adds nothing: each file is included once).
+            "common/weights.wgsl" | "common/weights_wide.wgsl" if self.weight_texture => {
+                Some("common/weights_texture.wgsl".into())
+            }
+            "common/weights.wgsl" => Some("common/weights_buffer.wgsl".into()),
+            "common/weights_wide.wgsl" => Some("common/weights_wide_buffer.wgsl".into()),
             _ => Some(path.into()),
         }
     }

@@ -131,6 +131,11 @@ pub struct Tuning {
     /// read vectors through the uniform window instead (`uniform_x`), which a normed kernel
     /// cannot.
     pub fused_norms: bool,
+    /// Weight matrices moved into rgba32uint textures once loaded (`GpuMatrix::to_textures`,
+    /// shaders/common/weights_texture.wgsl): natively on CPU adapters, where llvmpipe fetches
+    /// texels with vector gathers but loads storage buffers a lane and a component at a time
+    /// behind a branch each. Not in the browser until measured on SwiftShader.
+    pub weight_textures: bool,
     pub shader: ShaderTarget,
 }
 
@@ -181,6 +186,7 @@ impl Tuning {
             submit_layers: if cpu { 0 } else { 3 },
             prefill_batch: if cpu { super::MAX_BATCH } else { 256 },
             fused_norms: !cpu,
+            weight_textures: cpu && cfg!(not(target_arch = "wasm32")),
             shader,
         };
         // Natively `LFM_TUNING="name=value ..."` (0|1 for a choice, a number for a count) sets
@@ -220,6 +226,7 @@ impl Tuning {
             "route_in_gate_up" => &mut self.route_in_gate_up,
             "scale_chunks" => &mut self.scale_chunks,
             "uniform_x" => &mut self.uniform_x,
+            "weight_textures" => &mut self.weight_textures,
             _ => return,
         };
         *field = on;

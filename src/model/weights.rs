@@ -177,4 +177,20 @@ impl<M, V> Weights<M, V> {
         }
         Ok(Weights { token_embd, output_norm, layers })
     }
+
+    /// Every matrix, embedding first, then layer by layer in the order `load` takes them.
+    pub fn matrices_mut(&mut self) -> Vec<&mut M> {
+        let mut out = vec![&mut self.token_embd];
+        for layer in &mut self.layers {
+            match &mut layer.mixer {
+                Mixer::Conv(c) => out.extend([&mut c.in_proj, &mut c.out_proj]),
+                Mixer::Attn(a) => out.extend([&mut a.q, &mut a.k, &mut a.v, &mut a.o]),
+            }
+            match &mut layer.ffn {
+                Ffn::Moe(m) => out.extend([&mut m.router, &mut m.gate_exps, &mut m.up_exps, &mut m.down_exps]),
+                Ffn::Dense(m) => out.extend([&mut m.gate, &mut m.up, &mut m.down]),
+            }
+        }
+        out
+    }
 }

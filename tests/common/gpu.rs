@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::sync::Arc;
 
 use lfm_webgpu::gpu::shader::{ShaderSpec, ShaderTarget};
-use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops};
+use lfm_webgpu::gpu::{GpuContext, GpuMatrix, GpuTensor, Ops, TextureCopies};
 use lfm_webgpu::model::{HostTensor, SharedBytes};
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::rng::Rng;
@@ -70,9 +70,19 @@ pub fn stacked_experts(
     GpuMatrix::with_limit(c, "experts", ty, n_exp * rpe, cols, &host.bytes, rpe, limit).unwrap()
 }
 
-/// `t` on the GPU, within the device's binding limits.
+/// `t` on the GPU, within the device's binding limits, placed as `ctx()`'s tuning places a
+/// model's matrices ([`as_tuned`]).
 pub fn upload(t: &HostTensor) -> GpuMatrix {
-    GpuMatrix::from_host(ctx(), t, 1).expect("upload")
+    as_tuned(ctx(), GpuMatrix::from_host(ctx(), t, 1).expect("upload"))
+}
+
+/// `m` moved into textures where `c`'s tuning moves a model's matrices there
+/// (`Tuning::weight_textures`: CPU adapters, so lavapipe in CI), else as it is.
+pub fn as_tuned(c: &GpuContext, mut m: GpuMatrix) -> GpuMatrix {
+    if c.tuning.weight_textures {
+        m.to_textures(c, &mut TextureCopies::default()).expect("textures");
+    }
+    m
 }
 
 /// Records `record`'s dispatches and submits them.
@@ -111,6 +121,7 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     (t.matvec_wg, t.few_rows_wg, t.row_wg) = (64, 256, 256);
     (t.batch_matvec, t.fused_moe_norm, t.loop_guards, t.uniform_x) = (false, true, false, false);
     (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
+    t.weight_textures = false;
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
     (t.fused_norms, t.shader.q6_k_pairs, t.matvec_rows) = (true, true, 2);

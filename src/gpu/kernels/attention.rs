@@ -209,7 +209,7 @@ pub fn attention(
             constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &[&block.k, &q.buffer, &block.v, &scratch.buffer],
-            wide: None,
+            weights: None,
             x_norm: None,
             workgroups,
         })?;
@@ -254,7 +254,7 @@ fn attention_combine(
         constants: &[("wg_size", WG_SIZE as f64), ("head_dim", head_dim as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&partials.buffer, &out.buffer],
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups,
     })

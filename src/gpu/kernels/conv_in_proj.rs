@@ -79,8 +79,8 @@ pub fn conv_in_proj(
         spec,
         constants: &constants,
         params: bytemuck::bytes_of(&params),
-        storage: &[&part.buffer, &u.buffer, &kernel.buffer, &state.buffer, &out.buffer],
-        wide: spec.wide_weights().then_some(&part.buffer),
+        weights: Some(&part.store),
+        storage: &[&u.buffer, &kernel.buffer, &state.buffer, &out.buffer],
         x_norm: norm.map(|n| n.buffers()),
         workgroups: ops.grid(groups, 1),
     })

@@ -41,8 +41,8 @@ pub fn embed(ops: &mut Ops<'_>, table: &GpuMatrix, ids: &GpuTensor, out: &GpuTen
             spec: ShaderSpec::quant("embed", table.ty),
             constants: &wg_constants(),
             params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &ids.buffer, &out.buffer],
-            wide: None,
+            weights: Some(&part.store),
+            storage: &[&ids.buffer, &out.buffer],
             x_norm: None,
             workgroups,
         })?;

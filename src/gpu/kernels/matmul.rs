@@ -51,8 +51,8 @@ pub fn matmul_rows(
             spec: ShaderSpec::quant(kernel, w.ty),
             constants: &[],
             params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &x.buffer, &y.buffer],
-            wide: None,
+            weights: Some(&part.store),
+            storage: &[&x.buffer, &y.buffer],
             x_norm: None,
             workgroups: [span.n_rows.div_ceil(tile as u32), t.div_ceil(tile) as u32, 1],
         })?;

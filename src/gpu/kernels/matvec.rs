@@ -166,8 +166,8 @@ fn dispatch_rows(
             spec,
             constants: &constants,
             params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &x.buffer, &y.buffer],
-            wide: spec.wide_weights().then_some(&part.buffer),
+            weights: Some(&part.store),
+            storage: &[&x.buffer, &y.buffer],
             x_norm: extras.norm.map(|n| n.buffers()),
             workgroups: ops.grid(span.n_rows.div_ceil(outs), groups), // outs rows x per_group vectors
         })?;

@@ -158,7 +158,7 @@ pub(crate) fn dispatch_elementwise(
         constants: &wg_constants(),
         params,
         storage,
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups,
     })

@@ -63,7 +63,7 @@ pub fn moe_route(
         constants: &wg_constants(),
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups,
     })
@@ -135,8 +135,8 @@ pub fn moe_router(
         spec,
         constants: &constants,
         params: bytemuck::bytes_of(&params),
-        storage: &[&part.buffer, &x.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
-        wide: spec.wide_weights().then_some(&part.buffer),
+        weights: Some(&part.store),
+        storage: &[&x.buffer, &bias.buffer, &selected.buffer, &weights.buffer],
         x_norm: None,
         workgroups,
     })
@@ -244,8 +244,8 @@ pub(super) fn dispatch_experts(
             spec,
             constants: &constants,
             params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &x.buffer, &routing.buffer, &y.buffer],
-            wide: spec.wide_weights().then_some(&part.buffer),
+            weights: Some(&part.store),
+            storage: &[&x.buffer, &routing.buffer, &y.buffer],
             x_norm: None,
             workgroups,
         })?;

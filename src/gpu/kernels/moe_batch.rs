@@ -69,7 +69,7 @@ pub fn moe_group(ops: &mut Ops<'_>, selected: &GpuTensor, n_experts: usize, item
         constants: &wg_constants(),
         params: bytemuck::bytes_of(&params),
         storage: &[&selected.buffer, &items.buffer],
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups: [1, 1, 1],
     })
@@ -110,7 +110,7 @@ pub fn moe_sort(ops: &mut Ops<'_>, selected: &GpuTensor, n_experts: usize, order
         constants: &[],
         params: bytemuck::bytes_of(&params),
         storage: &[&selected.buffer, &order.buffer],
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups: [1, 1, 1],
     })

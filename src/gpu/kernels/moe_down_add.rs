@@ -55,8 +55,8 @@ pub fn moe_down_add(
         spec,
         constants: &constants,
         params: bytemuck::bytes_of(params),
-        storage: &[&part.buffer, &x.buffer, &selected.buffer, &weights.buffer, &y.buffer],
-        wide: spec.wide_weights().then_some(&part.buffer),
+        weights: Some(&part.store),
+        storage: &[&x.buffer, &selected.buffer, &weights.buffer, &y.buffer],
         x_norm: None,
         workgroups: ops.grid(row_groups, tokens),
     })

@@ -87,8 +87,8 @@ pub(super) fn dispatch_tiles(
             spec: ShaderSpec::quant("moe_matmul", w.ty),
             constants,
             params: bytemuck::bytes_of(&params),
-            storage: &[&part.buffer, &x.buffer, &order.buffer, &y.buffer],
-            wide: None,
+            weights: Some(&part.store),
+            storage: &[&x.buffer, &order.buffer, &y.buffer],
             x_norm: None,
             workgroups: [row_tiles, pair_tiles, params.n_experts],
         })?;

@@ -65,14 +65,13 @@ pub fn moe_route_gate_up(
         expert_parts(KERNEL, gate, rows_per_expert, selected, x, y, false)?.into_iter().enumerate()
     {
         let params = Params { experts, n_routed: e as u32, store: u32::from(i == 0), _pad: [0; 2] };
-        let storage =
-            [&part.buffer, &x.buffer, &logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer, &y.buffer];
+        let storage = [&x.buffer, &logits.buffer, &bias.buffer, &selected.buffer, &weights.buffer, &y.buffer];
         ops.dispatch(Dispatch {
             spec,
+            weights: Some(&part.store),
             constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &storage,
-            wide: spec.wide_weights().then_some(&part.buffer),
             x_norm: None,
             workgroups,
         })?;

@@ -86,7 +86,7 @@ pub fn qk_norm_rope_store(
             constants: &constants,
             params: bytemuck::bytes_of(&params),
             storage: &storage,
-            wide: None,
+            weights: None,
             x_norm: None,
             workgroups,
         })?;

@@ -96,7 +96,7 @@ fn row_norm(
         constants: &constants[..if name == "moe_add_rms_norm" { 3 } else { 2 }],
         params: bytemuck::bytes_of(&params),
         storage,
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups,
     })

@@ -69,7 +69,7 @@ pub fn argmax(
         constants: &[("wg_size", WG as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &out.buffer],
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups: [1, 1, 1],
     })
@@ -111,7 +111,7 @@ pub fn sample(
         constants: &[("wg_size", WG as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&logits.buffer, &out.buffer],
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups: [1, 1, 1],
     })

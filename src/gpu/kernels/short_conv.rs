@@ -57,7 +57,7 @@ pub fn short_conv(
         constants: &[("wg_size", WG_SIZE as f64), ("taps", taps as f64)],
         params: bytemuck::bytes_of(&params),
         storage: &[&bcx.buffer, &kernel.buffer, &state.buffer, &out.buffer],
-        wide: None,
+        weights: None,
         x_norm: None,
         workgroups,
     })
