@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::gpu::kernels;
 use crate::gpu::shader::GPU_TYPES;
-use crate::gpu::{ContextOptions, GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, KvPrecision, Ops};
+use crate::gpu::{ContextOptions, GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, KvPrecision, Ops, TextureCopies};
 use crate::model::{HostTensor, SharedBytes};
 use crate::quant::{self, GgmlType};
 use crate::reference::ops as reference;
@@ -117,6 +117,9 @@ enum Check {
     Matvec(GgmlType),
     /// The same across several buffers (small parts forced), rows cut mid-matrix.
     MatvecSplit(GgmlType),
+    /// The same with the matrix moved into textures (`GpuMatrix::to_textures`: natively on CPU
+    /// adapters, not yet the browser's default), so the texture variant runs here.
+    MatvecTexture(GgmlType),
     /// The tiled prefill product `y = x W^T` for `PREFILL` tokens.
     Matmul(GgmlType),
     /// The same in 64 x 64 tiles (`matmul_wide`, off by default) for `WIDE_PREFILL` tokens,
@@ -151,6 +154,7 @@ impl Check {
         let mut all = vec![Check::RmsNorm, Check::Add, Check::Swiglu, Check::QkNormRope];
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matvec(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K].map(Check::MatvecSplit));
+        all.extend([GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16].map(Check::MatvecTexture));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K].map(Check::MatmulWide));
         all.extend([GgmlType::Q4_0, GgmlType::Q4_K].map(Check::MoeMatmul));
@@ -168,6 +172,7 @@ impl Check {
             Check::QkNormRope => "qk_norm_rope".into(),
             Check::Matvec(ty) => format!("matvec_{}", lower(ty)),
             Check::MatvecSplit(ty) => format!("matvec_{}_split", lower(ty)),
+            Check::MatvecTexture(ty) => format!("matvec_{}_texture", lower(ty)),
             Check::Matmul(ty) => format!("matmul_{}", lower(ty)),
             Check::MatmulWide(ty) => format!("matmul_wide_{}", lower(ty)),
             Check::MoeMatmul(ty) => format!("moe_matmul_{}", lower(ty)),
@@ -183,6 +188,7 @@ impl Check {
             Check::QkNormRope => format!("q ({ROWS}, {HEADS} x {HEAD_DIM}), pos0 {POS0}"),
             Check::Matvec(_)
             | Check::MatvecSplit(_)
+            | Check::MatvecTexture(_)
             | Check::Matmul(_)
             | Check::MatmulWide(_)
             | Check::MatvecNormed(_) => {
@@ -217,6 +223,7 @@ impl Check {
             // Reordered sums of 512 products of magnitude ~1 (absolute rounding ~1e-5).
             Check::Matvec(_)
             | Check::MatvecSplit(_)
+            | Check::MatvecTexture(_)
             | Check::Matmul(_)
             | Check::MatmulWide(_)
             | Check::MoeMatmul(_)
@@ -281,8 +288,15 @@ impl Check {
                 reference::rope(&mut want, row, POS0, HEAD_DIM, theta);
                 (gx.read_f32(ctx).await?, want)
             }
-            Check::Matvec(ty) | Check::MatvecSplit(ty) | Check::Matmul(ty) | Check::MatmulWide(ty) => {
-                let (w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, matches!(self, Check::MatvecSplit(_)))?;
+            Check::Matvec(ty)
+            | Check::MatvecSplit(ty)
+            | Check::MatvecTexture(ty)
+            | Check::Matmul(ty)
+            | Check::MatmulWide(ty) => {
+                let (mut w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, matches!(self, Check::MatvecSplit(_)))?;
+                if matches!(self, Check::MatvecTexture(_)) {
+                    w.to_textures(ctx, &mut TextureCopies::default())?;
+                }
                 let t = self.tokens();
                 let x = gauss(rng, t * MAT_COLS);
                 let gx = GpuTensor::from_f32(ctx, "x", t, MAT_COLS, &x)?;
