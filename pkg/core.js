@@ -42,9 +42,10 @@ export class EngineCore {
    * Loads `source` (URL string, File or Blob). Options: `onProgress`, `signal`,
    * `contextTokens`, `cache` (default true: URLs go through the OPFS cache where available),
    * `sha256` (expected hash of the download), `maxBindingBytes` (emulate a smaller device limit),
-   * `kvCache` ('f16' or 'f32').
+   * `kvCache` ('f16' or 'f32'), `weightTextures` (weights in textures or buffers, overriding
+   * the adapter's default: for measuring).
    */
-  async load(source, { onProgress, signal, contextTokens = DEFAULT_CONTEXT, cache = true, sha256, maxBindingBytes, kvCache } = {}) {
+  async load(source, { onProgress, signal, contextTokens = DEFAULT_CONTEXT, cache = true, sha256, maxBindingBytes, kvCache, weightTextures } = {}) {
     if (typeof navigator === 'undefined' || !navigator.gpu) {
       throw new LfmError('no_webgpu', 'this browser does not expose WebGPU (navigator.gpu is missing); try a recent Chrome, Edge or Safari, or enable WebGPU');
     }
@@ -72,6 +73,7 @@ export class EngineCore {
       if (signal) options.signal = signal;
       if (maxBindingBytes) options.maxBindingBytes = maxBindingBytes;
       if (kvCache !== undefined) options.kvCache = kvCache;
+      if (weightTextures !== undefined) options.weightTextures = weightTextures;
       model = await Model.load(input, progress, options);
     } catch (e) {
       const err = asLfmError(e);

@@ -277,7 +277,7 @@ class Engine extends EventTarget {
 /**
  * Loads a model and returns the engine (see index.d.ts for the options).
  */
-export async function createEngine({ model, onProgress, signal, contextTokens = DEFAULT_CONTEXT, worker = true, cache = true, sha256, maxBindingBytes, kvCache } = {}) {
+export async function createEngine({ model, onProgress, signal, contextTokens = DEFAULT_CONTEXT, worker = true, cache = true, sha256, maxBindingBytes, kvCache, weightTextures } = {}) {
   if (model instanceof URL) model = model.href;
   if (typeof model !== 'string' && !(typeof Blob !== 'undefined' && model instanceof Blob)) {
     throw new LfmError('invalid_request', 'createEngine: `model` must be a URL, a File or a Blob');
@@ -285,7 +285,7 @@ export async function createEngine({ model, onProgress, signal, contextTokens = 
   signal?.throwIfAborted();
   const core = worker ? new WorkerCore() : new EngineCore();
   try {
-    const info = await core.load(model, { onProgress, signal, contextTokens, cache, sha256, maxBindingBytes, kvCache });
+    const info = await core.load(model, { onProgress, signal, contextTokens, cache, sha256, maxBindingBytes, kvCache, weightTextures });
     return new Engine(core, info);
   } catch (e) {
     if (worker) core.unload().catch(() => {});

@@ -10,7 +10,8 @@
 //
 // Results go to a table and as JSON to the page (`window.lfmBench`, and
 // `document.documentElement.dataset.benchDone` set when finished, for tests). Query string:
-// `?model=URL&prompts=128,1024&gen=32&autorun`.
+// `?model=URL&prompts=128,1024&gen=32&autorun`; `&textures=0|1` keeps the weights in storage
+// buffers or textures instead of the adapter's default (`weightTextures`), to compare.
 
 import { createEngine } from 'lfm-webgpu';
 
@@ -80,7 +81,7 @@ function showTable(r) {
 }
 
 /** Runs every measurement on `source` (a URL or a File); returns the results object. */
-export async function runBenchmark({ source, promptTokens, genTokens }) {
+export async function runBenchmark({ source, promptTokens, genTokens, weightTextures }) {
   const gen = Math.max(2, genTokens | 0);
   const longest = Math.max(SHORT_PROMPT, ...promptTokens);
   status('loading the model…');
@@ -89,6 +90,7 @@ export async function runBenchmark({ source, promptTokens, genTokens }) {
       model: source,
       contextTokens: longest + gen + 64,
       cache: false,
+      weightTextures,
       onProgress: (p) => status(`loading: ${p.phase} ${fmt(p.loadedBytes / 1e6, 1)} MB${p.totalBytes ? ` of ${fmt(p.totalBytes / 1e6, 1)} MB` : ''}`),
     }),
   );
@@ -155,7 +157,10 @@ async function onRun(event) {
   const promptTokens = parseLengths($('prompt-tokens').value);
   $('run').disabled = true;
   try {
-    const r = await runBenchmark({ source, promptTokens, genTokens: Number($('gen-tokens').value) });
+    const q = new URLSearchParams(location.search);
+    const weightTextures = q.has('textures') ? q.get('textures') === '1' : undefined;
+    const r = await runBenchmark({ source, promptTokens, genTokens: Number($('gen-tokens').value), weightTextures });
+    if (weightTextures !== undefined) r.weight_textures = weightTextures;
     window.lfmBench = r;
     $('json').textContent = JSON.stringify(r, null, 2);
     showTable(r);

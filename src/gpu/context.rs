@@ -71,6 +71,10 @@ pub struct ContextOptions {
     /// WebGPU never grants less than its default (128 MiB), so below that only the engine's
     /// own planning enforces it there; natively the device enforces any value.
     pub max_binding_bytes: Option<u64>,
+    /// Weights in textures (`Some(true)`) or storage buffers (`Some(false)`) instead of the
+    /// adapter's choice (`Tuning::weight_textures`): to measure both ways where the default
+    /// is not settled (the browser's CPU adapter).
+    pub weight_textures: Option<bool>,
 }
 
 /// One device and queue, with the limits and features actually granted.
@@ -160,7 +164,7 @@ impl GpuContext {
         }
         let adapter_info = adapter.get_info();
         Ok(GpuContext {
-            tuning: Tuning::for_adapter(&adapter_info, device.features()),
+            tuning: Tuning::for_adapter(&adapter_info, device.features()).with_weight_textures(opts.weight_textures),
             adapter_info,
             limits: device.limits(),
             features: device.features(),

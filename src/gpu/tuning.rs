@@ -199,6 +199,11 @@ impl Tuning {
         tuning
     }
 
+    /// This tuning with `weight_textures` set where `choice` is given.
+    pub fn with_weight_textures(self, choice: Option<bool>) -> Tuning {
+        Tuning { weight_textures: choice.unwrap_or(self.weight_textures), ..self }
+    }
+
     /// Sets the field `name` to `value`; unknown names and unparsable values are ignored.
     fn set(&mut self, name: &str, value: &str) {
         match (name, value.parse::<u32>()) {

@@ -117,11 +117,11 @@ impl Model {
     }
 
     /// What was loaded: `{ url, source, fileBytes, weightBytes, streamed, loadMs, adapter,
-    /// maxBindingBytes, kvCache, deviceLost, bosId, eosId, vocabSize, config: { arch, hidden, ... } }`.
+    /// maxBindingBytes, kvCache, weightTextures, deviceLost, bosId, eosId, vocabSize, config: { arch, hidden, ... } }`.
     /// `url` is a File's name for a File ("blob" for another Blob), `source` is "url" or
     /// "blob", `maxBindingBytes` the storage-binding limit the weights were split for,
-    /// `kvCache` "f16" or "f32", and `deviceLost` why the GPU device was lost (null while it
-    /// works).
+    /// `kvCache` "f16" or "f32", `weightTextures` whether the weights were moved into textures,
+    /// and `deviceLost` why the GPU device was lost (null while it works).
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let m = &*self.inner;
         let gpu = m.gpu();
@@ -135,6 +135,7 @@ impl Model {
             "adapter": super::info::adapter_label(&gpu.ctx.adapter_info),
             "maxBindingBytes": gpu.ctx.max_binding_bytes(),
             "kvCache": format!("{:?}", gpu.kv_precision).to_lowercase(),
+            "weightTextures": gpu.ctx.tuning.weight_textures,
             "deviceLost": gpu.ctx.lost(),
             "bosId": m.tokenizer.bos_id(),
             "eosId": m.tokenizer.eos_id(),

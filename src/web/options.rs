@@ -21,6 +21,8 @@ export interface LoadOptions {
   maxBindingBytes?: number;
   /** How the KV cache keeps K and V: 'f16' (default, half the memory) or 'f32' (exact). */
   kvCache?: 'f16' | 'f32';
+  /** Weights in GPU textures (true) or storage buffers (false) instead of the adapter's default: for measuring. */
+  weightTextures?: boolean;
   /** Stops the load (code `aborted`) between two requests once it fires. */
   signal?: AbortSignal;
 }
@@ -47,10 +49,11 @@ extern "C" {
     pub type JsGenerateOptions;
 }
 
-/// `Model.load(source, onProgress, { maxBindingBytes?, kvCache?, signal? })`.
+/// `Model.load(source, onProgress, { maxBindingBytes?, kvCache?, weightTextures?, signal? })`.
 #[derive(Default)]
 pub struct LoadOptions {
-    /// The device options: `maxBindingBytes` lowers the storage-binding limit.
+    /// The device options: `maxBindingBytes` lowers the storage-binding limit,
+    /// `weightTextures` overrides where the weights are kept.
     pub context: ContextOptions,
     /// `kvCache`: how the model's states keep K and V.
     pub kv_precision: KvPrecision,
@@ -68,9 +71,9 @@ impl LoadOptions {
         };
         for key in Object::keys(object).iter() {
             let key = key.as_string().unwrap_or_default();
-            if !["maxBindingBytes", "kvCache", "signal"].contains(&key.as_str()) {
+            if !["maxBindingBytes", "kvCache", "weightTextures", "signal"].contains(&key.as_str()) {
                 return Err(LfmError::invalid(format!(
-                    "unknown option `{key}` (known: maxBindingBytes, kvCache, signal)"
+                    "unknown option `{key}` (known: maxBindingBytes, kvCache, weightTextures, signal)"
                 )));
             }
         }
@@ -96,6 +99,12 @@ impl LoadOptions {
                     return Err(LfmError::invalid(format!("options.kvCache must be 'f16' or 'f32' (got {shown})")));
                 }
             };
+        }
+        if let Some(v) = get("weightTextures") {
+            let Some(on) = v.as_bool() else {
+                return Err(LfmError::invalid("options.weightTextures must be true or false"));
+            };
+            parsed.context.weight_textures = Some(on);
         }
         if let Some(signal) = get("signal") {
             if !signal.is_object() {
