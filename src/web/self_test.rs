@@ -13,7 +13,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::gpu::kernels;
 use crate::gpu::shader::GPU_TYPES;
-use crate::gpu::{ContextOptions, GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, KvPrecision, Ops, TextureCopies};
+use crate::gpu::{
+    ContextOptions, GpuContext, GpuError, GpuMatrix, GpuTensor, KvCache, KvPrecision, Ops, TextureCopies,
+};
 use crate::model::{HostTensor, SharedBytes};
 use crate::quant::{self, GgmlType};
 use crate::reference::ops as reference;
@@ -154,7 +156,9 @@ impl Check {
         let mut all = vec![Check::RmsNorm, Check::Add, Check::Swiglu, Check::QkNormRope];
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matvec(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q6_K].map(Check::MatvecSplit));
-        all.extend([GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16].map(Check::MatvecTexture));
+        all.extend(
+            [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16].map(Check::MatvecTexture),
+        );
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K].map(Check::MatmulWide));
         all.extend([GgmlType::Q4_0, GgmlType::Q4_K].map(Check::MoeMatmul));
