@@ -33,7 +33,7 @@ export interface CreateEngineOptions {
   maxBindingBytes?: number;
   /** How the KV cache keeps K and V: 'f16' (default: half the memory, logits within ~1e-2) or 'f32' (exact). */
   kvCache?: 'f16' | 'f32';
-  /** Weights in GPU textures (true) or storage buffers (false) instead of the adapter's default (CPU adapters natively: textures): for measuring. */
+  /** Weights in GPU textures (true) or storage buffers (false) instead of the adapter's default (textures on CPU adapters such as SwiftShader, buffers on GPUs): for measuring. */
   weightTextures?: boolean;
 }
 

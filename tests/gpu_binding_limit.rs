@@ -20,7 +20,7 @@ use lfm_webgpu::sampling::{argmax, Sampler, SamplingParams};
 const LIMIT: u64 = 256 << 10;
 
 fn context(limit: u64) -> Arc<GpuContext> {
-    let options = ContextOptions { max_binding_bytes: Some(limit) };
+    let options = ContextOptions { max_binding_bytes: Some(limit), ..Default::default() };
     Arc::new(GpuContext::with_options_blocking(options).expect("a wgpu adapter (lavapipe in CI)"))
 }
 
@@ -55,7 +55,7 @@ fn tiny_moe_split_under_a_small_binding_limit_gives_the_golden_tokens() {
 /// `moe_down_add`).
 #[test]
 fn tiny_moe_split_with_a_gpus_tuning_gives_the_golden_tokens() {
-    let options = ContextOptions { max_binding_bytes: Some(LIMIT) };
+    let options = ContextOptions { max_binding_bytes: Some(LIMIT), ..Default::default() };
     let mut ctx = GpuContext::with_options_blocking(options).expect("a wgpu adapter (lavapipe in CI)");
     common::gpu::use_gpu_tuning(&mut ctx);
     check_split_model(Arc::new(ctx));

@@ -13,7 +13,7 @@ use lfm_webgpu::gguf::TensorInfo;
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::layout::{self, GpuFormat, PartWriter};
 use lfm_webgpu::gpu::shader::GPU_TYPES;
-use lfm_webgpu::gpu::{GpuMatrix, GpuModel, TensorRole, TextureCopies, Uploaded};
+use lfm_webgpu::gpu::{ContextOptions, GpuContext, GpuMatrix, GpuModel, TensorRole, TextureCopies, Uploaded};
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::reference::ops as reference;
 use lfm_webgpu::rng::Rng;
@@ -259,4 +259,15 @@ fn matrices_moved_into_textures_hold_the_same_bytes_and_compute_the_same() {
             assert_eq!(product(&textures, batch), product(&buffers, batch), "{what}: batch {batch}");
         }
     }
+}
+
+#[test]
+fn the_context_option_overrides_where_a_model_keeps_its_weights() {
+    for choice in [false, true] {
+        let options = ContextOptions { weight_textures: Some(choice), ..Default::default() };
+        let c = pollster::block_on(GpuContext::with_options(options)).unwrap();
+        assert_eq!(c.tuning.weight_textures, choice);
+    }
+    let default = pollster::block_on(GpuContext::with_options(ContextOptions::default())).unwrap();
+    assert_eq!(default.tuning.weight_textures, ctx().tuning.weight_textures);
 }

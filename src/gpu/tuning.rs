@@ -132,9 +132,11 @@ pub struct Tuning {
     /// cannot.
     pub fused_norms: bool,
     /// Weight matrices moved into rgba32uint textures once loaded (`GpuMatrix::to_textures`,
-    /// shaders/common/weights_texture.wgsl): natively on CPU adapters, where llvmpipe fetches
-    /// texels with vector gathers but loads storage buffers a lane and a component at a time
-    /// behind a branch each. Not in the browser until measured on SwiftShader.
+    /// shaders/common/weights_texture.wgsl): CPU adapters. llvmpipe fetches texels with vector
+    /// gathers but loads storage buffers a lane and a component at a time behind a branch
+    /// each (8B Q4_0 decode 2.37-2.44 against 2.03-2.06 tok/s, Q4_K_M 2.39-2.67 against
+    /// 1.39-1.67); Chromium's SwiftShader gains too (mid Q4_0 decode 1.93-2.00 against
+    /// 1.42-1.45 tok/s). Measured 2026-11-27; GPUs keep storage buffers (not yet timed there).
     pub weight_textures: bool,
     pub shader: ShaderTarget,
 }
@@ -186,7 +188,7 @@ impl Tuning {
             submit_layers: if cpu { 0 } else { 3 },
             prefill_batch: if cpu { super::MAX_BATCH } else { 256 },
             fused_norms: !cpu,
-            weight_textures: cpu && cfg!(not(target_arch = "wasm32")),
+            weight_textures: cpu,
             shader,
         };
         // Natively `LFM_TUNING="name=value ..."` (0|1 for a choice, a number for a count) sets

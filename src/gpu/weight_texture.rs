@@ -20,7 +20,8 @@ const TEXEL_BYTES: u64 = 16;
 const ROW_BYTES: u64 = W_TEXELS as u64 * TEXEL_BYTES;
 
 /// Buffers already copied into textures, so that matrices sharing a buffer (the two halves of
-/// an interleaved pair) share its texture.
+/// an interleaved pair) share its texture. The buffers themselves are destroyed once their
+/// copy is submitted (the handle stays a key).
 #[derive(Default)]
 pub struct TextureCopies {
     done: HashMap<wgpu::Buffer, wgpu::TextureView>,
@@ -38,14 +39,15 @@ impl GpuMatrix {
     /// copied into, per `copies`). Parts too large for the device's textures stay buffers.
     pub fn to_textures(&mut self, ctx: &GpuContext, copies: &mut TextureCopies) -> Result<(), GpuError> {
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("weights") });
-        let mut copied = 0;
+        let (mut copied, mut sources) = (0, Vec::new());
         for part in &mut self.parts {
             let Some(buffer) = part.buffer().cloned() else { continue };
             let view = match copies.done.get(&buffer) {
                 Some(view) => view.clone(),
                 None => {
                     let Some(view) = copy_to_texture(ctx, &mut encoder, &buffer, part.bytes) else { continue };
-                    copies.done.insert(buffer, view.clone());
+                    copies.done.insert(buffer.clone(), view.clone());
+                    sources.push(buffer);
                     copied += part.bytes;
                     view
                 }
@@ -54,6 +56,11 @@ impl GpuMatrix {
         }
         if copied > 0 {
             ctx.queue.submit([encoder.finish()]);
+            // Freed once the copies have run (WebGPU and wgpu defer it): a pair's other half
+            // still holds the handle, but only to find the texture by it.
+            for buffer in sources {
+                buffer.destroy();
+            }
             copies.pending += copied;
             if copies.pending >= WAIT_BYTES {
                 copies.pending = 0;

@@ -21,7 +21,7 @@ export interface LoadOptions {
   maxBindingBytes?: number;
   /** How the KV cache keeps K and V: 'f16' (default, half the memory) or 'f32' (exact). */
   kvCache?: 'f16' | 'f32';
-  /** Weights in GPU textures (true) or storage buffers (false) instead of the adapter's default: for measuring. */
+  /** Weights in GPU textures (true) or storage buffers (false) instead of the adapter's default (textures on CPU adapters): for measuring. */
   weightTextures?: boolean;
   /** Stops the load (code `aborted`) between two requests once it fires. */
   signal?: AbortSignal;

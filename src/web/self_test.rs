@@ -119,8 +119,8 @@ enum Check {
     Matvec(GgmlType),
     /// The same across several buffers (small parts forced), rows cut mid-matrix.
     MatvecSplit(GgmlType),
-    /// The same with the matrix moved into textures (`GpuMatrix::to_textures`: natively on CPU
-    /// adapters, not yet the browser's default), so the texture variant runs here.
+    /// The same with the matrix moved into textures (`GpuMatrix::to_textures`, where a CPU
+    /// adapter's model keeps it; the other checks read storage buffers, as on a GPU).
     MatvecTexture(GgmlType),
     /// The tiled prefill product `y = x W^T` for `PREFILL` tokens.
     Matmul(GgmlType),
