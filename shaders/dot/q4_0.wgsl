@@ -1,5 +1,5 @@
 // Q4_0 dot units: one block (32 elements) per unit, its 16 body bytes in one vec4 load.
-// (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
+// (Interface: dot/generic.wgsl. 16-byte words through `w_vec4`: common/weights_wide.wgsl.)
 
 #include "common/weights_wide.wgsl"
 

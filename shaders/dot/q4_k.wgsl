@@ -2,7 +2,7 @@
 // hold the first 32 in the low nibbles and the next 32 in the high ones) per unit. A block is
 // 9 vec4 words: (d, dmin) + 3 scale words, then 8 of qs.
 // dot = d sc_lo (q_lo . x_lo) - dmin m_lo sum(x_lo) + the same for the high half.
-// (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
+// (Interface: dot/generic.wgsl. 16-byte words through `w_vec4`: common/weights_wide.wgsl.)
 
 #include "common/weights_wide.wgsl"
 
@@ -23,9 +23,9 @@ fn q4k_unit(unit: u32) -> Q4kUnit {
 fn q4k_unit_of(unit: u32, head: vec4<u32>) -> Q4kUnit {
     let base = (unit >> 2u) * 9u;
     let c = unit & 3u;
-    // `w`, the same buffer, must be used by every helper (layouts come from the shader); its
-    // length costs no load, where reading d and dmin through it cost one a unit (lavapipe
-    // Q4_K matvec 2.45 -> 2.69 GB/s without).
+    // Binding 1 must be used by every helper (layouts come from the shader): `w_keep` costs no
+    // load, where reading d and dmin through `w_word` cost one a unit (lavapipe Q4_K matvec
+    // 2.45 -> 2.69 GB/s without).
     w_keep();
     let dm = unpack2x16float(head.x);
     let sm_lo = kscale_min_of(head.yzw, 2u * c);

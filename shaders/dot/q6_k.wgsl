@@ -3,7 +3,7 @@
 // Half n uses ql vec4s 4n..4n+3, qh vec4s 8 + 2n, 9 + 2n and scale bytes 8n..8n+7; its quarter
 // k (32 elements) takes the low (k < 2) or high nibbles of ql bytes 32(k & 1) .. + 32 and bits
 // 2k, 2k + 1 of the 32 qh bytes; scale 2k covers its first 16 elements, 2k + 1 the rest.
-// (Interface: dot/generic.wgsl. `w4` is the same buffer as `w`, bound again by the host.)
+// (Interface: dot/generic.wgsl. 16-byte words through `w_vec4`: common/weights_wide.wgsl.)
 
 #include "common/weights_wide.wgsl"
 
