@@ -288,6 +288,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
             fused_norms: !loop_guards,
             attention_workgroups: if loop_guards { 32 } else { 2048 },
             group_experts: !loop_guards,
+            group_min_pairs: 0,
             scale_chunks: loop_guards,
             weight_textures: loop_guards,
             shader,

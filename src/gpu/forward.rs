@@ -105,8 +105,9 @@ fn moe_block(
     let m = s.moe.as_ref().expect("MoE scratch for a MoE config");
     let tuning = ops.ctx().tuning;
     // A batch: the (token, slot) pairs grouped by expert, each expert decoded once per 4
-    // pairs (where that pays: `Tuning::group_experts`).
-    let grouped = s.batch > 1 && tuning.group_experts;
+    // pairs (where that pays: `Tuning::group_experts`, `group_min_pairs`).
+    let pairs = s.batch * cfg.n_experts_used;
+    let grouped = s.batch > 1 && tuning.group_experts && pairs >= tuning.group_min_pairs * cfg.n_experts;
     let (gate, up, fe) = (&moe.gate_exps, &moe.up_exps, cfg.expert_ffn_dim);
     // A decoded token's top-k can happen in the gate and up experts' launch (GPUs).
     let late_route = !tuning.fused_router && tuning.route_in_gate_up && !grouped && gate.pairs_with(up);

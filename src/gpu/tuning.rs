@@ -58,12 +58,18 @@ pub struct Tuning {
     /// (H200: 202 -> 244 tokens/s). Measured 2026-11-26.
     pub loop_guards: bool,
     /// Prefill groups each step's (token, slot) pairs by expert (`moe_group`, then
-    /// `moe_batch_matvec` decodes an expert's weights once per 4 pairs): GPUs, where the
-    /// expert weights' bytes are what costs. CPU adapters run the pairs one by one
-    /// (`moe_matvec`), where loading the 4 pairs' inputs costs more than decoding the weights
-    /// again: lavapipe, 8B Q4_0, prefill of 16 tokens 2.2-2.3 -> 3.2-4.0 tokens/s, of 64
-    /// tokens 3.9-4.0 against 3.8-4.1 (2026-11-26).
+    /// `moe_batch_matvec` decodes an expert's weights once per 4 pairs), where a step has at
+    /// least `group_min_pairs` pairs per expert on average; else it runs the pairs one by one
+    /// (`moe_matvec`). Every adapter (off only to measure against it).
     pub group_experts: bool,
+    /// Pairs per expert on average (a step's tokens x k / E) from which `group_experts`
+    /// groups. GPUs 0: grouping always pays, the expert weights' bytes being what costs. CPU
+    /// adapters 4 (a full group of 4 pairs each): there loading 4 pairs' inputs costs about
+    /// what decoding the weights again does. lavapipe, 8B Q4_0 with weights in textures
+    /// (2026-11-27), prefill of 16 tokens (2 pairs an expert) 4.3-4.6 tok/s one by one
+    /// against 2.7 grouped, of 64 tokens 4.6-4.7 against 5.1-5.2, of 128 4.8 against 5.3
+    /// (with buffers, 2026-11-26: 64 tokens 3.8-4.1 either way).
+    pub group_min_pairs: usize,
     /// Decode kernels over Q4_0 and Q4_K matrices give each thread runs of 256 elements,
     /// whose scales are one load (common/dot_loop_chunked.wgsl): CPU adapters, where each
     /// load costs (lavapipe Q4_0 matvec 3.10 -> 3.37 GB/s); GPUs keep the coalesced strided
@@ -175,7 +181,8 @@ impl Tuning {
             fused_moe_norm: !cpu,
             fused_router: cpu,
             loop_guards: cpu,
-            group_experts: !cpu,
+            group_experts: true,
+            group_min_pairs: if cpu { 4 } else { 0 },
             scale_chunks: cpu,
             uniform_x: cpu,
             attention_v_pairs: if cpu { 4 } else { 1 },
@@ -215,6 +222,7 @@ impl Tuning {
             ("prefill_batch", Ok(n)) if n > 0 => self.prefill_batch = n as usize,
             ("conv_channels", Ok(n)) if [1, 2, 8].contains(&n) => self.conv_channels = n as usize,
             ("matvec_rows", Ok(n)) if [1, 2, 4, 8].contains(&n) => self.matvec_rows = n,
+            ("group_min_pairs", Ok(n)) => self.group_min_pairs = n as usize,
             _ => {}
         }
         let on = value == "1";

@@ -121,6 +121,7 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     (t.matvec_wg, t.few_rows_wg, t.row_wg) = (64, 256, 256);
     (t.batch_matvec, t.fused_moe_norm, t.loop_guards, t.uniform_x) = (false, true, false, false);
     (t.group_experts, t.scale_chunks, t.fused_router) = (true, false, false);
+    t.group_min_pairs = 0;
     t.weight_textures = false;
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
