@@ -20,8 +20,7 @@ const TEXEL_BYTES: u64 = 16;
 const ROW_BYTES: u64 = W_TEXELS as u64 * TEXEL_BYTES;
 
 /// Buffers already copied into textures, so that matrices sharing a buffer (the two halves of
-/// an interleaved pair) share its texture. The buffers themselves are destroyed once their
-/// copy is submitted (the handle stays a key).
+/// an interleaved pair) share its texture.
 #[derive(Default)]
 pub struct TextureCopies {
     done: HashMap<wgpu::Buffer, wgpu::TextureView>,
@@ -37,18 +36,25 @@ const WAIT_BYTES: u64 = 256 << 20;
 impl GpuMatrix {
     /// Moves every part of the matrix into a texture (or the one a part's buffer was already
     /// copied into, per `copies`). Parts too large for the device's textures stay buffers.
+    /// A part's buffer is destroyed once copied, or for the halves of an interleaved pair
+    /// (one buffer) once the second half is moved with the same `copies`.
     pub fn to_textures(&mut self, ctx: &GpuContext, copies: &mut TextureCopies) -> Result<(), GpuError> {
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("weights") });
-        let (mut copied, mut sources) = (0, Vec::new());
+        let (mut copied, mut done) = (0, Vec::new());
         for part in &mut self.parts {
             let Some(buffer) = part.buffer().cloned() else { continue };
             let view = match copies.done.get(&buffer) {
-                Some(view) => view.clone(),
+                Some(view) => {
+                    done.push(buffer); // the pair's second half: no one reads the buffer now
+                    view.clone()
+                }
                 None => {
                     let Some(view) = copy_to_texture(ctx, &mut encoder, &buffer, part.bytes) else { continue };
                     copies.done.insert(buffer.clone(), view.clone());
-                    sources.push(buffer);
                     copied += part.bytes;
+                    if self.interleave.is_none() {
+                        done.push(buffer);
+                    }
                     view
                 }
             };
@@ -56,17 +62,16 @@ impl GpuMatrix {
         }
         if copied > 0 {
             ctx.queue.submit([encoder.finish()]);
-            // Freed once the copies have run (WebGPU and wgpu defer it): a pair's other half
-            // still holds the handle, but only to find the texture by it.
-            for buffer in sources {
-                buffer.destroy();
-            }
-            copies.pending += copied;
-            if copies.pending >= WAIT_BYTES {
-                copies.pending = 0;
-                #[cfg(not(target_arch = "wasm32"))]
-                ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device(e.to_string()))?;
-            }
+        }
+        // Freed once the copies have run (WebGPU and wgpu defer it); the handles stay keys.
+        for buffer in done {
+            buffer.destroy();
+        }
+        copies.pending += copied;
+        if copies.pending >= WAIT_BYTES {
+            copies.pending = 0;
+            #[cfg(not(target_arch = "wasm32"))]
+            ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device(e.to_string()))?;
         }
         Ok(())
     }
