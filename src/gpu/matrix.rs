@@ -23,8 +23,7 @@ pub(crate) const FLUSH_BYTES: u64 = 4 << 20;
 /// One buffer (or texture) of a matrix: whole rows `first_row .. first_row + rows`.
 pub struct MatrixPart {
     pub store: WeightStore,
-    /// Bytes of the part's layout (its buffer may be a few bytes longer, its texture's last
-    /// row is padded).
+    /// Bytes of the part's layout: its buffer's size (a texture's last row is padded).
     pub bytes: u64,
     pub first_row: usize,
     pub rows: usize,
@@ -63,7 +62,8 @@ impl MatrixPart {
 }
 
 /// A `(rows, cols)` matrix in GGUF row order (row `r` = output `r` of `y = W x`), kept in its
-/// quantized format, split across as many storage buffers as the binding limits require.
+/// quantized format, split across as many storage buffers as the binding limits require (on
+/// CPU adapters then moved into textures: [`GpuMatrix::to_textures`]).
 pub struct GpuMatrix {
     pub ty: GgmlType,
     pub rows: usize,
