@@ -136,10 +136,7 @@ fn upload_copies(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> 
     (0..copies)
         .map(|_| {
             let mut m = GpuMatrix::from_host(ctx, &host, 1).expect("upload");
-            // As a model's matrices are on this adapter.
-            if ctx.tuning.weight_textures {
-                m.to_textures(ctx, &mut textures).expect("textures");
-            }
+            m.place_as_tuned(ctx, &mut textures).expect("textures"); // as a model keeps them
             m
         })
         .collect()

@@ -278,11 +278,9 @@ impl GpuModel {
             },
         )?;
         pair_gate_up_experts(&ctx, &config, &mut weights)?;
-        if ctx.tuning.weight_textures {
-            let mut copies = super::TextureCopies::default();
-            for m in weights.matrices_mut() {
-                m.to_textures(&ctx, &mut copies)?;
-            }
+        let mut copies = super::TextureCopies::default();
+        for m in weights.matrices_mut() {
+            m.place_as_tuned(&ctx, &mut copies)?;
         }
         let rope = RopeTable::new(&ctx, config.head_dim, config.rope_theta)?;
         ctx.take_error()?; // an upload that ran out of memory

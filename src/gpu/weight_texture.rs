@@ -34,6 +34,15 @@ pub struct TextureCopies {
 const WAIT_BYTES: u64 = 256 << 20;
 
 impl GpuMatrix {
+    /// Keeps the matrix where `ctx`'s tuning keeps a model's weights: moved into textures
+    /// where `Tuning::weight_textures` says so (CPU adapters), else in its buffers.
+    pub fn place_as_tuned(&mut self, ctx: &GpuContext, copies: &mut TextureCopies) -> Result<(), GpuError> {
+        if ctx.tuning.weight_textures {
+            self.to_textures(ctx, copies)?;
+        }
+        Ok(())
+    }
+
     /// Moves every part of the matrix into a texture (or the one a part's buffer was already
     /// copied into, per `copies`). Parts too large for the device's textures stay buffers.
     /// A part's buffer is destroyed once copied, or for the halves of an interleaved pair

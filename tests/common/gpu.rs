@@ -76,12 +76,10 @@ pub fn upload(t: &HostTensor) -> GpuMatrix {
     as_tuned(ctx(), GpuMatrix::from_host(ctx(), t, 1).expect("upload"))
 }
 
-/// `m` moved into textures where `c`'s tuning moves a model's matrices there
-/// (`Tuning::weight_textures`: CPU adapters, so lavapipe in CI), else as it is.
+/// `m` kept where `c`'s tuning keeps a model's matrices (`GpuMatrix::place_as_tuned`:
+/// textures on CPU adapters, so lavapipe in CI).
 pub fn as_tuned(c: &GpuContext, mut m: GpuMatrix) -> GpuMatrix {
-    if c.tuning.weight_textures {
-        m.to_textures(c, &mut TextureCopies::default()).expect("textures");
-    }
+    m.place_as_tuned(c, &mut TextureCopies::default()).expect("textures");
     m
 }
 
