@@ -12,9 +12,12 @@ use common::golden::{
 };
 use common::{gguf_path, Golden, SHIPPED};
 use lfm_webgpu::gguf::GgufFile;
-use lfm_webgpu::gpu::{GpuContext, GpuModel, KvPrecision, MAX_BATCH};
+use lfm_webgpu::gpu::{GpuContext, GpuModel, KvPrecision};
 use lfm_webgpu::model::{ModelError, SharedBytes};
 use lfm_webgpu::reference::Logits;
+
+/// The prefill step of the long-prompt chunking test.
+const STEP: usize = 64;
 
 struct Gpu(GpuModel);
 
@@ -88,10 +91,13 @@ fn gpu_incremental_decode_equals_full_evaluation() {
         let prompt = Golden::load(model).ids("prompt_ids");
         check_chunking(&load(&ctx, model, variant), &format!("{model} {variant} (gpu)"), &prompt, &[3, 1, 5, 2]);
     }
-    // A prompt longer than one step's batch is split into several steps.
-    let gpu = load(&ctx, "tiny-moe", "q4_0");
-    let long: Vec<u32> = (0..MAX_BATCH as u32 * 2 + 7).map(|i| 1 + (i * 7919) % 64000).collect();
-    check_chunking(&gpu, "tiny-moe q4_0 long prompt (gpu)", &long, &[MAX_BATCH + 3, 17]);
+    // A prompt longer than one step's batch is split into several steps (of 64 here, to keep
+    // the token-by-token run short; the GPU tuning's test below takes steps of 256).
+    let mut small_steps = GpuContext::new_blocking().expect("a wgpu adapter");
+    small_steps.tuning.prefill_batch = STEP;
+    let gpu = load(&Arc::new(small_steps), "tiny-moe", "q4_0");
+    let long: Vec<u32> = (0..STEP as u32 * 2 + 7).map(|i| 1 + (i * 7919) % 64000).collect();
+    check_chunking(&gpu, "tiny-moe q4_0 long prompt (gpu)", &long, &[STEP + 3, 17]);
 }
 
 /// A context with the choices a real GPU gets ([`common::gpu::use_gpu_tuning`]), so the GPU

@@ -8,12 +8,14 @@ mod common;
 
 use std::ops::Range;
 
-use common::gpu::{assert_close, ctx, host_matrix, random, run, tensor, zeros};
+use common::gpu::{assert_close, ctx, host_matrix, random, run, run_on, tensor, zeros};
 use lfm_webgpu::gguf::TensorInfo;
 use lfm_webgpu::gpu::kernels;
 use lfm_webgpu::gpu::layout::{self, GpuFormat, PartWriter};
 use lfm_webgpu::gpu::shader::GPU_TYPES;
-use lfm_webgpu::gpu::{ContextOptions, GpuContext, GpuMatrix, GpuModel, TensorRole, TextureCopies, Uploaded};
+use lfm_webgpu::gpu::{
+    ContextOptions, GpuContext, GpuMatrix, GpuModel, GpuTensor, TensorRole, TextureCopies, Uploaded,
+};
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::reference::ops as reference;
 use lfm_webgpu::rng::Rng;
@@ -270,4 +272,39 @@ fn the_context_option_overrides_where_a_model_keeps_its_weights() {
     }
     let default = pollster::block_on(GpuContext::with_options(ContextOptions::default())).unwrap();
     assert_eq!(default.tuning.weight_textures, ctx().tuning.weight_textures);
+}
+
+#[test]
+fn matrices_kept_in_textures_are_not_cut_at_the_binding_limit() {
+    // A Q8_0 matrix of 300 x 512 (163 KB) under a 64 KiB binding limit: several buffers where
+    // the weights are bound as buffers, one part (one texture) where they are kept in textures.
+    let (rows, cols) = (300, 512);
+    let mut rng = Rng::new(45);
+    let values = random(&mut rng, rows * cols, 1.0);
+    let w = host_matrix(GgmlType::Q8_0, rows, cols, &values);
+    let x = random(&mut rng, cols, 1.0);
+    let mut outputs = Vec::new();
+    for textures in [false, true] {
+        let options = ContextOptions { weight_textures: Some(textures), max_binding_bytes: Some(64 << 10) };
+        let c = pollster::block_on(GpuContext::with_options(options)).unwrap();
+        assert_eq!(c.max_binding_bytes(), 64 << 10);
+        let mut m = GpuMatrix::from_host(&c, &w, 1).unwrap();
+        let parts = m.parts.len();
+        m.place_as_tuned(&c, &mut TextureCopies::default()).unwrap();
+        if textures {
+            assert!(c.max_weight_part_bytes() > c.max_binding_bytes());
+            assert_eq!(parts, 1, "one part in a texture");
+            assert!(m.parts[0].is_texture());
+        } else {
+            assert_eq!(c.max_weight_part_bytes(), c.max_binding_bytes());
+            assert_eq!(parts, 3, "buffers of at most 64 KiB");
+        }
+        let gx = GpuTensor::from_f32(&c, "x", 1, cols, &x).unwrap();
+        let y = GpuTensor::zeros(&c, "y", 1, rows).unwrap();
+        outputs.push(run_on(&c, &y, |ops| kernels::matvec(ops, &m, &gx, &y).unwrap()));
+    }
+    let expect = reference::linear(&w, &x);
+    for out in &outputs {
+        assert_close("300 x 512 Q8_0 matvec", out, &expect, |_, v| 1e-4 * (1.0 + v.abs()));
+    }
 }

@@ -22,7 +22,7 @@ use lfm_webgpu::gpu::{bench, GpuContext, GpuModel, OpsCounts};
 use lfm_webgpu::model::SharedBytes;
 use serde_json::{json, Map, Value};
 
-/// Tokens of the counted prefill: one full step of `MAX_BATCH` (64) and a partial one.
+/// Tokens of the counted prefill: one step (of up to `PREFILL_BATCH`, 256).
 const PREFILL_TOKENS: usize = 100;
 /// The state's capacity: one KV block on every adapter.
 const CAPACITY: usize = 256;

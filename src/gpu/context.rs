@@ -219,6 +219,19 @@ impl GpuContext {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size).min(cap) & !3
     }
 
+    /// The largest part a weight matrix is cut into ([`super::GpuMatrix`]): one storage
+    /// binding, or where the tuning keeps the weights in textures (`Tuning::weight_textures`:
+    /// their buffers are copied, never bound) the largest buffer whose bytes fit one texture.
+    /// Fewer parts are fewer launches, and fewer workgroups that find their expert in another
+    /// part (lavapipe binds at most 128 MiB: the 8B's paired gate and up experts are 132 MB).
+    pub fn max_weight_part_bytes(&self) -> u64 {
+        if !self.tuning.weight_textures {
+            return self.max_binding_bytes();
+        }
+        let texture = self.limits.max_texture_dimension_2d as u64 * super::matrix::W_TEXELS as u64 * 16;
+        self.limits.max_buffer_size.min(texture) & !3
+    }
+
     /// Fails with [`GpuError::BindingTooLarge`] when `bytes` cannot be one storage binding.
     pub fn check_binding(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
         let limit = self.max_binding_bytes();

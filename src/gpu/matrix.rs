@@ -99,7 +99,7 @@ impl GpuMatrix {
         cols: usize,
         bytes: &[u8],
     ) -> Result<GpuMatrix, GpuError> {
-        Self::with_limit(ctx, label, ty, rows, cols, bytes, 1, ctx.max_binding_bytes())
+        Self::with_limit(ctx, label, ty, rows, cols, bytes, 1, ctx.max_weight_part_bytes())
     }
 
     /// Uploads a model tensor (`row_group`: rows per expert of a stacked tensor, else 1).
@@ -118,7 +118,7 @@ impl GpuMatrix {
         bytes: &[u8],
         row_group: usize,
     ) -> Result<GpuMatrix, GpuError> {
-        Self::with_limit(ctx, label, ty, rows, cols, bytes, row_group, ctx.max_binding_bytes())
+        Self::with_limit(ctx, label, ty, rows, cols, bytes, row_group, ctx.max_weight_part_bytes())
     }
 
     /// As [`GpuMatrix::new_grouped`] with parts of at most `max_part_bytes` (at most the
@@ -162,7 +162,7 @@ impl GpuMatrix {
         max_part_bytes: u64,
     ) -> Result<MatrixUpload, GpuError> {
         let fmt = GpuFormat::of(ty)?;
-        let plan = layout::plan_parts(ty, rows, cols, row_group, max_part_bytes.min(ctx.max_binding_bytes()))?;
+        let plan = layout::plan_parts(ty, rows, cols, row_group, max_part_bytes.min(ctx.max_weight_part_bytes()))?;
         let parts: Vec<MatrixPart> = plan
             .iter()
             .enumerate()

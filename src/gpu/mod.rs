@@ -36,7 +36,7 @@ pub use kv_cache::{KvBlock, KvCache, KvPrecision};
 pub use matrix::{GpuMatrix, Interleave, MatrixPart, MatrixUpload, WeightStore, W_TEXELS};
 pub use model::{GpuModel, PlannedTensor, TensorRole, TensorUpload, Uploaded};
 pub use ops::{Ops, OpsCounts};
-pub use state::MAX_BATCH;
+pub use state::PREFILL_BATCH;
 pub use state::{GpuCheckpoint, GpuState, StateBytes};
 pub use tensor::GpuTensor;
 pub use tuning::Tuning;

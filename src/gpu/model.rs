@@ -236,7 +236,7 @@ impl GpuModel {
             TensorRole::Matrix => {
                 // Stacked experts [cols, rows_per_expert, n_experts]: keep each expert in one buffer.
                 let row_group = if dims.len() == 3 { dims[1] as usize } else { 1 };
-                let max = ctx.max_binding_bytes();
+                let max = ctx.max_weight_part_bytes();
                 UploadInto::Matrix(GpuMatrix::allocate(ctx, name, ty, rows, cols, row_group, max)?)
             }
             TensorRole::Vector => {

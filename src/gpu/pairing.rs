@@ -21,7 +21,7 @@ pub fn interleave_experts(
     b: &GpuMatrix,
     rows_per_expert: usize,
 ) -> Result<Option<(GpuMatrix, GpuMatrix)>, GpuError> {
-    interleave_experts_within(ctx, a, b, rows_per_expert, ctx.max_binding_bytes())
+    interleave_experts_within(ctx, a, b, rows_per_expert, ctx.max_weight_part_bytes())
 }
 
 /// As [`interleave_experts`] with buffers of at most `max_part_bytes` (tests: several parts).
@@ -49,7 +49,8 @@ pub fn interleave_experts_within(
         return Ok(None);
     }
     let whole = |m: &GpuMatrix| (0..m.rows / rpe).all(|e| expert_part(m, e, rpe).is_some());
-    let Ok(plan) = layout::plan_parts(a.ty, 2 * a.rows, a.cols, 2 * rpe, max_part_bytes.min(ctx.max_binding_bytes()))
+    let Ok(plan) =
+        layout::plan_parts(a.ty, 2 * a.rows, a.cols, 2 * rpe, max_part_bytes.min(ctx.max_weight_part_bytes()))
     else {
         return Ok(None);
     };

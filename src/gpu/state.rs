@@ -12,10 +12,9 @@ use super::model::GpuModel;
 use super::scratch::Scratch;
 use super::{GpuContext, GpuError, GpuTensor, KvCache, Ops};
 
-/// Tokens evaluated per step during prefill on CPU adapters (`Tuning::prefill_batch`; GPUs
-/// take more, see there): the scratch buffers for this many rows stay small even for the 8B
-/// model.
-pub const MAX_BATCH: usize = 64;
+/// Tokens a prefill step evaluates unless the tuning says otherwise (`Tuning::prefill_batch`,
+/// where it is measured): the scratch buffers for this many rows take 76 MB on the 8B.
+pub const PREFILL_BATCH: usize = 256;
 /// The most tokens a step may take, whatever the tuning asks.
 const MAX_BATCH_LIMIT: usize = 1024;
 

@@ -121,11 +121,16 @@ pub struct Tuning {
     /// 240-256 tok/s in one submission, 248-257 every layer, 277-282 every 3, 275-280 every
     /// 6); CPU adapters 0 (their "GPU" is the same cores that record).
     pub submit_layers: usize,
-    /// Tokens a prefill step evaluates (the scratch buffers' rows): `MAX_BATCH` (64) on CPU
-    /// adapters; 256 on GPUs, whose tiled matmul and grouped experts need many token tiles to
-    /// fill the card (64 tokens give a 2048-row matrix 128 workgroups of 32 x 32). H100, 8B
-    /// Q4_0, prefill of 1,024 tokens: 1,069-1,333 tok/s in steps of 64, 1,416-1,639 of 128,
+    /// Tokens a prefill step evaluates (the scratch buffers' rows): `PREFILL_BATCH` (256)
+    /// everywhere. GPUs: the tiled matmul and grouped experts need many token tiles to fill
+    /// the card (64 tokens give a 2048-row matrix 128 workgroups of 32 x 32). H100, 8B Q4_0,
+    /// prefill of 1,024 tokens: 1,069-1,333 tok/s in steps of 64, 1,416-1,639 of 128,
     /// 1,779-1,831 of 256, 1,816-1,870 of 512; of 8,192: 1,230 / 1,619 / 1,693 (64 / 256 / 512).
+    /// CPU adapters: more pairs an expert fill `moe_batch_matvec`'s groups of 4 and leave
+    /// fewer idle workgroups (lavapipe, 8B Q4_0, a 256-token prompt: 5.44 tok/s in steps of
+    /// 64, 6.41 of 128, 7.11 of 256; the grouped experts alone, top-4 of 32: 6.5 GMAC/s with
+    /// 64 tokens, 8.9 with 128, 9.4 with 256, 10.6 with 512). The session feeds a prompt in
+    /// chunks of 256 between looks at the cancel flag, so larger steps would not be filled.
     pub prefill_batch: usize,
     /// A decoded token's norms taken by the kernels that read their output: every workgroup
     /// of a block's first kernel norms the residual stream into workgroup memory itself
@@ -193,7 +198,7 @@ impl Tuning {
             fused_conv: true,
             conv_channels: if cpu { 8 } else { 2 },
             submit_layers: if cpu { 0 } else { 3 },
-            prefill_batch: if cpu { super::MAX_BATCH } else { 256 },
+            prefill_batch: super::PREFILL_BATCH,
             fused_norms: !cpu,
             weight_textures: cpu,
             shader,
