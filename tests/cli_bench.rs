@@ -19,12 +19,12 @@ fn positive(v: &Value, what: &str) -> f64 {
 fn bench_json_reports_every_figure() {
     let out = Command::new(env!("CARGO_BIN_EXE_lfm"))
         .args(["bench", "--model", &fixture("tiny-moe/tiny-moe-q8_0.gguf")])
-        .args(["--prompt-tokens", "8,70", "--gen-tokens", "3", "--context", "300,100000000", "--format", "json"])
+        .args(["--prompt-tokens", "8,260", "--gen-tokens", "3", "--context", "300,100000000", "--format", "json"])
         .output()
         .expect("lfm runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "lfm bench failed:\n{stderr}");
-    assert!(stderr.contains("bench: prefill 70 tokens"), "progress goes to stderr:\n{stderr}");
+    assert!(stderr.contains("bench: prefill 260 tokens"), "progress goes to stderr:\n{stderr}");
     let r: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
 
     for key in [
@@ -42,12 +42,12 @@ fn bench_json_reports_every_figure() {
     }
     let prefill = r["prefill"].as_array().expect("prefill rows");
     assert_eq!(prefill.len(), 2);
-    for (row, n) in prefill.iter().zip([8, 70]) {
+    for (row, n) in prefill.iter().zip([8, 260]) {
         assert_eq!(row["prompt_tokens"], n);
         positive(&row["prefill_tokens_per_s"], "prefill tok/s");
         positive(&row["time_to_first_token_s"], "TTFT");
         positive(&row["decode"]["decode_tokens_per_s"], "decode tok/s after the prompt");
-        // 70 tokens: a full step of 64 and one of 6.
+        // 260 tokens: a full step of 256 (`gpu::PREFILL_BATCH`) and one of 4.
         assert_eq!(row["counts"]["submits"], if n == 8 { 1 } else { 2 });
     }
     let decode = r["decode"].as_array().expect("decode rows");
