@@ -24,14 +24,18 @@
 //! by a third between runs, tells a 5 % change. `LFM_BENCH_AB_SHADERS=<dir>` (with or
 //! without `LFM_BENCH_AB`) builds B's pipelines from that `LFM_SHADER_DIR` instead: a shader
 //! edit against the built-in shaders, interleaved the same way. `LFM_BENCH_AB_BATCH=<tokens>`
-//! times `batch_matvec` of that many vectors (at least 2; not a number: 64) instead.
+//! times `batch_matvec` of that many vectors (at least 2; not a number: 64) instead, and
+//! `LFM_BENCH_AB_MOE=<tokens>` a prefill step's routed experts (`moe_group` +
+//! `moe_batch_matvec`, top-4 of 32; `LFM_BENCH_AB_GATE_UP=1`: gate and up paired), see `ab.rs`.
 //!
 //! Without `--bench` (`cargo test --all-targets` runs bench targets that way) it only checks,
 //! on small matrices, that every measurement runs and yields a finite rate.
 
+mod ab;
+
 use std::sync::Arc;
 
-use lfm_webgpu::gpu::{bench, kernels, pairing, profile, GpuContext, GpuMatrix, GpuTensor, Ops, TextureCopies};
+use lfm_webgpu::gpu::{bench, kernels, profile, GpuContext, GpuMatrix, GpuTensor, Ops, TextureCopies};
 use lfm_webgpu::model::{HostTensor, SharedBytes};
 use lfm_webgpu::quant::{self, GgmlType};
 use lfm_webgpu::rng::Rng;
@@ -75,7 +79,7 @@ fn main() {
         unsafe { std::env::remove_var("LFM_TUNING") };
         println!("A: the adapter's tuning; B: LFM_TUNING=\"{b_tuning}\", shaders from {b_shaders:?}");
         for ty in types(&names) {
-            compare_matvec(&ctx, &b, ty, &size, b_shaders.as_deref());
+            ab::compare(&ctx, &b, ty, &size, b_shaders.as_deref());
         }
         return;
     }
@@ -150,181 +154,7 @@ fn upload_copies(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> 
 fn upload_one(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> GpuMatrix {
     let values: Vec<f32> = (0..size.rows * size.cols).map(|_| rng.gauss() * 0.05).collect();
     let bytes = quant::quantize(ty, &values).expect("quantizable");
-    GpuMatrix::new_grouped(ctx, "w", ty, size.rows, size.cols, &bytes, size.rows / MOE_EXPERTS).expect("upload")
-}
-
-/// What `LFM_BENCH_AB` times: the matvec, `LFM_BENCH_AB_BATCH=<tokens>` a batch_matvec of
-/// that many vectors, or `LFM_BENCH_AB_MOE=<tokens>` the routed experts of a prefill.
-#[derive(Clone, Copy)]
-enum AbKernel {
-    Matvec,
-    Batch(usize),
-    Moe(usize),
-}
-
-impl AbKernel {
-    fn from_env() -> AbKernel {
-        let tokens = |name: &str| std::env::var(name).ok().map(|v| v.parse::<usize>().unwrap_or(PREFILL_TOKENS).max(2));
-        match (tokens("LFM_BENCH_AB_BATCH"), tokens("LFM_BENCH_AB_MOE")) {
-            (_, Some(t)) => AbKernel::Moe(t),
-            (Some(t), None) => AbKernel::Batch(t),
-            (None, None) => AbKernel::Matvec,
-        }
-    }
-}
-
-/// One side of an A/B comparison: the matrices and the vectors, and for the MoE kernel the
-/// expert stack's routing.
-struct AbCase {
-    mats: Vec<GpuMatrix>,
-    x: GpuTensor,
-    y: GpuTensor,
-    moe: Option<MoeRouting>,
-}
-
-/// `MOE_K` random distinct experts of `MOE_EXPERTS` for each token, and the work items
-/// `moe_group` fills.
-struct MoeRouting {
-    rows_per_expert: usize,
-    selected: GpuTensor,
-    items: GpuTensor,
-}
-
-const MOE_EXPERTS: usize = 32;
-const MOE_K: usize = 4;
-
-fn ab_setup(ctx: &GpuContext, ty: GgmlType, size: &Size, kernel: AbKernel) -> AbCase {
-    let mut rng = Rng::new(7);
-    match kernel {
-        AbKernel::Matvec | AbKernel::Batch(_) => {
-            let tokens = if let AbKernel::Batch(t) = kernel { t } else { 1 };
-            let mats = upload_copies(ctx, ty, size, &mut rng);
-            let xs: Vec<f32> = (0..tokens * size.cols).map(|_| rng.gauss()).collect();
-            let x = GpuTensor::from_f32(ctx, "x", tokens, size.cols, &xs).unwrap();
-            let y = GpuTensor::zeros(ctx, "y", tokens, size.rows).unwrap();
-            AbCase { mats, x, y, moe: None }
-        }
-        AbKernel::Moe(tokens) => {
-            // The experts of LFM2.5-8B-A1B (1792 rows each), or a few small ones for a smoke run.
-            let rpe = size.rows.min(1792);
-            let stack = Size { rows: rpe * MOE_EXPERTS, total_bytes: 1, ..*size };
-            let gate = upload_one(ctx, ty, &stack, &mut rng);
-            // `LFM_BENCH_AB_GATE_UP=1`: gate and up paired, as a model keeps them (moe_batch_gate_up).
-            let mut mats = match std::env::var_os("LFM_BENCH_AB_GATE_UP") {
-                Some(_) => {
-                    let up = upload_one(ctx, ty, &stack, &mut rng);
-                    let (g, u) = pairing::interleave_experts(ctx, &gate, &up, rpe).unwrap().expect("a pair");
-                    vec![g, u]
-                }
-                None => vec![gate],
-            };
-            let mut textures = TextureCopies::default();
-            for m in &mut mats {
-                m.place_as_tuned(ctx, &mut textures).expect("textures");
-            }
-            let mut ids = Vec::new();
-            for _ in 0..tokens {
-                let mut chosen = Vec::new();
-                while chosen.len() < MOE_K {
-                    let e = rng.below(MOE_EXPERTS) as u32;
-                    if !chosen.contains(&e) {
-                        chosen.push(e);
-                    }
-                }
-                ids.extend(chosen);
-            }
-            let selected = GpuTensor::from_u32(ctx, "selected", tokens, MOE_K, &ids).unwrap();
-            let items_rows = kernels::moe_items_rows(tokens * MOE_K, MOE_EXPERTS);
-            let items = GpuTensor::zeros(ctx, "items", items_rows, 4).unwrap();
-            let xs: Vec<f32> = (0..tokens * size.cols).map(|_| rng.gauss()).collect();
-            let x = GpuTensor::from_f32(ctx, "x", tokens, size.cols, &xs).unwrap();
-            let y = GpuTensor::zeros(ctx, "y", tokens * MOE_K, rpe).unwrap();
-            AbCase { mats, x, y, moe: Some(MoeRouting { rows_per_expert: rpe, selected, items }) }
-        }
-    }
-}
-
-impl AbCase {
-    /// Records the kernel over every matrix.
-    fn record(&self, ops: &mut Ops<'_>) {
-        for m in &self.mats {
-            match &self.moe {
-                Some(r) => {
-                    kernels::moe_group(ops, &r.selected, MOE_EXPERTS, &r.items).unwrap();
-                    let (rpe, sel, items, x, y) = (r.rows_per_expert, &r.selected, &r.items, &self.x, &self.y);
-                    match self.mats.len() {
-                        2 => kernels::moe_batch_gate_up(ops, &self.mats[0], &self.mats[1], rpe, sel, items, x, y),
-                        _ => kernels::moe_batch_matvec(ops, m, rpe, sel, items, x, y),
-                    }
-                    .unwrap();
-                    break;
-                }
-                None if self.x.rows > 1 => kernels::batch_matvec(ops, m, &self.x, &self.y).unwrap(),
-                None => kernels::matvec(ops, m, &self.x, &self.y).unwrap(),
-            }
-        }
-    }
-
-    /// Rate units of one recording: weight bytes (matvec) or multiply-adds.
-    fn work(&self) -> f64 {
-        let macs = |m: &GpuMatrix| (m.rows * m.cols) as f64;
-        match &self.moe {
-            Some(r) => self.mats.iter().map(|m| (m.cols * r.rows_per_expert * self.y.rows) as f64).sum(), // gate and up: twice
-            None if self.x.rows > 1 => self.mats.iter().map(macs).sum::<f64>() * self.x.rows as f64,
-            None => self.mats.iter().map(GpuMatrix::bytes).sum::<u64>() as f64,
-        }
-    }
-}
-
-/// `LFM_BENCH_AB`: the matvec (or batch_matvec) rate of `ty` in contexts `a` and `b`, 8 rounds alternating which
-/// goes first; medians, and the largest difference of their outputs. B's pipelines are built
-/// from `b_shaders` where given (`LFM_SHADER_DIR` is read when a pipeline is built, and each
-/// context keeps its pipelines).
-fn compare_matvec(a: &GpuContext, b: &GpuContext, ty: GgmlType, size: &Size, b_shaders: Option<&std::ffi::OsStr>) {
-    let kernel = AbKernel::from_env();
-    let sides = [(a, ab_setup(a, ty, size, kernel)), (b, ab_setup(b, ty, size, kernel))];
-    for (side, (ctx, case)) in sides.iter().enumerate() {
-        // SAFETY: single-threaded here.
-        match b_shaders.filter(|_| side == 1) {
-            Some(dir) => unsafe { std::env::set_var("LFM_SHADER_DIR", dir) },
-            None => unsafe { std::env::remove_var("LFM_SHADER_DIR") },
-        }
-        let mut ops = Ops::new(ctx); // builds this side's pipelines
-        case.record(&mut ops);
-        ops.submit();
-    }
-    unsafe { std::env::remove_var("LFM_SHADER_DIR") };
-    let work = sides[0].1.work();
-    let mut rates = [Vec::new(), Vec::new()];
-    for round in 0..8 {
-        for side in [round % 2, 1 - round % 2] {
-            let (ctx, case) = &sides[side];
-            let timing = best_time(ctx, &case.y, |ops| case.record(ops));
-            rates[side].push(work / timing.seconds / 1e9);
-        }
-    }
-    let outputs: Vec<Vec<f32>> = sides.iter().map(|(ctx, case)| case.y.read_f32_blocking(ctx).unwrap()).collect();
-    let diff = outputs[0].iter().zip(&outputs[1]).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
-    let median = |r: &mut Vec<f64>| {
-        r.sort_by(f64::total_cmp);
-        r[r.len() / 2]
-    };
-    let (ma, mb) = (median(&mut rates[0]), median(&mut rates[1]));
-    // A timing-only shader variant (`LFM_BENCH_AB_SHADERS`) may compute nonsense.
-    let diff_ok = diff.is_finite() || b_shaders.is_some();
-    assert!(ma.is_finite() && mb.is_finite() && diff_ok, "{ty}: rates {ma} {mb}, difference {diff}");
-    let (kernel, unit) = match kernel {
-        AbKernel::Matvec => ("matvec".to_string(), "GB/s"),
-        AbKernel::Batch(t) => (format!("batch_matvec ({t} tokens)"), "GMAC/s"),
-        AbKernel::Moe(t) => {
-            (format!("moe_group + moe_batch_matvec ({t} tokens, top-{MOE_K} of {MOE_EXPERTS})"), "GMAC/s")
-        }
-    };
-    println!(
-        "{:>5} {kernel}: A {ma:.2} {unit}, B {mb:.2} {unit} (B/A {:.3}; outputs differ by at most {diff:e})",
-        ty.name(),
-        mb / ma
-    );
+    GpuMatrix::new_grouped(ctx, "w", ty, size.rows, size.cols, &bytes, size.rows / ab::MOE_EXPERTS).expect("upload")
 }
 
 fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
