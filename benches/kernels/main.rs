@@ -196,37 +196,26 @@ fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {
 
     let xt = GpuTensor::from_f32(ctx, "x", PREFILL_TOKENS, cols, &xs).unwrap();
     let yt = GpuTensor::zeros(ctx, "y", PREFILL_TOKENS, rows).unwrap();
-    let prefill_timing = best_time(ctx, &yt, |ops| {
-        for m in &mats {
-            kernels::matmul(ops, m, &xt, &yt).unwrap();
-        }
-    });
-    let prefill = prefill_timing.seconds;
     let macs = (copies * rows * cols * PREFILL_TOKENS) as f64;
-    assert!((macs / prefill).is_finite(), "{ty} matmul rate");
-    println!(
-        "{:>5} matmul: {:7.2} GMAC/s, {:.1}x the matvec rate per token ({} tokens)",
-        ty.name(),
-        macs / prefill / 1e9,
-        decode * PREFILL_TOKENS as f64 / prefill,
-        PREFILL_TOKENS
-    );
-    prefill_timing.print_host();
-    let batched_timing = best_time(ctx, &yt, |ops| {
-        for m in &mats {
-            kernels::batch_matvec(ops, m, &xt, &yt).unwrap();
-        }
-    });
-    let batched = batched_timing.seconds;
-    assert!((macs / batched).is_finite(), "{ty} batch_matvec rate");
-    println!(
-        "{:>5} batch_matvec: {:7.2} GMAC/s, {:.1}x the matvec rate per token ({} tokens)",
-        ty.name(),
-        macs / batched / 1e9,
-        decode * PREFILL_TOKENS as f64 / batched,
-        PREFILL_TOKENS
-    );
-    batched_timing.print_host();
+    type Kernel = fn(&mut Ops<'_>, &GpuMatrix, &GpuTensor, &GpuTensor) -> Result<(), lfm_webgpu::gpu::GpuError>;
+    let prefill_kernels: [(&str, Kernel); 2] = [("matmul", kernels::matmul), ("batch_matvec", kernels::batch_matvec)];
+    for (name, kernel) in prefill_kernels {
+        let timing = best_time(ctx, &yt, |ops| {
+            for m in &mats {
+                kernel(ops, m, &xt, &yt).unwrap();
+            }
+        });
+        let seconds = timing.seconds;
+        assert!((macs / seconds).is_finite(), "{ty} {name} rate");
+        println!(
+            "{:>5} {name}: {:7.2} GMAC/s, {:.1}x the matvec rate per token ({} tokens)",
+            ty.name(),
+            macs / seconds / 1e9,
+            decode * PREFILL_TOKENS as f64 / seconds,
+            PREFILL_TOKENS
+        );
+        timing.print_host();
+    }
 }
 
 /// The same work with each dispatch submitted alone between GPU timestamps (where the adapter
