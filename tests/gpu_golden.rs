@@ -12,7 +12,7 @@ use common::golden::{
 };
 use common::{gguf_path, Golden, SHIPPED};
 use lfm_webgpu::gguf::GgufFile;
-use lfm_webgpu::gpu::{GpuContext, GpuModel, KvPrecision};
+use lfm_webgpu::gpu::{GpuContext, GpuModel, KvPrecision, PREFILL_BATCH};
 use lfm_webgpu::model::{ModelError, SharedBytes};
 use lfm_webgpu::reference::Logits;
 
@@ -92,12 +92,13 @@ fn gpu_incremental_decode_equals_full_evaluation() {
         check_chunking(&load(&ctx, model, variant), &format!("{model} {variant} (gpu)"), &prompt, &[3, 1, 5, 2]);
     }
     // A prompt longer than one step's batch is split into several steps (of 64 here, to keep
-    // the token-by-token run short; the GPU tuning's test below takes steps of 256).
+    // the token-by-token run short; then the default steps of 256).
     let mut small_steps = GpuContext::new_blocking().expect("a wgpu adapter");
     small_steps.tuning.prefill_batch = STEP;
     let gpu = load(&Arc::new(small_steps), "tiny-moe", "q4_0");
     let long: Vec<u32> = (0..STEP as u32 * 2 + 7).map(|i| 1 + (i * 7919) % 64000).collect();
     check_chunking(&gpu, "tiny-moe q4_0 long prompt (gpu)", &long, &[STEP + 3, 17]);
+    two_steps_match_two_calls(&ctx, "the adapter's tuning");
 }
 
 /// A context with the choices a real GPU gets ([`common::gpu::use_gpu_tuning`]), so the GPU
@@ -119,13 +120,19 @@ fn a_gpus_tuning_matches_the_same_goldens() {
     }
     let prompt = Golden::load("tiny-moe").ids("prompt_ids");
     check_chunking(&load(&ctx, "tiny-moe", "q8_0"), "tiny-moe q8_0 (gpu tuning)", &prompt, &[3, 1, 5, 2]);
-    // Steps of 256 tokens (a GPU's prefill batch): a prompt of 260 in two steps (256 + 4)
-    // against two calls of 130.
+    two_steps_match_two_calls(&ctx, "gpu tuning");
+}
+
+/// Steps of 256 tokens (`PREFILL_BATCH`, every adapter's default): a prompt of 260 in two
+/// steps (256 + 4) against two calls of 130.
+fn two_steps_match_two_calls(ctx: &Arc<GpuContext>, tuning: &str) {
+    assert_eq!(ctx.tuning.prefill_batch, PREFILL_BATCH);
     let long: Vec<u32> = (0..260).map(|i| 1 + (i * 7919) % 64000).collect();
-    let gpu = load(&ctx, "tiny-moe", "q4_0");
+    let gpu = load(ctx, "tiny-moe", "q4_0");
     let full = gpu.run(&[&long], Logits::All);
     let halves = gpu.run(&[&long[..130], &long[130..]], Logits::All);
-    common::assert_close("tiny-moe q4_0, 260 tokens in steps of 256 vs 130 + 130 (gpu tuning)", &halves, &full, 1e-4);
+    let what = format!("tiny-moe q4_0, 260 tokens in steps of 256 vs 130 + 130 ({tuning})");
+    common::assert_close(&what, &halves, &full, 1e-4);
 }
 
 #[test]

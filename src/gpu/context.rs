@@ -222,8 +222,8 @@ impl GpuContext {
     /// The largest part a weight matrix is cut into ([`super::GpuMatrix`]): one storage
     /// binding, or where the tuning keeps the weights in textures (`Tuning::weight_textures`:
     /// their buffers are copied, never bound) the largest buffer whose bytes fit one texture.
-    /// Fewer parts are fewer launches, and fewer workgroups that find their expert in another
-    /// part (lavapipe binds at most 128 MiB: the 8B's paired gate and up experts are 132 MB).
+    /// Fewer parts are fewer launches (lavapipe binds at most 128 MiB: the 8B's 215 MB Q6_K
+    /// head was two parts, two launches a token).
     pub fn max_weight_part_bytes(&self) -> u64 {
         if !self.tuning.weight_textures {
             return self.max_binding_bytes();
