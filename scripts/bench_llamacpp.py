@@ -13,7 +13,7 @@ runs this script; `--python` is not needed. llama-cpp-python 0.3.36 (llama.cpp o
 2026-11) knows the `lfm2moe` architecture.
 
 Both sides evaluate random token ids (seeded): the prompt in one call (llama.cpp batches of
-`--n-batch`, lfm steps of 64 tokens), then greedy tokens one at a time. Time to first token is
+`--n-batch`, lfm steps of 256 tokens), then greedy tokens one at a time. Time to first token is
 the prompt's evaluation plus picking the first token. lfm's side is `lfm bench --format json`
 (target/release/lfm, built when missing; `--lfm PATH` for another binary, `--lfm-json FILE` to
 reuse a saved report). Prints a table and, with `--json`, one JSON object.
