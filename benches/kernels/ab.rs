@@ -10,17 +10,18 @@ use super::{best_time, upload_copies, upload_one, Size, PREFILL_TOKENS};
 /// What `LFM_BENCH_AB` times: the matvec, `LFM_BENCH_AB_BATCH=<tokens>` a batch_matvec of
 /// that many vectors, or `LFM_BENCH_AB_MOE=<tokens>` the routed experts of a prefill.
 #[derive(Clone, Copy)]
-enum AbKernel {
+pub enum AbKernel {
     Matvec,
     Batch(usize),
-    Moe(usize),
+    /// Tokens, and whether gate and up are paired.
+    Moe(usize, bool),
 }
 
 impl AbKernel {
-    fn from_env() -> AbKernel {
+    pub fn from_env() -> AbKernel {
         let tokens = |name: &str| std::env::var(name).ok().map(|v| v.parse::<usize>().unwrap_or(PREFILL_TOKENS).max(2));
         match (tokens("LFM_BENCH_AB_BATCH"), tokens("LFM_BENCH_AB_MOE")) {
-            (_, Some(t)) => AbKernel::Moe(t),
+            (_, Some(t)) => AbKernel::Moe(t, std::env::var_os("LFM_BENCH_AB_GATE_UP").is_some()),
             (Some(t), None) => AbKernel::Batch(t),
             (None, None) => AbKernel::Matvec,
         }
@@ -58,19 +59,18 @@ fn ab_setup(ctx: &GpuContext, ty: GgmlType, size: &Size, kernel: AbKernel) -> Ab
             let y = GpuTensor::zeros(ctx, "y", tokens, size.rows).unwrap();
             AbCase { mats, x, y, moe: None }
         }
-        AbKernel::Moe(tokens) => {
+        AbKernel::Moe(tokens, gate_up) => {
             // The experts of LFM2.5-8B-A1B (1792 rows each), or a few small ones for a smoke run.
             let rpe = size.rows.min(1792);
             let stack = Size { rows: rpe * MOE_EXPERTS, total_bytes: 1, ..*size };
             let gate = upload_one(ctx, ty, &stack, &mut rng);
-            // `LFM_BENCH_AB_GATE_UP=1`: gate and up paired, as a model keeps them (moe_batch_gate_up).
-            let mut mats = match std::env::var_os("LFM_BENCH_AB_GATE_UP") {
-                Some(_) => {
-                    let up = upload_one(ctx, ty, &stack, &mut rng);
-                    let (g, u) = pairing::interleave_experts(ctx, &gate, &up, rpe).unwrap().expect("a pair");
-                    vec![g, u]
-                }
-                None => vec![gate],
+            // Gate and up paired, as a model keeps them (moe_batch_gate_up), or one stack.
+            let mut mats = if gate_up {
+                let up = upload_one(ctx, ty, &stack, &mut rng);
+                let (g, u) = pairing::interleave_experts(ctx, &gate, &up, rpe).unwrap().expect("a pair");
+                vec![g, u]
+            } else {
+                vec![gate]
             };
             let mut textures = TextureCopies::default();
             for m in &mut mats {
@@ -134,8 +134,14 @@ impl AbCase {
 /// goes first; medians, and the largest difference of their outputs. B's pipelines are built
 /// from `b_shaders` where given (`LFM_SHADER_DIR` is read when a pipeline is built, and each
 /// context keeps its pipelines).
-pub fn compare(a: &GpuContext, b: &GpuContext, ty: GgmlType, size: &Size, b_shaders: Option<&std::ffi::OsStr>) {
-    let kernel = AbKernel::from_env();
+pub fn compare(
+    a: &GpuContext,
+    b: &GpuContext,
+    ty: GgmlType,
+    size: &Size,
+    kernel: AbKernel,
+    b_shaders: Option<&std::ffi::OsStr>,
+) {
     let sides = [(a, ab_setup(a, ty, size, kernel)), (b, ab_setup(b, ty, size, kernel))];
     for (side, (ctx, case)) in sides.iter().enumerate() {
         // SAFETY: single-threaded here.
@@ -170,7 +176,7 @@ pub fn compare(a: &GpuContext, b: &GpuContext, ty: GgmlType, size: &Size, b_shad
     let (kernel, unit) = match kernel {
         AbKernel::Matvec => ("matvec".to_string(), "GB/s"),
         AbKernel::Batch(t) => (format!("batch_matvec ({t} tokens)"), "GMAC/s"),
-        AbKernel::Moe(t) => {
+        AbKernel::Moe(t, _) => {
             (format!("moe_group + moe_batch_matvec ({t} tokens, top-{MOE_K} of {MOE_EXPERTS})"), "GMAC/s")
         }
     };

@@ -79,7 +79,7 @@ fn main() {
         unsafe { std::env::remove_var("LFM_TUNING") };
         println!("A: the adapter's tuning; B: LFM_TUNING=\"{b_tuning}\", shaders from {b_shaders:?}");
         for ty in types(&names) {
-            ab::compare(&ctx, &b, ty, &size, b_shaders.as_deref());
+            ab::compare(&ctx, &b, ty, &size, ab::AbKernel::from_env(), b_shaders.as_deref());
         }
         return;
     }
@@ -90,6 +90,12 @@ fn main() {
     launch_floor(&ctx);
     for ty in types(&names) {
         run_type(&ctx, ty, copy, &size);
+    }
+    if !std::env::args().any(|a| a == "--bench") {
+        // The smoke run also goes once through the A/B comparison (two contexts, the grouped
+        // experts with gate and up paired), so that tool keeps working.
+        let b = GpuContext::new_blocking().expect("a second context");
+        ab::compare(&ctx, &b, GgmlType::Q4_0, &size, ab::AbKernel::Moe(8, true), None);
     }
 }
 
