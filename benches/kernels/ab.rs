@@ -5,7 +5,7 @@ use lfm_webgpu::gpu::{kernels, pairing, GpuContext, GpuMatrix, GpuTensor, Ops, T
 use lfm_webgpu::quant::GgmlType;
 use lfm_webgpu::rng::Rng;
 
-use super::{best_time, upload_copies, upload_one, Size, PREFILL_TOKENS};
+use super::{best_time, random_matrix, upload_copies, Size, PREFILL_TOKENS};
 
 /// What `LFM_BENCH_AB` times: the matvec, `LFM_BENCH_AB_BATCH=<tokens>` a batch_matvec of
 /// that many vectors, or `LFM_BENCH_AB_MOE=<tokens>` the routed experts of a prefill.
@@ -63,10 +63,14 @@ fn ab_setup(ctx: &GpuContext, ty: GgmlType, size: &Size, kernel: AbKernel) -> Ab
             // The experts of LFM2.5-8B-A1B (1792 rows each), or a few small ones for a smoke run.
             let rpe = size.rows.min(1792);
             let stack = Size { rows: rpe * MOE_EXPERTS, total_bytes: 1, ..*size };
-            let gate = upload_one(ctx, ty, &stack, &mut rng);
+            let stack_of = |rng: &mut Rng| {
+                let bytes = random_matrix(ty, stack.rows, stack.cols, rng);
+                GpuMatrix::new_grouped(ctx, "experts", ty, stack.rows, stack.cols, &bytes, rpe).expect("upload")
+            };
+            let gate = stack_of(&mut rng);
             // Gate and up paired, as a model keeps them (moe_batch_gate_up), or one stack.
             let mut mats = if gate_up {
-                let up = upload_one(ctx, ty, &stack, &mut rng);
+                let up = stack_of(&mut rng);
                 let (g, u) = pairing::interleave_experts(ctx, &gate, &up, rpe).unwrap().expect("a pair");
                 vec![g, u]
             } else {
@@ -99,24 +103,24 @@ fn ab_setup(ctx: &GpuContext, ty: GgmlType, size: &Size, kernel: AbKernel) -> Ab
 }
 
 impl AbCase {
-    /// Records the kernel over every matrix.
+    /// Records the kernel: over every copy of the matrix, or once over the expert stack (a
+    /// gate and up pair where there are two).
     fn record(&self, ops: &mut Ops<'_>) {
-        for m in &self.mats {
-            match &self.moe {
-                Some(r) => {
-                    kernels::moe_group(ops, &r.selected, MOE_EXPERTS, &r.items).unwrap();
-                    let (rpe, sel, items, x, y) = (r.rows_per_expert, &r.selected, &r.items, &self.x, &self.y);
-                    match self.mats.len() {
-                        2 => kernels::moe_batch_gate_up(ops, &self.mats[0], &self.mats[1], rpe, sel, items, x, y),
-                        _ => kernels::moe_batch_matvec(ops, m, rpe, sel, items, x, y),
-                    }
-                    .unwrap();
-                    break;
-                }
-                None if self.x.rows > 1 => kernels::batch_matvec(ops, m, &self.x, &self.y).unwrap(),
-                None => kernels::matvec(ops, m, &self.x, &self.y).unwrap(),
+        let (x, y) = (&self.x, &self.y);
+        let Some(r) = &self.moe else {
+            for m in &self.mats {
+                if x.rows > 1 { kernels::batch_matvec(ops, m, x, y) } else { kernels::matvec(ops, m, x, y) }.unwrap();
             }
+            return;
+        };
+        kernels::moe_group(ops, &r.selected, MOE_EXPERTS, &r.items).unwrap();
+        let (rpe, sel, items) = (r.rows_per_expert, &r.selected, &r.items);
+        match &self.mats[..] {
+            [gate, up] => kernels::moe_batch_gate_up(ops, gate, up, rpe, sel, items, x, y),
+            [stack] => kernels::moe_batch_matvec(ops, stack, rpe, sel, items, x, y),
+            _ => unreachable!("one expert stack or a pair"),
         }
+        .unwrap();
     }
 
     /// Rate units of one recording: weight bytes (matvec) or multiply-adds.

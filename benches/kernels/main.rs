@@ -137,8 +137,7 @@ fn types(names: &[String]) -> Vec<GgmlType> {
 /// copies to make `size.total_bytes`.
 fn upload_copies(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> Vec<GpuMatrix> {
     let Size { rows, cols, total_bytes } = *size;
-    let values: Vec<f32> = (0..rows * cols).map(|_| rng.gauss() * 0.05).collect();
-    let bytes = quant::quantize(ty, &values).expect("quantizable");
+    let bytes = random_matrix(ty, rows, cols, rng);
     let host = HostTensor {
         name: "w".into(),
         ty,
@@ -156,11 +155,10 @@ fn upload_copies(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> 
         .collect()
 }
 
-/// One (rows x cols) matrix of `ty` from `rng`'s values, in buffers (not yet placed).
-fn upload_one(ctx: &GpuContext, ty: GgmlType, size: &Size, rng: &mut Rng) -> GpuMatrix {
-    let values: Vec<f32> = (0..size.rows * size.cols).map(|_| rng.gauss() * 0.05).collect();
-    let bytes = quant::quantize(ty, &values).expect("quantizable");
-    GpuMatrix::new_grouped(ctx, "w", ty, size.rows, size.cols, &bytes, size.rows / ab::MOE_EXPERTS).expect("upload")
+/// The bytes of a (rows x cols) matrix of `ty` quantized from `rng`'s values.
+fn random_matrix(ty: GgmlType, rows: usize, cols: usize, rng: &mut Rng) -> Vec<u8> {
+    let values: Vec<f32> = (0..rows * cols).map(|_| rng.gauss() * 0.05).collect();
+    quant::quantize(ty, &values).expect("quantizable")
 }
 
 fn run_type(ctx: &GpuContext, ty: GgmlType, copy: f64, size: &Size) {

@@ -36,9 +36,9 @@ impl Cancel {
 /// Saved states kept for rewinding: enough for editing any of the last few turns.
 const MAX_SAVED: usize = 32;
 
-/// Prompt tokens fed between two looks at the cancel flag during a prefill (a multiple of the
-/// GPU's batch, so the chunks do not change how the GPU splits the prompt).
-const PREFILL_CHUNK: usize = 256;
+/// Prompt tokens fed between two looks at the cancel flag during a prefill: one GPU step by
+/// default, so the chunks do not change how the GPU splits the prompt.
+const PREFILL_CHUNK: usize = crate::gpu::PREFILL_BATCH;
 
 pub struct Session {
     backend: Arc<Backend>,

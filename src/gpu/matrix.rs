@@ -121,8 +121,8 @@ impl GpuMatrix {
         Self::with_limit(ctx, label, ty, rows, cols, bytes, row_group, ctx.max_weight_part_bytes())
     }
 
-    /// As [`GpuMatrix::new_grouped`] with parts of at most `max_part_bytes` (at most the
-    /// device limit): lets tests force a matrix across several buffers.
+    /// As [`GpuMatrix::new_grouped`] with parts of at most `max_part_bytes` (at most
+    /// [`GpuContext::max_weight_part_bytes`]): lets tests force a matrix across several buffers.
     #[allow(clippy::too_many_arguments)]
     pub fn with_limit(
         ctx: &GpuContext,
@@ -148,7 +148,7 @@ impl GpuMatrix {
     }
 
     /// Allocates the buffers of a `(rows, cols)` matrix of `ty` (split as
-    /// [`GpuMatrix::with_limit`] splits it, `max_part_bytes` capped at the device limit) and
+    /// [`GpuMatrix::with_limit`] splits it, `max_part_bytes` capped as there) and
     /// returns it empty, to be filled a chunk of rows at a time with
     /// [`MatrixUpload::write_rows`]: a large tensor never needs to be in memory whole.
     #[allow(clippy::too_many_arguments)]

@@ -129,8 +129,9 @@ pub struct Tuning {
     /// CPU adapters: more pairs an expert fill `moe_batch_matvec`'s groups of 4 and leave
     /// fewer idle workgroups (lavapipe, 8B Q4_0, a 256-token prompt: 5.44 tok/s in steps of
     /// 64, 6.41 of 128, 7.11 of 256; the grouped experts alone, top-4 of 32: 6.5 GMAC/s with
-    /// 64 tokens, 8.9 with 128, 9.4 with 256, 10.6 with 512). The session feeds a prompt in
-    /// chunks of 256 between looks at the cancel flag, so larger steps would not be filled.
+    /// 64 tokens, 8.9 with 128, 9.4 with 256, 10.6 with 512). The chat session feeds a prompt
+    /// in chunks of `PREFILL_BATCH` between looks at the cancel flag, so larger steps set
+    /// here would not be filled there.
     pub prefill_batch: usize,
     /// A decoded token's norms taken by the kernels that read their output: every workgroup
     /// of a block's first kernel norms the residual stream into workgroup memory itself
