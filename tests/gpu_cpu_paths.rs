@@ -80,8 +80,11 @@ fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
             want_experts.extend(reference::matmul(&experts, e as usize * rpe, rpe, xt));
             tol_experts.extend(matvec_tolerance(&experts, e as usize * rpe, rpe, xt));
         }
-        for chunks in [true, false] {
-            let own = cpu_context(true, chunks);
+        // Q4_K also with the GPU's sub-block units (`q4_k_subblocks`), whose runs are 8 units.
+        let subblocks: &[bool] = if ty == GgmlType::Q4_K { &[false, true] } else { &[false] };
+        for (chunks, &sub) in [true, false].into_iter().flat_map(|c| subblocks.iter().map(move |s| (c, s))) {
+            let mut own = cpu_context(true, chunks);
+            own.tuning.shader.q4_k_subblocks = sub;
             let gw = as_tuned(&own, GpuMatrix::from_host(&own, &w, 1).unwrap());
             for t in [1, 3] {
                 let xt = &x[..t * cols];
@@ -89,7 +92,8 @@ fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
                 let gx = GpuTensor::from_f32(&own, "x", t, cols, xt).unwrap();
                 let y = GpuTensor::zeros(&own, "y", t, rows).unwrap();
                 let got = read(&own, &y, |ops| kernels::matvec(ops, &gw, &gx, &y).unwrap());
-                assert_close(&format!("matvec {ty} {t} x {cols}, chunks {chunks}"), &got, &want, |i, _| tol[i]);
+                let what = format!("matvec {ty} {t} x {cols}, chunks {chunks}, sub-blocks {sub}");
+                assert_close(&what, &got, &want, |i, _| tol[i]);
             }
             let ge = as_tuned(
                 &own,
@@ -99,7 +103,7 @@ fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
             let sel = ids_in(&own, &selected);
             let y = GpuTensor::zeros(&own, "y", selected.len(), rpe).unwrap();
             let got = read(&own, &y, |ops| kernels::moe_matvec(ops, &ge, rpe, &sel, &gx, &y).unwrap());
-            let what = format!("moe_matvec {ty} x {cols}, chunks {chunks}");
+            let what = format!("moe_matvec {ty} x {cols}, chunks {chunks}, sub-blocks {sub}");
             assert_close(&what, &got, &want_experts, |i, _| tol_experts[i]);
         }
     }
@@ -108,4 +112,34 @@ fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
 /// The (3 tokens, 2 slots) expert ids as a tensor of `ctx`.
 fn ids_in(ctx: &GpuContext, selected: &[u32]) -> GpuTensor {
     GpuTensor::from_u32(ctx, "selected", 3, 2, selected).unwrap()
+}
+
+#[test]
+fn k_quant_scales_below_the_f16_normals_widen_exactly() {
+    // Weights of magnitude ~1e-3 give Q4_K / Q5_K blocks f16 subnormal d and dmin (below
+    // 6.1e-5), which CPU adapters widen from the bits (`f16_scales_by_bits`) and GPUs with
+    // unpack2x16float: both give the reference's products, on the quarter-block and the
+    // sub-block units.
+    let mut rng = Rng::new(21);
+    let (rows, cols) = (13, 512);
+    for ty in [GgmlType::Q4_K, GgmlType::Q5_K] {
+        let values: Vec<f32> = random(&mut rng, rows * cols, 1.0).iter().map(|v| v * 1e-3).collect();
+        let w = host_matrix(ty, rows, cols, &values);
+        let block = ty.type_size();
+        let d_bits = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]);
+        let subnormal = w.bytes.chunks(block).filter(|b| d_bits(b) & 0x7c00 == 0 && d_bits(b) != 0).count();
+        assert!(subnormal > 0, "{ty}: no block with a subnormal d");
+        let x = random(&mut rng, 2 * cols, 1.0);
+        let (want, tol) = (reference::matmul(&w, 0, rows, &x), matvec_tolerance(&w, 0, rows, &x));
+        for (by_bits, subblocks) in [(true, false), (false, false), (true, true), (false, true)] {
+            let mut own = cpu_context(false, false);
+            (own.tuning.shader.f16_scales_by_bits, own.tuning.shader.q4_k_subblocks) = (by_bits, subblocks);
+            let gw = as_tuned(&own, GpuMatrix::from_host(&own, &w, 1).unwrap());
+            let gx = GpuTensor::from_f32(&own, "x", 2, cols, &x).unwrap();
+            let y = GpuTensor::zeros(&own, "y", 2, rows).unwrap();
+            let got = read(&own, &y, |ops| kernels::matvec(ops, &gw, &gx, &y).unwrap());
+            let what = format!("matvec {ty}, {subnormal} subnormal d, by bits {by_bits}, sub-blocks {subblocks}");
+            assert_close(&what, &got, &want, |i, _| tol[i]);
+        }
+    }
 }

@@ -264,7 +264,13 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
     ];
     for (matvec_wg, few_rows_wg, subgroup_reduce, loop_guards, matvec_rows) in tunings {
         let mut own = GpuContext::new_blocking().expect("a second context on the same adapter");
-        let shader = ShaderTarget { subgroup_reduce, enable_directive: false, q6_k_pairs: !loop_guards };
+        let shader = ShaderTarget {
+            subgroup_reduce,
+            enable_directive: false,
+            q6_k_pairs: !loop_guards,
+            q4_k_subblocks: !loop_guards,
+            f16_scales_by_bits: loop_guards,
+        };
         own.tuning = Tuning {
             matvec_wg,
             matvec_rows,

@@ -5,6 +5,7 @@
 // (Interface: dot/generic.wgsl. 16-byte words through `w_vec4`: common/weights_wide.wgsl.)
 
 #include "common/weights_wide.wgsl"
+#include "common/f16_pair.wgsl"
 
 const UNIT: u32 = 64u;
 
@@ -27,7 +28,7 @@ fn q4k_unit_of(unit: u32, head: vec4<u32>) -> Q4kUnit {
     // load, where reading d and dmin through `w_word` cost one a unit (lavapipe Q4_K matvec
     // 2.45 -> 2.69 GB/s without).
     w_keep();
-    let dm = unpack2x16float(head.x);
+    let dm = f16_pair(head.x);
     let sm_lo = kscale_min_of(head.yzw, 2u * c);
     let sm_hi = kscale_min_of(head.yzw, 2u * c + 1u);
     let coef = vec4<f32>(dm.x * sm_lo.x, dm.x * sm_hi.x, -dm.y * sm_lo.y, -dm.y * sm_hi.y);

@@ -109,7 +109,7 @@ pub const SCALE_CHUNK_TYPES: &[GgmlType] = &[GgmlType::Q4_0, GgmlType::Q4_K];
 
 /// The formats with their own dot-unit helper `shaders/dot/<type>.wgsl` (the others use
 /// `dot/generic.wgsl`); these helpers also read the weights as `array<vec4<u32>>`.
-const WIDE_DOT_TYPES: &[GgmlType] = &[GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K];
+const WIDE_DOT_TYPES: &[GgmlType] = &[GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
 
 /// What the adapter lets shaders use, fixed per [`super::GpuContext`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,6 +124,17 @@ pub struct ShaderTarget {
     /// head: 0.305 against 0.387 ms a token, 2026-11-27). CPU adapters keep the half blocks,
     /// whose loads are fewer.
     pub q6_k_pairs: bool,
+    /// Q4_K dot units of one sub-block of 32 (`dot/q4_k_subblocks.wgsl`, GPUs) rather than a
+    /// quarter block of 64 (`dot/q4_k.wgsl`): twice the threads of a workgroup at work on a
+    /// row of 2048 and half a thread's chain (H200, 8B Q4_K_M at 1K: decode 278-287 against
+    /// 203 tok/s, GPU time 3.58 against 4.90 ms a token, prefill of 1,024 1,045 against
+    /// 884-975 tok/s; a Q4_K matvec alone 1.43x; 2026-11-27). CPU adapters keep the quarters
+    /// (lavapipe Q4_K matvec 3.51 against 3.56 GB/s: each qs word is loaded twice).
+    pub q4_k_subblocks: bool,
+    /// K-quant dot units widen their blocks' f16 (d, dmin) from the bits, without subnormal
+    /// operands (`common/f16_pair_bits.wgsl`): CPU adapters, whose cores take a microcode
+    /// assist on each f16 subnormal that `unpack2x16float` widens. GPUs convert natively.
+    pub f16_scales_by_bits: bool,
 }
 
 /// One shader variant: a kernel file, optionally specialized to a weight format.
@@ -298,6 +309,7 @@ impl Choice {
         match path {
             "quant/dot.wgsl" => Some(match self.quant? {
                 GgmlType::Q6_K if self.target.q6_k_pairs => "dot/q6_k_pairs.wgsl".into(),
+                GgmlType::Q4_K if self.target.q4_k_subblocks => "dot/q4_k_subblocks.wgsl".into(),
                 ty if WIDE_DOT_TYPES.contains(&ty) => format!("dot/{}.wgsl", ty.name().to_ascii_lowercase()),
                 _ => "dot/generic.wgsl".into(),
             }),
@@ -305,6 +317,8 @@ impl Choice {
                 Some(ty) if SCALE_CHUNK_TYPES.contains(&ty) => "common/dot_loop_chunked.wgsl".into(),
                 _ => "common/dot_loop_strided.wgsl".into(),
             }),
+            "common/f16_pair.wgsl" if self.target.f16_scales_by_bits => Some("common/f16_pair_bits.wgsl".into()),
+            "common/f16_pair.wgsl" => Some("common/f16_pair_native.wgsl".into()),
             "common/reduce.wgsl" if self.target.subgroup_reduce => Some("common/reduce_subgroup.wgsl".into()),
             "common/reduce.wgsl" => Some("common/reduce_shared.wgsl".into()),
             "common/x_vectors.wgsl" if self.uniform_x => Some("common/x_uniform.wgsl".into()),

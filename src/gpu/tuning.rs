@@ -174,6 +174,8 @@ impl Tuning {
             subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
             enable_directive: cfg!(target_arch = "wasm32"),
             q6_k_pairs: !cpu,
+            q4_k_subblocks: !cpu,
+            f16_scales_by_bits: cpu,
         };
         let few_rows_wg = if cpu || shader.subgroup_reduce { matvec_wg } else { 256 };
         let mut tuning = Tuning {
@@ -241,6 +243,8 @@ impl Tuning {
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_norms" => &mut self.fused_norms,
             "q6_k_pairs" => &mut self.shader.q6_k_pairs,
+            "q4_k_subblocks" => &mut self.shader.q4_k_subblocks,
+            "f16_scales_by_bits" => &mut self.shader.f16_scales_by_bits,
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,
             "pair_experts" => &mut self.pair_experts,

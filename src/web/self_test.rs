@@ -65,6 +65,7 @@ pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsValue> {
                 .await
                 .map_err(|e| LfmError::from(e).context("self_test"))?;
             (c.tuning.matmul_wide, c.tuning.moe_matmul) = (true, true);
+            (c.tuning.shader.q4_k_subblocks, c.tuning.shader.q6_k_pairs) = (true, true);
             tuned = Some(c);
         }
         let on = match &tuned {
@@ -122,6 +123,8 @@ enum Check {
     /// The same with the matrix moved into textures (`GpuMatrix::to_textures`, where a CPU
     /// adapter's model keeps it; the other checks read storage buffers, as on a GPU).
     MatvecTexture(GgmlType),
+    /// The same with a GPU's dot units (`q4_k_subblocks`, `q6_k_pairs`) on the second device.
+    MatvecGpuUnits(GgmlType),
     /// The tiled prefill product `y = x W^T` for `PREFILL` tokens.
     Matmul(GgmlType),
     /// The same in 64 x 64 tiles (`matmul_wide`, off by default) for `WIDE_PREFILL` tokens,
@@ -159,6 +162,7 @@ impl Check {
         all.extend(
             [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16].map(Check::MatvecTexture),
         );
+        all.extend([GgmlType::Q4_K, GgmlType::Q6_K].map(Check::MatvecGpuUnits));
         all.extend(GPU_TYPES.iter().map(|&ty| Check::Matmul(ty)));
         all.extend([GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K].map(Check::MatmulWide));
         all.extend([GgmlType::Q4_0, GgmlType::Q4_K].map(Check::MoeMatmul));
@@ -177,6 +181,7 @@ impl Check {
             Check::Matvec(ty) => format!("matvec_{}", lower(ty)),
             Check::MatvecSplit(ty) => format!("matvec_{}_split", lower(ty)),
             Check::MatvecTexture(ty) => format!("matvec_{}_texture", lower(ty)),
+            Check::MatvecGpuUnits(ty) => format!("matvec_{}_gpu_units", lower(ty)),
             Check::Matmul(ty) => format!("matmul_{}", lower(ty)),
             Check::MatmulWide(ty) => format!("matmul_wide_{}", lower(ty)),
             Check::MoeMatmul(ty) => format!("moe_matmul_{}", lower(ty)),
@@ -193,6 +198,7 @@ impl Check {
             Check::Matvec(_)
             | Check::MatvecSplit(_)
             | Check::MatvecTexture(_)
+            | Check::MatvecGpuUnits(_)
             | Check::Matmul(_)
             | Check::MatmulWide(_)
             | Check::MatvecNormed(_) => {
@@ -205,10 +211,10 @@ impl Check {
         }
     }
 
-    /// Whether the check runs on the second device, with the choices off by default on
-    /// (`matmul_wide`, `moe_matmul`).
+    /// Whether the check runs on the second device, with the choices off by default (or off
+    /// on CPU adapters) on (`matmul_wide`, `moe_matmul`, the GPU's dot units).
     fn tuned(&self) -> bool {
-        matches!(self, Check::MatmulWide(_) | Check::MoeMatmul(_))
+        matches!(self, Check::MatmulWide(_) | Check::MoeMatmul(_) | Check::MatvecGpuUnits(_))
     }
 
     /// Rows of x: `PREFILL` tokens for the tiled matmul, one for a normed matvec, else `ROWS`.
@@ -228,6 +234,7 @@ impl Check {
             Check::Matvec(_)
             | Check::MatvecSplit(_)
             | Check::MatvecTexture(_)
+            | Check::MatvecGpuUnits(_)
             | Check::Matmul(_)
             | Check::MatmulWide(_)
             | Check::MoeMatmul(_)
@@ -295,6 +302,7 @@ impl Check {
             Check::Matvec(ty)
             | Check::MatvecSplit(ty)
             | Check::MatvecTexture(ty)
+            | Check::MatvecGpuUnits(ty)
             | Check::Matmul(ty)
             | Check::MatmulWide(ty) => {
                 let (mut w, host) = random_matrix(ctx, rng, ty, MAT_ROWS, matches!(self, Check::MatvecSplit(_)))?;

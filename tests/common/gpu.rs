@@ -123,8 +123,8 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     t.weight_textures = false;
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
-    (t.fused_norms, t.shader.q6_k_pairs, t.matvec_rows) = (true, true, 2);
-    t.shader.subgroup_reduce = false;
+    (t.fused_norms, t.shader.q6_k_pairs, t.shader.q4_k_subblocks, t.matvec_rows) = (true, true, true, 2);
+    (t.shader.subgroup_reduce, t.shader.f16_scales_by_bits) = (false, false);
 }
 
 /// Submits `record`'s dispatches and reads `out` back.
@@ -171,7 +171,14 @@ pub fn validate_with_naga(spec: &ShaderSpec) {
     // without the `enable` directive browsers want and naga rejects).
     // And both Q6_K dot helpers (half blocks, pairs of quarters).
     for (subgroup_reduce, q6_k_pairs) in [(false, false), (true, false), (false, true)] {
-        let target = ShaderTarget { subgroup_reduce, enable_directive: false, q6_k_pairs };
+        // The GPU's dot helpers (Q6_K pairs of quarters, Q4_K sub-blocks) together.
+        let target = ShaderTarget {
+            subgroup_reduce,
+            enable_directive: false,
+            q6_k_pairs,
+            q4_k_subblocks: q6_k_pairs,
+            f16_scales_by_bits: !q6_k_pairs, // a CPU adapter's conversion
+        };
         let src = spec.source_for(target).unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
         let module = naga::front::wgsl::parse_str(&src)
             .unwrap_or_else(|e| panic!("{}: {}", spec.label(), e.emit_to_string(&src)));

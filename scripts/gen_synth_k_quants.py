@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""A random-weight Q4_K_M GGUF of a ../shared/fixtures/tools/gen_synth_gguf.py preset (the real
-LFM2.5-8B-A1B shape: `lfm25_8b_a1b`; `mid`, `small`, `tiny`), for `lfm bench`.
+"""A random-weight Q4_K_M or Q5_K_M GGUF of a ../shared/fixtures/tools/gen_synth_gguf.py preset
+(the real LFM2.5-8B-A1B shape: `lfm25_8b_a1b`; `mid`, `small`, `tiny`), for `lfm bench`.
 
-    python scripts/gen_synth_q4_k_m.py lfm25_8b_a1b /tmp/lfm25-q4_k_m.gguf
+    python scripts/gen_synth_k_quants.py lfm25_8b_a1b /tmp/lfm25-q4_k_m.gguf [q4_k_m|q5_k_m]
 
 gen_synth_gguf.py writes F16 / Q8_0 / Q4_0 matrices; this script uses its presets, tensor list
 and block pools to write llama-quantize's Q4_K_M mix instead, as it comes out for `lfm2moe`
 (checked against ../shared/fixtures/small-moe/small-moe-q4_k_m.gguf, which llama-quantize made):
-Q4_K everywhere, except the tied token_embd (Q6_K), attn_v and ffn_down / ffn_down_exps of the
+Q4_K everywhere (Q5_K for Q5_K_M, whose other choices are the same), except the tied token_embd (Q6_K), attn_v and ffn_down / ffn_down_exps of the
 layers llama.cpp's `use_more_bits` picks (Q6_K), and with 8 experts attn_k / attn_v Q8_0 and
 attn_output Q5_K; rows that are not whole 256-value blocks fall back as llama-quantize does
 (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0: the `mid` preset's 896-wide experts). K-quant blocks are random but valid (random quant bits, finite scales: see
@@ -20,8 +20,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.join(HERE, "..", "..", "shared", "fixtures", "tools")
-sys.path.insert(0, os.environ.get("LFM_SYNTH_TOOLS", TOOLS))
+TOOLS = os.environ.get("LFM_SYNTH_TOOLS", os.path.join(HERE, "..", "..", "shared", "fixtures", "tools"))
+sys.path.insert(0, TOOLS)
 
 import numpy as np  # noqa: E402
 import gen_synth_gguf as g  # noqa: E402
@@ -54,8 +54,8 @@ class Pool(BlockPool):
         self.blocks = gguf.quants.quantize(x.reshape(-1, bs), qtype).reshape(-1, tb)
 
 
-def q4_k_m_types(c, tensors):
-    """Tensor name -> type, as llama-quantize's Q4_K_M picks it."""
+def k_quant_types(c, tensors, base):
+    """Tensor name -> type, as llama-quantize's Q4_K_M (base Q4_K) or Q5_K_M (base Q5_K) picks it."""
     n_experts = c["num_experts"]
     attn_v = [n for n, _, _ in tensors if n.endswith("attn_v.weight")]
     ffn_down = [n for n, _, _ in tensors if "ffn_down" in n]
@@ -68,13 +68,13 @@ def q4_k_m_types(c, tensors):
         elif name.endswith(("attn_k.weight", "attn_v.weight")) and n_experts == 8:
             qt = QT.Q8_0
         elif name.endswith("attn_v.weight"):
-            qt = QT.Q6_K if use_more_bits(attn_v.index(name), len(attn_v)) else QT.Q4_K
+            qt = QT.Q6_K if use_more_bits(attn_v.index(name), len(attn_v)) else base
         elif name.endswith("attn_output.weight") and n_experts == 8:
             qt = QT.Q5_K
         elif "ffn_down" in name:
-            qt = QT.Q6_K if use_more_bits(ffn_down.index(name), len(ffn_down)) else QT.Q4_K
+            qt = QT.Q6_K if use_more_bits(ffn_down.index(name), len(ffn_down)) else base
         else:
-            qt = QT.Q4_K
+            qt = base
         if qt in FALLBACK and shape[-1] % 256:
             qt = FALLBACK[qt]
         types[name] = qt
@@ -82,9 +82,12 @@ def q4_k_m_types(c, tensors):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in g.PRESETS:
-        sys.exit(f"usage: gen_synth_q4_k_m.py {{{'|'.join(sorted(g.PRESETS))}}} OUT.gguf")
+    mixes = {"q4_k_m": (QT.Q4_K, gguf.LlamaFileType.MOSTLY_Q4_K_M), "q5_k_m": (QT.Q5_K, gguf.LlamaFileType.MOSTLY_Q5_K_M)}
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in g.PRESETS or sys.argv[3:] and sys.argv[3] not in mixes:
+        sys.exit(f"usage: gen_synth_k_quants.py {{{'|'.join(sorted(g.PRESETS))}}} OUT.gguf [q4_k_m|q5_k_m]")
     preset, out = sys.argv[1], sys.argv[2]
+    mix = sys.argv[3] if len(sys.argv) == 4 else "q4_k_m"
+    base, file_type = mixes[mix]
     c = g.PRESETS[preset]
     H, V, LT = c["hidden_size"], c["vocab_size"], c["layer_types"]
     rng = np.random.default_rng(0)
@@ -92,7 +95,7 @@ def main():
 
     w = GGUFWriter(out, "lfm2moe")
     w.add_type("model")
-    w.add_name(f"synthetic {preset} Q4_K_M")
+    w.add_name(f"synthetic {preset} {mix.upper()}")
     w.add_block_count(len(LT))
     w.add_context_length(c["max_position_embeddings"])
     w.add_embedding_length(H)
@@ -103,7 +106,7 @@ def main():
     w.add_layer_norm_rms_eps(c["norm_eps"])
     w.add_expert_count(c["num_experts"])
     w.add_expert_used_count(c["num_experts_per_tok"])
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_K_M)
+    w.add_file_type(file_type)
     w.add_expert_feed_forward_length(c["moe_intermediate_size"])
     w.add_leading_dense_block_count(c["num_dense_layers"])
     w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
@@ -133,7 +136,7 @@ def main():
     del r
 
     T = g.tensor_list(c)
-    types = q4_k_m_types(c, T)
+    types = k_quant_types(c, T, base)
     for name, shp, _ in T:
         qt = types[name]
         bs, tb = gguf.GGML_QUANT_SIZES[qt]
@@ -168,7 +171,7 @@ def main():
     hist = {}
     for qt in types.values():
         hist[qt.name] = hist.get(qt.name, 0) + 1
-    print(json.dumps(dict(preset=preset, out=out, type="q4_k_m", tensor_types=hist, bytes=os.path.getsize(out),
+    print(json.dumps(dict(preset=preset, out=out, type=mix, tensor_types=hist, bytes=os.path.getsize(out),
                           seconds=round(time.time() - t0, 1))))
 
 
