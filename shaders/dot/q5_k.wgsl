@@ -8,21 +8,7 @@
 #include "common/weights_wide.wgsl"
 #include "common/f16_pair.wgsl"
 
-const UNIT: u32 = 32u;
-
-// A unit's 32 elements of x and their sum, loaded once for ROWS rows. Vectors are spelled
-// out rather than looped over: see dot/q4_0.wgsl.
-struct XUnit {
-    v: array<vec4<f32>, 8>,
-    sum: f32,
-}
-
-fn x_unit(xu: u32) -> XUnit {
-    let v = array<vec4<f32>, 8>(
-        x[xu], x[xu + 1u], x[xu + 2u], x[xu + 3u], x[xu + 4u], x[xu + 5u], x[xu + 6u], x[xu + 7u],
-    );
-    return XUnit(v, hsum(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]));
-}
+#include "common/x_unit_sum32.wgsl"
 
 // The 4 values (0..31) of qs word `q` and qh word `h` for sub-block `sb`.
 fn q5k_word(q: u32, h: u32, sb: u32) -> vec4<f32> {

@@ -68,6 +68,7 @@ shader_files!(
     "common/x_normed.wgsl",
     "common/f16_pair_native.wgsl",
     "common/f16_pair_bits.wgsl",
+    "common/x_unit_sum32.wgsl",
     "dot/generic.wgsl",
     "dot/q4_0.wgsl",
     "dot/q4_k.wgsl",

@@ -25,15 +25,19 @@ pub struct Tuning {
     pub matvec_rows: u32,
     /// Prefill through `batch_matvec` (4 vectors per matrix-vector workgroup) rather than the
     /// tiled `matmul`: on CPU adapters workgroup-memory reads are per-lane gathers, and the
-    /// tiled kernel runs slower per multiply-add than the matrix-vector one.
+    /// tiled kernel runs slower per multiply-add than the matrix-vector one. On the H200 the
+    /// two are within the spread (8B Q4_0, prefill of 1,024: 1,846-1,909 against 1,841-1,842
+    /// tok/s, two rounds, 2026-11-27): GPUs keep `matmul`.
     pub batch_matvec: bool,
     /// Prefill's tiled products in tiles of 64 tokens x 64 rows (`matmul_wide`: 8 x 8
-    /// register blocks) instead of 32 x 32 (`matmul`). Off everywhere until timed on a GPU;
-    /// tested against the same reference.
+    /// register blocks) instead of 32 x 32 (`matmul`). Off everywhere: on the H200 the Q4_0
+    /// kernel alone ran 1.05 against 2.09 TMAC/s (64 tokens), and the 8B's prefill of 1,024
+    /// tokens 1,833 against 1,838-1,841 tok/s (2026-11-27). Tested against the same reference.
     pub matmul_wide: bool,
     /// Prefill's routed experts as tiled products over each expert's pairs (`moe_sort`, then
     /// `moe_matmul`: 64 x 64 tiles as `matmul_wide`) instead of 4 pairs a weight decode
-    /// (`moe_group`, `moe_batch_matvec`). Off everywhere until timed on a GPU.
+    /// (`moe_group`, `moe_batch_matvec`). Off everywhere: H200, 8B Q4_0, prefill of 1,024
+    /// tokens 1,603-1,604 against 1,833 tok/s with `matmul_wide` (2026-11-27).
     pub moe_matmul: bool,
     /// Threads of a matvec over few rows (the MoE router's 32: four workgroups), which cannot
     /// fill a GPU with `matvec_wg` threads each: 256 on GPUs summing in workgroup memory,
@@ -103,8 +107,10 @@ pub struct Tuning {
     pub pair_experts: bool,
     /// A decoded token's MoE routing inside the gate and up experts' launch
     /// (`moe_route_gate_up`: each workgroup ranks the E router logits itself): 22 launches
-    /// fewer a token on the 8B (H100, 8B Q4_0 at 1K: 266-281 against 251-272 tok/s). GPUs;
-    /// CPU adapters route with the router's product (`fused_router`) instead.
+    /// fewer a token on the 8B (H100, 8B Q4_0 at 1K: 266-281 against 251-272 tok/s; H200 with
+    /// 2 rows a workgroup for the routed gate+up when routed apart: 349-351 against 320
+    /// tok/s, Q4_K_M 199-203 against 203, 2026-11-27). GPUs; CPU adapters route with the
+    /// router's product (`fused_router`) instead.
     pub route_in_gate_up: bool,
     /// A decoded token's short convolution in its in_proj's launch (`conv_in_proj`): 18
     /// launches fewer a token on the 8B; on par with the two launches on an H100 (with
@@ -113,7 +119,8 @@ pub struct Tuning {
     pub fused_conv: bool,
     /// Channels a `conv_in_proj` workgroup takes: 8 (three sets of 8 rows) on CPU adapters;
     /// 2 on GPUs (one set of 8 rows, 4x the workgroups: H100 16.6 against 36 µs a launch);
-    /// 1 (4 rows a workgroup, see `matvec_rows`) is there to measure against 2.
+    /// 1 (4 rows a workgroup, see `matvec_rows`) lost to 2 on the H200 (8B Q4_0 at 1K:
+    /// 332-338 against 349-351 tok/s, 2026-11-27).
     pub conv_channels: usize,
     /// A step is submitted in parts of this many layers (0: one submission), so that the GPU
     /// runs the first layers while the host records the rest: recording costs a few µs a
@@ -148,7 +155,8 @@ pub struct Tuning {
     /// gathers but loads storage buffers a lane and a component at a time behind a branch
     /// each (8B Q4_0 decode 2.37-2.44 against 2.03-2.06 tok/s, Q4_K_M 2.39-2.67 against
     /// 1.39-1.67); Chromium's SwiftShader gains too (mid Q4_0 decode 1.93-2.00 against
-    /// 1.42-1.45 tok/s). Measured 2026-11-27; GPUs keep storage buffers (not yet timed there).
+    /// 1.42-1.45 tok/s). Measured 2026-11-27. GPUs keep storage buffers (H200, 8B Q4_0 at 1K:
+    /// 302-304 tok/s with textures against 349-351, prefill 1,185-1,539 against 1,838).
     pub weight_textures: bool,
     pub shader: ShaderTarget,
 }
