@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""A random-weight Q4_K_M or Q5_K_M GGUF of a ../shared/fixtures/tools/gen_synth_gguf.py preset
+"""A random-weight Q4_K_M, Q5_K_M or Q6_K GGUF of a ../shared/fixtures/tools/gen_synth_gguf.py preset
 (the real LFM2.5-8B-A1B shape: `lfm25_8b_a1b`; `mid`, `small`, `tiny`), for `lfm bench`.
 
-    python scripts/gen_synth_k_quants.py lfm25_8b_a1b /tmp/lfm25-q4_k_m.gguf [q4_k_m|q5_k_m]
+    python scripts/gen_synth_k_quants.py lfm25_8b_a1b /tmp/lfm25-q4_k_m.gguf [q4_k_m|q5_k_m|q6_k]
 
 gen_synth_gguf.py writes F16 / Q8_0 / Q4_0 matrices; this script uses its presets, tensor list
 and block pools to write llama-quantize's Q4_K_M mix instead, as it comes out for `lfm2moe`
 (checked against ../shared/fixtures/small-moe/small-moe-q4_k_m.gguf, which llama-quantize made):
-Q4_K everywhere (Q5_K for Q5_K_M, whose other choices are the same), except the tied token_embd (Q6_K), attn_v and ffn_down / ffn_down_exps of the
+Q4_K everywhere (Q5_K for Q5_K_M, whose other choices are the same; Q6_K for Q6_K), except the tied token_embd (Q6_K), attn_v and ffn_down / ffn_down_exps of the
 layers llama.cpp's `use_more_bits` picks (Q6_K), and with 8 experts attn_k / attn_v Q8_0 and
 attn_output Q5_K; rows that are not whole 256-value blocks fall back as llama-quantize does
 (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0: the `mid` preset's 896-wide experts). K-quant blocks are random but valid (random quant bits, finite scales: see
@@ -82,9 +82,13 @@ def k_quant_types(c, tensors, base):
 
 
 def main():
-    mixes = {"q4_k_m": (QT.Q4_K, gguf.LlamaFileType.MOSTLY_Q4_K_M), "q5_k_m": (QT.Q5_K, gguf.LlamaFileType.MOSTLY_Q5_K_M)}
+    mixes = {
+        "q4_k_m": (QT.Q4_K, gguf.LlamaFileType.MOSTLY_Q4_K_M),
+        "q5_k_m": (QT.Q5_K, gguf.LlamaFileType.MOSTLY_Q5_K_M),
+        "q6_k": (QT.Q6_K, gguf.LlamaFileType.MOSTLY_Q6_K),
+    }
     if len(sys.argv) not in (3, 4) or sys.argv[1] not in g.PRESETS or sys.argv[3:] and sys.argv[3] not in mixes:
-        sys.exit(f"usage: gen_synth_k_quants.py {{{'|'.join(sorted(g.PRESETS))}}} OUT.gguf [q4_k_m|q5_k_m]")
+        sys.exit(f"usage: gen_synth_k_quants.py {{{'|'.join(sorted(g.PRESETS))}}} OUT.gguf [{'|'.join(mixes)}]")
     preset, out = sys.argv[1], sys.argv[2]
     mix = sys.argv[3] if len(sys.argv) == 4 else "q4_k_m"
     base, file_type = mixes[mix]

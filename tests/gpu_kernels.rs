@@ -267,7 +267,7 @@ fn matvec_kernels_match_reference_with_every_workgroup_sum() {
         let shader = ShaderTarget {
             subgroup_reduce,
             enable_directive: false,
-            q6_k_pairs: !loop_guards,
+            q6_k_quarters: !loop_guards,
             q4_k_subblocks: !loop_guards,
             f16_scales_by_bits: loop_guards,
         };

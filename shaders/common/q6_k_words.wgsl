@@ -1,5 +1,5 @@
 // The Q6_K element words shared by the Q6_K dot helpers (dot/q6_k.wgsl: a unit per half
-// block; dot/q6_k_pairs.wgsl: a unit per pair of quarters). Block layout: dot/q6_k.wgsl.
+// block; dot/q6_k_quarters.wgsl: a unit per quarter). Block layout: dot/q6_k.wgsl.
 
 // Word i of a quarter: the 4 elements of ql word `ql` (nibbles at `lo_shift`) and qh word
 // `qh` (2 bits at `hi_shift`), less 32.

@@ -119,11 +119,15 @@ pub struct ShaderTarget {
     pub subgroup_reduce: bool,
     /// Start the source with `enable subgroups;` (browsers require it; naga rejects it).
     pub enable_directive: bool,
-    /// Q6_K dot units of a pair of quarters (`dot/q6_k_pairs.wgsl`, GPUs) rather than a half
-    /// block (`dot/q6_k.wgsl`): twice the threads at work on a row (H200, the 8B's tied Q6_K
-    /// head: 0.305 against 0.387 ms a token, 2026-11-27). CPU adapters keep the half blocks,
-    /// whose loads are fewer.
-    pub q6_k_pairs: bool,
+    /// Q6_K dot units of one quarter block (32 elements, `dot/q6_k_quarters.wgsl`, GPUs)
+    /// rather than a half (128, `dot/q6_k.wgsl`): every thread of a 64-thread workgroup at
+    /// work on a row of 2048 (halves: 16 of them), with a short chain each. H200: the 8B's
+    /// tied Q6_K head 0.387 -> 0.305 ms a token as pairs of quarters (2026-11-27, session 11),
+    /// then as quarters 8B Q4_0 decode 376 against 350 tok/s and an all-Q6_K 8B 325-329
+    /// against 235-238 tok/s, its prefill of 1,024 1,278-1,631 against 646-711 (session 15).
+    /// CPU adapters keep the halves, whose loads are fewer (lavapipe Q6_K matvec 1.79
+    /// against 1.18 GB/s as quarters).
+    pub q6_k_quarters: bool,
     /// Q4_K dot units of one sub-block of 32 (`dot/q4_k_subblocks.wgsl`, GPUs) rather than a
     /// quarter block of 64 (`dot/q4_k.wgsl`): twice the threads of a workgroup at work on a
     /// row of 2048 and half a thread's chain (H200, 8B Q4_K_M at 1K: decode 278-287 against
@@ -308,7 +312,7 @@ impl Choice {
     fn resolve(&self, path: &str) -> Option<String> {
         match path {
             "quant/dot.wgsl" => Some(match self.quant? {
-                GgmlType::Q6_K if self.target.q6_k_pairs => "dot/q6_k_pairs.wgsl".into(),
+                GgmlType::Q6_K if self.target.q6_k_quarters => "dot/q6_k_quarters.wgsl".into(),
                 GgmlType::Q4_K if self.target.q4_k_subblocks => "dot/q4_k_subblocks.wgsl".into(),
                 ty if WIDE_DOT_TYPES.contains(&ty) => format!("dot/{}.wgsl", ty.name().to_ascii_lowercase()),
                 _ => "dot/generic.wgsl".into(),

@@ -73,7 +73,7 @@ shader_files!(
     "dot/q4_0.wgsl",
     "dot/q4_k.wgsl",
     "dot/q6_k.wgsl",
-    "dot/q6_k_pairs.wgsl",
+    "dot/q6_k_quarters.wgsl",
     "dot/q4_k_subblocks.wgsl",
     "dot/q5_k.wgsl",
     "dot/q8_0.wgsl",

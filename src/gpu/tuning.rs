@@ -181,7 +181,7 @@ impl Tuning {
         let shader = ShaderTarget {
             subgroup_reduce: subgroups && info.subgroup_min_size >= matvec_wg,
             enable_directive: cfg!(target_arch = "wasm32"),
-            q6_k_pairs: !cpu,
+            q6_k_quarters: !cpu,
             q4_k_subblocks: !cpu,
             f16_scales_by_bits: cpu,
         };
@@ -250,8 +250,8 @@ impl Tuning {
             "fused_conv" => &mut self.fused_conv,
             "fused_moe_norm" => &mut self.fused_moe_norm,
             "fused_norms" => &mut self.fused_norms,
-            "q6_k_pairs" => &mut self.shader.q6_k_pairs,
             "q4_k_subblocks" => &mut self.shader.q4_k_subblocks,
+            "q6_k_quarters" => &mut self.shader.q6_k_quarters,
             "f16_scales_by_bits" => &mut self.shader.f16_scales_by_bits,
             "fused_router" => &mut self.fused_router,
             "group_experts" => &mut self.group_experts,

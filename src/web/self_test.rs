@@ -65,7 +65,7 @@ pub async fn self_test(filter: Option<String>) -> Result<JsValue, JsValue> {
                 .await
                 .map_err(|e| LfmError::from(e).context("self_test"))?;
             (c.tuning.matmul_wide, c.tuning.moe_matmul) = (true, true);
-            (c.tuning.shader.q4_k_subblocks, c.tuning.shader.q6_k_pairs) = (true, true);
+            (c.tuning.shader.q4_k_subblocks, c.tuning.shader.q6_k_quarters) = (true, true);
             tuned = Some(c);
         }
         let on = match &tuned {
@@ -123,7 +123,7 @@ enum Check {
     /// The same with the matrix moved into textures (`GpuMatrix::to_textures`, where a CPU
     /// adapter's model keeps it; the other checks read storage buffers, as on a GPU).
     MatvecTexture(GgmlType),
-    /// The same with a GPU's dot units (`q4_k_subblocks`, `q6_k_pairs`) on the second device.
+    /// The same with a GPU's dot units (`q4_k_subblocks`, `q6_k_quarters`) on the second device.
     MatvecGpuUnits(GgmlType),
     /// The tiled prefill product `y = x W^T` for `PREFILL` tokens.
     Matmul(GgmlType),

@@ -123,7 +123,7 @@ pub fn use_gpu_tuning(c: &mut GpuContext) {
     t.weight_textures = false;
     (t.attention_v_pairs, t.attention_spread_rows, t.attention_workgroups) = (1, true, 2048);
     (t.route_in_gate_up, t.submit_layers, t.conv_channels, t.prefill_batch) = (true, 1, 2, 256);
-    (t.fused_norms, t.shader.q6_k_pairs, t.shader.q4_k_subblocks, t.matvec_rows) = (true, true, true, 2);
+    (t.fused_norms, t.shader.q6_k_quarters, t.shader.q4_k_subblocks, t.matvec_rows) = (true, true, true, 2);
     (t.shader.subgroup_reduce, t.shader.f16_scales_by_bits) = (false, false);
 }
 
@@ -169,15 +169,14 @@ pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
 pub fn validate_with_naga(spec: &ShaderSpec) {
     // Both workgroup-sum variants: the portable one and the subgroup one (native spelling,
     // without the `enable` directive browsers want and naga rejects).
-    // And both Q6_K dot helpers (half blocks, pairs of quarters).
-    for (subgroup_reduce, q6_k_pairs) in [(false, false), (true, false), (false, true)] {
-        // The GPU's dot helpers (Q6_K pairs of quarters, Q4_K sub-blocks) together.
+    // And the GPU's dot helpers (Q6_K quarters, Q4_K sub-blocks, f16 scales widened natively).
+    for (subgroup_reduce, gpu) in [(false, false), (true, false), (false, true)] {
         let target = ShaderTarget {
             subgroup_reduce,
             enable_directive: false,
-            q6_k_pairs,
-            q4_k_subblocks: q6_k_pairs,
-            f16_scales_by_bits: !q6_k_pairs, // a CPU adapter's conversion
+            q6_k_quarters: gpu,
+            q4_k_subblocks: gpu,
+            f16_scales_by_bits: !gpu, // a CPU adapter's conversion
         };
         let src = spec.source_for(target).unwrap_or_else(|e| panic!("{}: {e}", spec.label()));
         let module = naga::front::wgsl::parse_str(&src)
