@@ -2,8 +2,8 @@
 // bits without a subnormal operand, on CPU adapters: llvmpipe widens f16 through an f32
 // subnormal, and an x86 core takes a microcode assist on each. K-quant scales are often f16
 // subnormals (below 6.1e-5: a Q5_K block of weights within +-0.1 has d ~ 5e-5), and the dot
-// units convert them every 32 or 64 elements (lavapipe, 8B Q5_K_M with subnormal scales: 1930
-// against 448 ms of GPU time a token, 2026-11-27). Included as `common/f16_pair.wgsl`.
+// units convert them every 32 or 64 elements (lavapipe, 8B Q5_K_M with subnormal scales: 502
+// against 1,930 ms of GPU time a token, 2026-11-27). Included as `common/f16_pair.wgsl`.
 
 // f16 `h` (low 16 bits) as f32: a normal one rebiased in the exponent; a subnormal one as
 // 2^-14 (1 + m / 1024) less 2^-14, exact, from normal operands only.
