@@ -61,13 +61,15 @@ fn matvec_reads_vectors_through_the_uniform_window_only_where_they_fit() {
 
 #[test]
 fn chunked_unit_loop_matches_reference_for_matvec_and_experts() {
-    // The loop (Q4_0, Q4_K) runs where a row is whole chunks of 256 elements shared evenly by
-    // the 8 threads: 2048 columns (one chunk a thread), 4096 (two); 1792 (7 chunks) keeps the
-    // strided loop.
+    // The loop (Q4_0, Q4_K) runs where a row is whole chunks of 256 elements, which the 8
+    // threads take in turn: 2048 columns (one chunk a thread), 4096 (two), 1792 (7 chunks: one
+    // thread idle), 2304 (9: a second round of one).
     // Decode (`matvec`, 1 and 3 vectors) and the routed experts (`moe_matvec`), with and
     // without the chunks: each close to the reference.
     let mut rng = Rng::new(20);
-    for (ty, cols) in [GgmlType::Q4_0, GgmlType::Q4_K].into_iter().flat_map(|ty| [2048, 4096, 1792].map(|c| (ty, c))) {
+    for (ty, cols) in
+        [GgmlType::Q4_0, GgmlType::Q4_K].into_iter().flat_map(|ty| [2048, 4096, 1792, 2304].map(|c| (ty, c)))
+    {
         let (rows, rpe, n_exp) = (19, 10, 3);
         let w = host_matrix(ty, rows, cols, &random(&mut rng, rows * cols, 1.0));
         let experts = host_matrix(ty, n_exp * rpe, cols, &random(&mut rng, n_exp * rpe * cols, 1.0));

@@ -9,8 +9,8 @@
 // The dot helper provides RUN_UNITS (units per 256 elements), `run_head(first unit)` and
 // `run_unit_dot(unit, j, head, xv)`: unit_dot of unit j of its run, with the run's head.
 
-// Set by the host only where every row is whole chunks that the threads share evenly (the
-// loop has no tail): chunks per row a multiple of wg_size.
+// Set by the host only where every row is whole chunks (the loop has no tail); the threads
+// take them in turn, the last round with some idle where the chunks do not divide evenly.
 override scale_chunks: bool = false;
 
 fn row_partials(lid: u32, a: vec4<u32>, b: vec4<u32>, x0: u32, cols4: u32) -> RowSums {
