@@ -1,6 +1,21 @@
 // The Q6_K element words shared by the Q6_K dot helpers (dot/q6_k.wgsl: a unit per half
 // block; dot/q6_k_quarters.wgsl: a unit per quarter). Block layout: dot/q6_k.wgsl.
 
+// The words every unit of a half reads: the half's two qh vec4s and 8 scale bytes, and the
+// block's d (half n of block blk; a repacked body is 13 vec4s, scales in the last).
+struct Q6kHalfWords {
+    qh0: vec4<u32>,
+    qh1: vec4<u32>,
+    sc: vec2<u32>,
+    d: f32,
+}
+
+fn q6k_half_words(blk: u32, n: u32) -> Q6kHalfWords {
+    let base = blk * 13u;
+    let scw = w_vec4(base + 12u);
+    return Q6kHalfWords(w_vec4(base + 8u + 2u * n), w_vec4(base + 9u + 2u * n), select(scw.xy, scw.zw, n == 1u), block_scale(blk));
+}
+
 // Word i of a quarter: the 4 elements of ql word `ql` (nibbles at `lo_shift`) and qh word
 // `qh` (2 bits at `hi_shift`), less 32.
 fn q6_word(ql: u32, qh: u32, lo_shift: u32, hi_shift: u32) -> vec4<f32> {

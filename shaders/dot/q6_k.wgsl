@@ -11,37 +11,29 @@ const UNIT: u32 = 128u;
 
 #include "common/q6_k_words.wgsl"
 
-// One unit's words: ql of the half, its two qh vec4s, its 8 scale bytes, and d.
+// One unit's words: ql of the half, and the half's qh, scales and d.
 struct Q6kHalf {
     ql0: vec4<u32>, // ql bytes 0..32 of the half: quarters 0 (low nibbles) and 2 (high)
     ql1: vec4<u32>,
     ql2: vec4<u32>, // ql bytes 32..64: quarters 1 and 3
     ql3: vec4<u32>,
-    qh0: vec4<u32>,
-    qh1: vec4<u32>,
-    sc: vec2<u32>,
-    d: f32,
+    w: Q6kHalfWords,
 }
 
 fn q6k_half(unit: u32) -> Q6kHalf {
-    let blk = unit >> 1u;
-    let n = unit & 1u;
-    let base = blk * 13u;
-    let ql = base + 4u * n;
-    let scw = w_vec4(base + 12u);
-    return Q6kHalf(
-        w_vec4(ql), w_vec4(ql + 1u), w_vec4(ql + 2u), w_vec4(ql + 3u),
-        w_vec4(base + 8u + 2u * n), w_vec4(base + 9u + 2u * n), select(scw.xy, scw.zw, n == 1u), block_scale(blk),
-    );
+    let ql = (unit >> 1u) * 13u + 4u * (unit & 1u);
+    return Q6kHalf(w_vec4(ql), w_vec4(ql + 1u), w_vec4(ql + 2u), w_vec4(ql + 3u), q6k_half_words(unit >> 1u, unit & 1u));
 }
 
 // A half's 128 elements dotted with x[xu .. xu + 32], before d.
 fn q6_half_dot(h: Q6kHalf, xu: u32) -> f32 {
-    let p0 = q6_quarter(h.ql0, h.ql1, h.qh0, h.qh1, 0u, 0u, xu);
-    let p1 = q6_quarter(h.ql2, h.ql3, h.qh0, h.qh1, 0u, 2u, xu + 8u);
-    let p2 = q6_quarter(h.ql0, h.ql1, h.qh0, h.qh1, 4u, 4u, xu + 16u);
-    let p3 = q6_quarter(h.ql2, h.ql3, h.qh0, h.qh1, 4u, 6u, xu + 24u);
-    let sc = h.sc;
+    let qh0 = h.w.qh0;
+    let qh1 = h.w.qh1;
+    let p0 = q6_quarter(h.ql0, h.ql1, qh0, qh1, 0u, 0u, xu);
+    let p1 = q6_quarter(h.ql2, h.ql3, qh0, qh1, 0u, 2u, xu + 8u);
+    let p2 = q6_quarter(h.ql0, h.ql1, qh0, qh1, 4u, 4u, xu + 16u);
+    let p3 = q6_quarter(h.ql2, h.ql3, qh0, qh1, 4u, 6u, xu + 24u);
+    let sc = h.w.sc;
     return q6_scale(sc, 0u) * p0.x + q6_scale(sc, 1u) * p0.y + q6_scale(sc, 2u) * p1.x + q6_scale(sc, 3u) * p1.y
         + q6_scale(sc, 4u) * p2.x + q6_scale(sc, 5u) * p2.y + q6_scale(sc, 6u) * p3.x + q6_scale(sc, 7u) * p3.y;
 }
@@ -57,12 +49,12 @@ fn x_unit(xu: u32) -> XUnit {
 
 fn unit_dot(unit: u32, xv: XUnit) -> f32 {
     let h = q6k_half(unit);
-    return h.d * q6_half_dot(h, xv.at);
+    return h.w.d * q6_half_dot(h, xv.at);
 }
 
 // The same unit dotted with 4 vectors (batch_matvec): the weight words are loaded once.
 // (Explicit per-vector calls: a loop over vectors indexing vec4 lanes runs slowly on llvmpipe.)
 fn unit_dot4(unit: u32, xu: vec4<u32>) -> vec4<f32> {
     let h = q6k_half(unit);
-    return h.d * vec4<f32>(q6_half_dot(h, xu.x), q6_half_dot(h, xu.y), q6_half_dot(h, xu.z), q6_half_dot(h, xu.w));
+    return h.w.d * vec4<f32>(q6_half_dot(h, xu.x), q6_half_dot(h, xu.y), q6_half_dot(h, xu.z), q6_half_dot(h, xu.w));
 }

@@ -23,32 +23,25 @@ fn x_unit(xu: u32) -> XUnit {
     return XUnit(xu);
 }
 
-// One unit's words: its two ql vec4s, the half's two qh vec4s, the half's 8 scale bytes, and d.
+// One unit's words: its two ql vec4s, and the half's qh, scales and d.
 struct Q6kQuarter {
     ql0: vec4<u32>,
     ql1: vec4<u32>,
-    qh0: vec4<u32>,
-    qh1: vec4<u32>,
-    sc: vec2<u32>,
-    d: f32,
+    w: Q6kHalfWords,
 }
 
 fn q6k_quarter_words(unit: u32) -> Q6kQuarter {
     let blk = unit >> 3u;
     let n = (unit >> 2u) & 1u;
-    let base = blk * 13u;
-    let ql = base + 4u * n + 2u * (unit & 1u);
-    let scw = w_vec4(base + 12u);
-    return Q6kQuarter(
-        w_vec4(ql), w_vec4(ql + 1u), w_vec4(base + 8u + 2u * n), w_vec4(base + 9u + 2u * n), select(scw.xy, scw.zw, n == 1u),
-        block_scale(blk),
-    );
+    let ql = blk * 13u + 4u * n + 2u * (unit & 1u);
+    return Q6kQuarter(w_vec4(ql), w_vec4(ql + 1u), q6k_half_words(blk, n));
 }
 
-// Quarter k's 32 elements (words `w`) dotted with x[xu .. xu + 8], with its scales and d.
-fn q6_quarter_dot(w: Q6kQuarter, k: u32, xu: u32) -> f32 {
-    let s = q6_quarter(w.ql0, w.ql1, w.qh0, w.qh1, 4u * (k >> 1u), 2u * k, xu);
-    return w.d * (q6_scale(w.sc, 2u * k) * s.x + q6_scale(w.sc, 2u * k + 1u) * s.y);
+// Quarter k's 32 elements (words `q`) dotted with x[xu .. xu + 8], with its scales and d.
+fn q6_quarter_dot(q: Q6kQuarter, k: u32, xu: u32) -> f32 {
+    let h = q.w;
+    let s = q6_quarter(q.ql0, q.ql1, h.qh0, h.qh1, 4u * (k >> 1u), 2u * k, xu);
+    return h.d * (q6_scale(h.sc, 2u * k) * s.x + q6_scale(h.sc, 2u * k + 1u) * s.y);
 }
 
 fn unit_dot(unit: u32, xv: XUnit) -> f32 {
